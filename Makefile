@@ -1,0 +1,47 @@
+# Two commands matter: `make demo` (the main job) and `make test` (every test).
+# Each builds or refreshes .venv/ from requirements.txt first, so a fresh machine
+# needs only Python 3.11+ and pip.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Kernels started by nbval and nbgrader import the hidden tests' `autograder` from here.
+export PYTHONPATH := $(CURDIR)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: venv test demo release figures answer-key clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, this is " + sys.version' \
+		|| { echo "Set PYTHON=/path/to/python3.11 (or newer)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+## release: regenerate release/ (student notebooks) from source/
+release: venv
+	$(BIN)/python -m autograder release
+
+## figures: redraw images/*.png
+figures: venv
+	$(BIN)/python images/make_figures.py images
+
+## answer-key: execute the source notebooks into build/answer_key/
+answer-key: venv
+	@mkdir -p build/answer_key
+	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/answer_key \
+		source/rnn_step_by_step/*.ipynb
+
+## demo: the main job
+demo: release answer-key
+
+## test: every test (unit, release checks, nbval on source/ and notebooks/)
+test: venv
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests source/rnn_step_by_step notebooks \
+		--nbval --nbval-current-env
+
+clean:
+	rm -rf build
