@@ -1,0 +1,150 @@
+"""Hidden tests: the checks that graded test cells run on inputs students never see.
+
+A graded test cell of a source notebook calls, inside its hidden region,
+
+    from autograder import hidden; hidden.check("rnn_forward_values", globals())
+
+`check` looks up the function the grade_id names (its prefix), puts the reference
+versions of the functions it depends on into the notebook's namespace (so a wrong
+`rnn_cell_forward` costs only its own points: `rnn_forward` is graded on a correct
+cell), then runs the shape or value checks on every hidden case. A failure raises
+AssertionError with a message for the student that names the output and the kind
+of input, never the input or the expected numbers.
+"""
+
+import copy
+
+import numpy as np
+
+from . import reference
+
+rnn_utils = reference.rnn_utils
+
+# Shapes students never see: one example, one time step, n_a != n_x, n_y > 2.
+HIDDEN_CASES = (
+    dict(seed=7, n_x=4, n_a=6, n_y=3, m=1, T_x=1),
+    dict(seed=11, n_x=2, n_a=7, n_y=4, m=3, T_x=5),
+    dict(seed=13, n_x=5, n_a=3, n_y=2, m=4, T_x=6),
+    dict(seed=17, n_x=3, n_a=3, n_y=5, m=2, T_x=3),
+)
+
+# Functions a graded function calls (or whose outputs its test uses): graded
+# against the reference versions of these.
+DEPENDENCIES = {
+    "rnn_cell_forward": (),
+    "rnn_forward": ("rnn_cell_forward",),
+    "rnn_cell_backward": ("rnn_cell_forward", "rnn_forward"),
+    "rnn_backward": ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward"),
+}
+
+# Results equal to the reference within float32 precision pass (the seed computes
+# in float32); the classic mistakes differ by percents and fail.
+RTOL, ATOL = 1e-4, 1e-6
+
+
+def describe(case):
+    """Words for a hidden case that say its kind, not its contents."""
+    words = [f"m = {case['m']}", f"T_x = {case['T_x']}"]
+    if case["n_a"] != case["n_x"]:
+        words.append("n_a != n_x")
+    return "a hidden input with " + ", ".join(words)
+
+
+def inputs(function, case, ref):
+    """The arguments `function` is called with in `case`; caches come from the reference."""
+    ex = rnn_utils.example_inputs(**case)
+    x, a0, da, parameters = ex["x"], ex["a0"], ex["da"], ex["parameters"]
+    if function == "rnn_cell_forward":
+        return (x[:, :, 0], a0, parameters)
+    if function == "rnn_forward":
+        return (x, a0, parameters)
+    if function == "rnn_cell_backward":
+        return (da[:, :, 0], ref.rnn_cell_forward(x[:, :, 0], a0, parameters)[2])
+    if function == "rnn_backward":
+        return (da, ref.rnn_forward(x, a0, parameters)[2])
+    raise KeyError(function)
+
+
+def outputs(function, result):
+    """The arrays a function returned, by name; AssertionError if the structure is wrong."""
+    if function in ("rnn_cell_forward", "rnn_forward"):
+        names = ("a_next", "yt_pred", "cache") if function == "rnn_cell_forward" else ("a", "y_pred", "caches")
+        assert isinstance(result, tuple) and len(result) == 3, \
+            f"{function} must return a tuple ({', '.join(names)})."
+        return dict(zip(names[:2], result[:2]))
+    keys = rnn_utils.GRADIENT_KEYS_CELL if function == "rnn_cell_backward" else rnn_utils.GRADIENT_KEYS
+    assert isinstance(result, dict), f"{function} must return a dict of gradients."
+    missing = [key for key in keys if key not in result]
+    assert not missing, f"{function}'s gradients lack the key(s) {', '.join(missing)}."
+    return {key: result[key] for key in keys}
+
+
+def check_cache(function, args, result, case):
+    """The cache layouts the backward pass relies on."""
+    if function == "rnn_cell_forward":
+        xt, a_prev, parameters = args
+        cache = result[2]
+        assert isinstance(cache, tuple) and len(cache) == 4, \
+            "rnn_cell_forward's cache must be the tuple (a_next, a_prev, xt, parameters)."
+        assert (np.array_equal(cache[0], result[0]) and np.array_equal(cache[1], a_prev)
+                and np.array_equal(cache[2], xt) and cache[3] is parameters), \
+            "rnn_cell_forward's cache must hold (a_next, a_prev, xt, parameters), in that order."
+    elif function == "rnn_forward":
+        caches = result[2]
+        assert isinstance(caches, tuple) and len(caches) == 2, \
+            "rnn_forward's caches must be the tuple (list_of_caches, x)."
+        assert len(caches[0]) == case["T_x"], \
+            f"rnn_forward's caches must hold one cache per time step, for {describe(case)}."
+        assert np.array_equal(caches[1], args[0]), "rnn_forward's caches[1] must be the input x."
+
+
+def as_float_array(value, label):
+    assert isinstance(value, np.ndarray), f"{label} must be a numpy array, got {type(value).__name__}."
+    assert np.issubdtype(value.dtype, np.floating), f"{label} must hold floats, got dtype {value.dtype}."
+    return value.astype(np.float64)
+
+
+def same_structure(a, b):
+    """Deep equality of nested tuples/lists/dicts of arrays (to detect mutated inputs)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_structure(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same_structure, a, b))
+    return a == b
+
+
+def run_case(function, student, case, ref, values):
+    args = inputs(function, case, ref)
+    pristine = copy.deepcopy(args)
+    result = student(*args)
+    got = outputs(function, result)
+    expected = outputs(function, getattr(ref, function)(*copy.deepcopy(pristine)))
+    for name, value in got.items():
+        shape, want = np.shape(value), np.shape(expected[name])
+        assert shape == want, f"{function}: {name} has shape {shape}, expected {want}, for {describe(case)}."
+    if not values:
+        check_cache(function, args, result, case)
+        return
+    for name, value in got.items():
+        value = as_float_array(value, f"{function}'s {name}")
+        if not np.allclose(value, expected[name], rtol=RTOL, atol=ATOL):
+            raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}.")
+    assert same_structure(args, pristine), \
+        f"{function} changed its inputs in place; compute new arrays instead."
+
+
+def check(grade_id, namespace):
+    """Run the hidden check `grade_id` (`<function>_shapes` or `<function>_values`)."""
+    function, _, kind = grade_id.rpartition("_")
+    if function not in DEPENDENCIES or kind not in ("shapes", "values"):
+        raise KeyError(f"no hidden check named {grade_id!r}")
+    ref = reference.load()
+    for dependency in DEPENDENCIES[function]:
+        namespace[dependency] = getattr(ref, dependency)
+    student = namespace.get(function)
+    assert callable(student), f"{function} is not defined: run its answer cell."
+    with np.errstate(all="ignore"):
+        for case in HIDDEN_CASES:
+            run_case(function, student, case, ref, values=(kind == "values"))

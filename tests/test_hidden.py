@@ -1,0 +1,109 @@
+"""The hidden checks accept right answers (float32 ones too), reject real mistakes,
+grade each function on its own, and never pass a missing function."""
+
+import re
+
+import pytest
+
+from autograder import hidden
+from tests import mistakes
+
+CHECKS = [f"{f}_{k}" for f in hidden.DEPENDENCIES for k in ("shapes", "values")]
+
+
+def student_namespace(**replacements):
+    """A notebook-like namespace: the reference functions, some replaced."""
+    ref = mistakes.fresh_reference()
+    namespace = ref["rnn_forward"].__globals__
+    namespace.update(replacements)
+    return namespace, ref
+
+
+@pytest.mark.parametrize("grade_id", CHECKS)
+def test_reference_passes(grade_id):
+    namespace, _ = student_namespace()
+    hidden.check(grade_id, namespace)
+
+
+def test_float32_results_pass():
+    ref = mistakes.fresh_reference()
+    namespace, _ = student_namespace(rnn_cell_forward=mistakes.float32_cell_forward(ref))
+    hidden.check("rnn_cell_forward_values", namespace)
+
+
+def test_tanh_twice_fails_both_backward_value_checks():
+    ref = mistakes.fresh_reference()
+    namespace, _ = student_namespace(rnn_cell_backward=mistakes.tanh_twice(ref))
+    with pytest.raises(AssertionError, match="rnn_cell_backward: wrong values"):
+        hidden.check("rnn_cell_backward_values", namespace)
+    hidden.check("rnn_cell_backward_shapes", namespace)
+
+
+def test_rnn_backward_is_graded_on_a_correct_cell():
+    """A wrong rnn_cell_backward costs its own points only."""
+    ref = mistakes.fresh_reference()
+    namespace, _ = student_namespace(rnn_cell_backward=mistakes.tanh_twice(ref))
+    hidden.check("rnn_backward_values", namespace)
+
+
+def test_rnn_forward_is_graded_on_a_correct_cell():
+    ref = mistakes.fresh_reference()
+    namespace, _ = student_namespace(rnn_cell_forward=mistakes.scaled(ref["rnn_cell_forward"]))
+    with pytest.raises(AssertionError, match="rnn_cell_forward: wrong values in a_next"):
+        hidden.check("rnn_cell_forward_values", namespace)
+    hidden.check("rnn_forward_values", namespace)
+
+
+@pytest.mark.parametrize("function", list(hidden.DEPENDENCIES))
+def test_wrong_values_fail_with_a_message_that_reveals_no_numbers(function):
+    ref = mistakes.fresh_reference()
+    namespace, _ = student_namespace(**{function: mistakes.scaled(ref[function])})
+    with pytest.raises(AssertionError) as failure:
+        hidden.check(f"{function}_values", namespace)
+    message = str(failure.value)
+    assert message.startswith(f"{function}: wrong values")
+    assert not re.search(r"\d\.\d|seed", message), message
+
+
+def test_mutated_inputs_fail():
+    ref = mistakes.fresh_reference()
+    namespace, _ = student_namespace(rnn_cell_forward=mistakes.mutating_cell_forward(ref))
+    with pytest.raises(AssertionError, match="changed its inputs"):
+        hidden.check("rnn_cell_forward_values", namespace)
+
+
+@pytest.mark.parametrize("grade_id", CHECKS)
+def test_missing_function_fails(grade_id):
+    with pytest.raises(AssertionError, match="is not defined"):
+        hidden.check(grade_id, {})
+
+
+def test_unimplemented_function_fails():
+    def rnn_forward(x, a0, parameters):
+        raise NotImplementedError()
+    namespace, _ = student_namespace(rnn_forward=rnn_forward)
+    with pytest.raises(NotImplementedError):
+        hidden.check("rnn_forward_shapes", namespace)
+
+
+def test_wrong_shapes_fail_the_shape_check():
+    ref = mistakes.fresh_reference()
+
+    def rnn_cell_forward(xt, a_prev, parameters):
+        a_next, yt_pred, cache = ref["rnn_cell_forward"](xt, a_prev, parameters)
+        return a_next.T, yt_pred, cache
+    namespace, _ = student_namespace(rnn_cell_forward=rnn_cell_forward)
+    with pytest.raises(AssertionError, match="a_next has shape"):
+        hidden.check("rnn_cell_forward_shapes", namespace)
+
+
+def test_hidden_cases_cover_the_edge_shapes():
+    cases = hidden.HIDDEN_CASES
+    assert any(c["m"] == 1 for c in cases) and any(c["T_x"] == 1 for c in cases)
+    assert any(c["n_a"] != c["n_x"] for c in cases)
+    assert 1 not in {c["seed"] for c in cases}, "hidden inputs must differ from the visible example (seed 1)"
+
+
+def test_unknown_check_is_an_instructor_error():
+    with pytest.raises(KeyError):
+        hidden.check("rnn_forward_speed", {})

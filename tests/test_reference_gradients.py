@@ -1,0 +1,79 @@
+"""The reference backward pass is proved right by centred finite differences,
+on several shapes, never by agreeing with the seed."""
+
+import numpy as np
+import pytest
+
+import rnn_utils
+from autograder import reference
+from tests import mistakes
+
+SHAPES = [
+    dict(seed=3, n_x=3, n_a=5, n_y=2, m=4, T_x=4),
+    dict(seed=4, n_x=2, n_a=6, n_y=3, m=1, T_x=3),   # m = 1
+    dict(seed=5, n_x=4, n_a=3, n_y=2, m=3, T_x=1),   # T_x = 1
+    dict(seed=6, n_x=1, n_a=1, n_y=1, m=1, T_x=1),   # everything 1
+]
+TOLERANCE = 1e-7
+
+
+def gradient_errors(functions, case):
+    """Relative error of every gradient of rnn_backward against finite differences
+    of the loss J = sum(da * a), whose gradient with respect to a is da."""
+    ex = rnn_utils.example_inputs(**case)
+    x, a0, da, p = ex["x"], ex["a0"], ex["da"], ex["parameters"]
+
+    def loss():
+        a, _, _ = functions["rnn_forward"](x, a0, p)
+        return float(np.sum(da * a))
+
+    _, _, caches = functions["rnn_forward"](x, a0, p)
+    analytic = functions["rnn_backward"](da, caches)
+    numeric = {"dx": x, "da0": a0, "dWax": p["Wax"], "dWaa": p["Waa"], "dba": p["ba"]}
+    return {key: rnn_utils.relative_error(analytic[key], rnn_utils.numerical_gradient(loss, array))
+            for key, array in numeric.items()}
+
+
+@pytest.mark.parametrize("case", SHAPES, ids=lambda c: "m{m}_T{T_x}_na{n_a}_nx{n_x}".format(**c))
+def test_rnn_backward_matches_finite_differences(case):
+    errors = gradient_errors(mistakes.fresh_reference(), case)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("case", SHAPES[:3], ids=lambda c: "m{m}_na{n_a}_nx{n_x}".format(**c))
+def test_rnn_cell_backward_matches_finite_differences(case):
+    ref = reference.load()
+    ex = rnn_utils.example_inputs(**case)
+    xt, a_prev, p, da_next = ex["x"][:, :, 0].copy(), ex["a0"], ex["parameters"], ex["da"][:, :, 0]
+
+    def loss():
+        return float(np.sum(da_next * ref.rnn_cell_forward(xt, a_prev, p)[0]))
+
+    analytic = ref.rnn_cell_backward(da_next, ref.rnn_cell_forward(xt, a_prev, p)[2])
+    for key, array in {"dxt": xt, "da_prev": a_prev, "dWax": p["Wax"], "dWaa": p["Waa"], "dba": p["ba"]}.items():
+        error = rnn_utils.relative_error(analytic[key], rnn_utils.numerical_gradient(loss, array))
+        assert error < TOLERANCE, (key, error)
+
+
+def test_the_seeds_tanh_twice_fails_the_same_check():
+    functions = mistakes.fresh_reference()
+    functions["rnn_forward"].__globals__["rnn_cell_backward"] = mistakes.tanh_twice(mistakes.fresh_reference())
+    errors = gradient_errors(functions, SHAPES[0])
+    assert min(errors.values()) > 1e-3, errors
+
+
+def test_the_reference_computes_in_float64():
+    ref = reference.load()
+    ex = rnn_utils.example_inputs()
+    a, y_pred, caches = ref.rnn_forward(ex["x"], ex["a0"], ex["parameters"])
+    gradients = ref.rnn_backward(ex["da"], caches)
+    assert a.dtype == y_pred.dtype == np.float64
+    assert all(value.dtype == np.float64 for value in gradients.values())
+
+
+def test_no_tanh_of_the_cached_activation_in_the_source():
+    """The seed's derivative 1 - tanh(a_next)**2 appears nowhere in an answer."""
+    import nbformat
+    code = [cell.source for path in reference.SOURCE.glob("*.ipynb")
+            for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    assert code and not any("tanh(a_next" in source.replace(" ", "") for source in code)

@@ -1,0 +1,126 @@
+"""rnn_utils: the maths the notebooks call, the loader, and the visible tests."""
+
+import numpy as np
+import pytest
+
+import rnn_utils
+from autograder import reference
+from tests import mistakes
+
+
+def test_softmax_normalises_each_column():
+    x = np.array([[1.0, 2.0, -3.0], [2.0, 0.0, 4.0]])
+    s = rnn_utils.softmax(x)
+    assert s.shape == x.shape and s.dtype == np.float64
+    np.testing.assert_allclose(s.sum(axis=0), 1.0)
+    np.testing.assert_allclose(s[:, 0], np.exp([1, 2]) / np.exp([1, 2]).sum())
+
+
+def test_softmax_subtracts_each_columns_own_max():
+    # With the global max (1000) subtracted, column 0 would be exp(-1000)/... = 0/0.
+    x = np.array([[0.0, 1000.0], [1.0, 999.0]])
+    s = rnn_utils.softmax(x)
+    assert np.all(np.isfinite(s))
+    np.testing.assert_allclose(s[:, 0], rnn_utils.softmax(np.array([[0.0], [1.0]]))[:, 0])
+    np.testing.assert_allclose(s.sum(axis=0), 1.0)
+
+
+def test_softmax_does_not_overflow():
+    s = rnn_utils.softmax(np.array([[1e308, -1e308], [0.0, 0.0]]))
+    assert np.all(np.isfinite(s))
+
+
+def test_sigmoid_is_stable_and_right():
+    x = np.array([-1000.0, -1.0, 0.0, 2.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        s = rnn_utils.sigmoid(x)
+    np.testing.assert_allclose(s[1:4], 1 / (1 + np.exp(-x[1:4])))
+    assert s[0] == 0.0 and s[-1] == 1.0
+
+
+def test_initialize_parameters_shapes_and_reproducibility():
+    p = rnn_utils.initialize_parameters(n_a=4, n_x=3, n_y=2, seed=5)
+    shapes = {k: v.shape for k, v in p.items()}
+    assert shapes == {"Wax": (4, 3), "Waa": (4, 4), "Wya": (2, 4), "ba": (4, 1), "by": (2, 1)}
+    q = rnn_utils.initialize_parameters(n_a=4, n_x=3, n_y=2, seed=5)
+    assert all(np.array_equal(p[k], q[k]) for k in p)
+    assert not np.array_equal(p["Wax"], rnn_utils.initialize_parameters(4, 3, 2, seed=6)["Wax"])
+
+
+def test_example_inputs_shapes():
+    ex = rnn_utils.example_inputs(seed=2, n_x=3, n_a=4, n_y=2, m=5, T_x=6)
+    assert ex["x"].shape == (3, 5, 6) and ex["a0"].shape == (4, 5) and ex["da"].shape == (4, 5, 6)
+
+
+def test_numerical_gradient_of_a_known_function():
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    grad = rnn_utils.numerical_gradient(lambda: float(np.sum(x ** 3)), x)
+    np.testing.assert_allclose(grad, 3 * x ** 2, rtol=1e-8)
+    assert np.array_equal(x, [[1.0, -2.0], [0.5, 3.0]]), "x must be restored"
+
+
+def test_numerical_gradient_rejects_what_it_cannot_perturb():
+    with pytest.raises(TypeError):
+        rnn_utils.numerical_gradient(lambda: 0.0, np.zeros(3, dtype=np.float32))
+
+
+def test_relative_error():
+    assert rnn_utils.relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rnn_utils.relative_error([1.0, 0.0], [1.0, 0.0]) == 0.0
+    assert rnn_utils.relative_error([2.0], [1.0]) == pytest.approx(0.5)
+
+
+def test_load_functions_reads_answer_cells_only(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    answer = new_code_cell("def f():\n    return g() + 1\ndef g():\n    return 1")
+    answer.metadata["nbgrader"] = {"solution": True}
+    other = new_code_cell("def h():\n    return 0\nraise SystemExit('must not run')")
+    nbformat.write(new_notebook(cells=[other, answer]), tmp_path / "1_a.ipynb")
+    f, = rnn_utils.load_functions("f", folder=tmp_path)
+    assert f() == 2
+    with pytest.raises(LookupError, match="defines h"):
+        rnn_utils.load_functions("h", folder=tmp_path)
+
+
+def test_rnn_utils_holds_no_answer():
+    """The students receive rnn_utils.py: none of the exercises is defined in it."""
+    import ast
+    tree = ast.parse(open(rnn_utils.__file__).read())
+    defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    assert not defined & set(reference.FUNCTIONS)
+    assert "tanh" not in open(rnn_utils.__file__).read()
+
+
+VISIBLE = [
+    ("check_rnn_cell_forward_values", "rnn_cell_forward", ()),
+    ("check_rnn_forward_values", "rnn_forward", ()),
+    ("check_rnn_cell_backward_values", "rnn_cell_backward", ("rnn_cell_forward",)),
+    ("check_rnn_backward_values", "rnn_backward", ("rnn_forward",)),
+]
+
+
+@pytest.mark.parametrize("check, function, extra", VISIBLE)
+def test_visible_checks_pass_the_reference_and_fail_a_mistake(check, function, extra, monkeypatch, capsys):
+    monkeypatch.chdir(reference.SOURCE)
+    ref = mistakes.fresh_reference()
+    getattr(rnn_utils, check)(ref[function], *[ref[e] for e in extra])
+    assert "All value tests passed." in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"Wrong values in .* at index \(.*\) you have .*, expected"):
+        getattr(rnn_utils, check)(mistakes.scaled(ref[function]), *[ref[e] for e in extra])
+
+
+def test_visible_check_says_which_part_to_finish(monkeypatch):
+    monkeypatch.chdir(reference.SOURCE)
+
+    def rnn_cell_forward(xt, a_prev, parameters):
+        raise NotImplementedError()
+    with pytest.raises(NotImplementedError, match="not implemented yet"):
+        rnn_utils.check_rnn_cell_forward_shapes(rnn_cell_forward)
+
+
+def test_visible_backward_check_blames_a_wrong_forward(monkeypatch):
+    monkeypatch.chdir(reference.SOURCE)
+    ref = mistakes.fresh_reference()
+    with pytest.raises(AssertionError, match="fix notebook 1 first"):
+        rnn_utils.check_rnn_cell_backward_values(ref["rnn_cell_backward"], mistakes.scaled(ref["rnn_cell_forward"]))
