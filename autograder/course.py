@@ -33,6 +33,12 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
         c.CourseDirectory.db_url = db_url
     c.Execute.timeout = timeout
     c.IgnorePattern.pattern = WARNING_PATTERN
+    c.IgnorePattern.enabled = True
+    # nbgrader's DeduplicateIds turns a duplicated cell into one its own schema check rejects.
+    from nbgrader.converters import Autograde
+    from .preprocessors import DropDuplicateIds
+    c.Autograde.sanitize_preprocessors = [DropDuplicateIds if p.__name__ == "DeduplicateIds" else p
+                                          for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     return c
 

@@ -1,0 +1,224 @@
+"""`python -m autograder grade SUBMISSIONS --out OUT`: grade a whole class, in parallel.
+
+The steps, as an instructor would do them by hand with nbgrader:
+1. set up the course in OUT/course: the source, the assignment in the gradebook
+   (generate_assignment), an nbgrader_config.py so formgrader and export work there;
+2. collect SUBMISSIONS (a folder or a .zip) into one submission per student;
+3. autograde each submission in a worker process (`--workers`), each worker in a
+   private nbgrader course (see worker.py), skipping submissions graded before
+   whose content and grader are unchanged;
+4. record each result in the class gradebook as it arrives (this process only);
+5. report: grades.csv, results/<student>.json, feedback/, report.png, a summary table.
+"""
+
+import concurrent.futures as futures
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import sqlalchemy.exc
+
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+
+from .. import collect
+from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, nbgrader_config, prefer_this_environment
+from . import gradebook, report, worker
+
+
+class SetupError(RuntimeError):
+    """The instructor's side is broken: nothing can be graded until it is fixed."""
+
+
+COURSE_CONFIG = '''"""nbgrader configuration for this graded class (written by `python -m autograder grade`)."""
+import sys
+sys.path.insert(0, {root!r})
+from autograder.course import nbgrader_config
+
+c = get_config()  # noqa: F821
+c.merge(nbgrader_config({course!r}, {db_url!r}))
+'''
+
+
+def _generate_assignment(course, db_url, timeout):
+    config = nbgrader_config(course, db_url, timeout)
+    result = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config).generate_assignment(ASSIGNMENT)
+    if not result["success"]:
+        raise SetupError(f"nbgrader generate_assignment failed for the gradebook {db_url}:\n"
+                         + (result.get("error") or result.get("log", "")).strip()[-2000:])
+
+
+def prepare_course(out, db_url, timeout):
+    """OUT/course with the source and the assignment in the gradebook; returns (course, db_url, template)."""
+    source = ROOT / "source" / ASSIGNMENT
+    if not any(source.glob("*.ipynb")):
+        raise SetupError(f"no source notebooks in {source}: the course's source/ is missing.")
+    course = out / "course"
+    shutil.rmtree(course / "source", ignore_errors=True)
+    shutil.copytree(source, course / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
+    db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT), course=str(course.resolve()),
+                                                                    db_url=db_url))
+    try:
+        _generate_assignment(course, db_url, timeout)
+    except SetupError:
+        raise
+    except Exception as error:  # a bad --db URL fails inside SQLAlchemy with many exception types
+        raise SetupError(f"cannot use the gradebook {db_url}: {error}") from error
+    template = out / ".work" / "template_gradebook.db"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    template.unlink(missing_ok=True)
+    _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
+    return course, db_url, template
+
+
+def fingerprint(course, timeout):
+    """What a grade depends on besides the submission: the source, the grader's code, the limits."""
+    h = hashlib.sha256(str(timeout).encode())
+    files = sorted((course / "source").rglob("*")) + sorted((ROOT / "autograder").rglob("*.py"))
+    for path in files + [ROOT / "rnn_utils.py"]:
+        if path.is_file():
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def _state_path(out, student):
+    return out / ".state" / f"{student}.json"
+
+
+def _load_cached(out, db_url, student, key):
+    path = _state_path(out, student)
+    try:
+        state = json.loads(path.read_text())
+        with Gradebook(db_url, COURSE_ID) as gb:
+            gb.find_submission(ASSIGNMENT, student)
+    except (OSError, ValueError, MissingEntry):
+        return None
+    return state["result"] if state.get("key") == key else None
+
+
+def _save(out, course, submission, result, key):
+    """Write one student's files, then the state that lets a later run skip them (last, atomically)."""
+    student = submission.student_id
+    collect.write(submission, course / "submitted" / student / ASSIGNMENT)
+    autograded = course / "autograded" / student / ASSIGNMENT
+    feedback = out / "feedback" / student / ASSIGNMENT
+    for folder in (autograded, feedback):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    for name, entry in result["notebooks"].items():
+        if entry.get("autograded"):
+            (autograded / f"{name}.ipynb").write_text(entry["autograded"])
+        if entry.get("feedback"):
+            (feedback / f"{name}.html").write_text(entry["feedback"])
+    (out / "logs").mkdir(exist_ok=True)
+    (out / "logs" / f"{student}.log").write_text(result.get("log", ""))
+    state = {"key": key, "result": {k: v for k, v in result.items() if k != "log"}}
+    for entry in state["result"]["notebooks"].values():
+        entry.pop("feedback", None)
+    path = _state_path(out, student)
+    path.parent.mkdir(exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
+        json.dump(state, tmp)
+    os.replace(tmp.name, path)
+
+
+def _crashed(submission):
+    return {"student_id": submission.student_id, "notebooks": {}, "notes": [], "log": "", "seconds": 0.0,
+            "error": "the grading process crashed on this submission"}
+
+
+def run_pool(todo, workers, initargs, on_result, progress):
+    """Grade `todo` with `workers` processes; a crashed pool is restarted once for what it left."""
+    for attempt in (1, 2):
+        context = multiprocessing.get_context("spawn")
+        left = []
+        with futures.ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=context,
+                                         initializer=worker.start, initargs=initargs) as pool:
+            jobs = {pool.submit(worker.grade, submission): submission for submission in todo}
+            try:
+                for job in futures.as_completed(jobs):
+                    try:
+                        on_result(jobs[job], job.result())
+                        progress.update(1)
+                    except futures.process.BrokenProcessPool:
+                        left.append(jobs[job])
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        if not left:
+            return
+        todo = left
+    for submission in todo:
+        on_result(submission, _crashed(submission))
+        progress.update(1)
+
+
+def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print):
+    """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows."""
+    from tqdm import tqdm
+
+    prefer_this_environment()
+    # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings; they say nothing to an instructor.
+    warnings.filterwarnings("ignore", category=sqlalchemy.exc.SAWarning)
+    out = Path(out).resolve()
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    course, db_url, template = prepare_course(out, db_url, timeout)
+    notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
+    submissions = collect.collect(submissions_path, ASSIGNMENT, notebooks)
+    key_base = fingerprint(course, timeout)
+    keys = {s.student_id: hashlib.sha256((key_base + s.digest()).encode()).hexdigest() for s in submissions}
+    results, todo = {}, []
+    for submission in submissions:
+        cached = _load_cached(out, db_url, submission.student_id, keys[submission.student_id])
+        if cached is None:
+            todo.append(submission)
+        else:
+            results[submission.student_id] = cached
+    workers = workers or os.cpu_count() or 1
+    log(f"Grading {len(todo)} of {len(submissions)} submissions with {min(workers, max(len(todo), 1))} "
+        f"worker(s); {len(submissions) - len(todo)} unchanged since the last run.")
+
+    def on_result(submission, result):
+        gradebook.record(db_url, result, submission.timestamp)
+        _save(out, course, submission, result, keys[submission.student_id])
+        results[submission.student_id] = result
+
+    if todo:
+        workdir = out / ".work"
+        with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
+            initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"))
+            run_pool(todo, workers, initargs, on_result, progress)
+    tests = report.tests_of(course / "source" / ASSIGNMENT)
+    rows, all_results = [], []
+    for submission in submissions:
+        result = results[submission.student_id]
+        student_results, row = report.student_report(result, gradebook.scores(db_url, submission.student_id), tests)
+        report.write_results(out, submission.student_id, student_results)
+        rows.append(row)
+        all_results.append(student_results)
+    report.write_grades(out, rows, notebooks)
+    report.plot(out, all_results, tests)
+    shutil.rmtree(out / ".work", ignore_errors=True)
+    log(report.summary_table(rows, notebooks))
+    log(f"Wrote {out}/grades.csv, results/, feedback/, report.png; gradebook: {db_url}")
+    return rows
+
+
+def main(args):
+    try:
+        grade(args.submissions, args.out, workers=args.workers, timeout=args.timeout, db_url=args.db)
+    except (SetupError, collect.CollectError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: graded submissions are saved; run the same command again to finish.", file=sys.stderr)
+        return 130
+    return 0

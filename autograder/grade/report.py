@@ -1,0 +1,147 @@
+"""Report: what the grader writes to OUT besides the gradebook.
+
+grades.csv (one row per student), results/<student>.json (Gradescope's results
+format), report.png (the class at a glance) and the summary table printed at the end.
+"""
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def tests_of(source_folder):
+    """[(notebook, grade_id, points)] in the order the source notebooks give them."""
+    tests = []
+    for path in sorted(Path(source_folder).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                tests.append((path.stem, meta["grade_id"], float(meta["points"])))
+    return tests
+
+
+def cell_messages(autograded):
+    """{grade_id: what the student should read} from an autograded notebook."""
+    messages = {}
+    for cell in nbformat.reads(autograded, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        message = "Passed."
+        for output in cell.outputs:
+            if output.output_type == "error":
+                # nbclient interrupts a cell that runs past the timeout: KeyboardInterrupt
+                # (or CellTimeoutError when even the interrupt got no reply).
+                if output.ename in ("CellTimeoutError", "KeyboardInterrupt"):
+                    message = "The cell did not finish within the time limit (an endless loop?)."
+                else:
+                    message = ANSI.sub("", f"{output.ename}: {output.evalue}").strip()
+                break
+            if output.output_type == "stream" and output.name == "stderr":
+                message = "The cell wrote to stderr: " + ANSI.sub("", output.text).strip()[:500]
+                break
+        messages[meta["grade_id"]] = message
+    return messages
+
+
+def student_report(result, scores, tests):
+    """The student's results.json content and grades.csv row."""
+    entries, per_notebook = [], {}
+    messages = {}
+    for name, entry in result["notebooks"].items():
+        if entry.get("autograded"):
+            messages.update({(name, gid): text for gid, text in cell_messages(entry["autograded"]).items()})
+    for notebook, grade_id, points in tests:
+        score, max_score = scores.get((notebook, grade_id), (0.0, points))
+        entry = result["notebooks"].get(notebook, {})
+        output = (entry.get("problem") or result.get("error")
+                  or messages.get((notebook, grade_id), "This test cell was deleted from the notebook."))
+        entries.append({"name": grade_id, "notebook": notebook, "score": score, "max_score": max_score,
+                        "status": "passed" if score >= max_score else "failed", "output": output})
+        per_notebook[notebook] = per_notebook.get(notebook, 0.0) + score
+    problems = [e["problem"] for e in result["notebooks"].values() if e.get("problem")]
+    if result.get("error"):
+        problems.insert(0, result["error"])
+    if not problems:
+        status = "graded"
+    elif len(problems) < len(result["notebooks"]) and not result.get("error"):
+        status = "graded except: " + "; ".join(problems)
+    else:
+        status = "not graded: " + "; ".join(problems)
+    total = sum(e["score"] for e in entries)
+    results = {"score": total, "max_score": sum(p for _, _, p in tests), "tests": entries,
+               "output": status + "".join(f"\nNote: {n}" for n in result.get("notes", [])),
+               "execution_time": round(result.get("seconds", 0.0), 2)}
+    row = {"student_id": result["student_id"], "score": total, "max_score": results["max_score"],
+           **per_notebook, "status": status}
+    return results, row
+
+
+def write_results(out, student_id, results):
+    path = Path(out) / "results" / f"{student_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def write_grades(out, rows, notebooks):
+    columns = ["student_id", "score", "max_score", *notebooks, "status"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: r["student_id"]):
+        writer.writerow({key: _number(row.get(key, 0.0)) for key in columns})
+    (Path(out) / "grades.csv").write_text(buffer.getvalue())
+
+
+def _number(value):
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def plot(out, all_results, tests):
+    """report.png: the distribution of scores, and how many students passed each test."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    totals = [r["score"] for r in all_results]
+    max_score = sum(p for _, _, p in tests)
+    names = [gid for _, gid, _ in tests]
+    passed = [sum(1 for r in all_results for t in r["tests"] if t["name"] == gid and t["status"] == "passed")
+              for gid in names]
+    n = max(len(all_results), 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1, 1.3]})
+    left.hist(totals, bins=[x - 0.5 for x in range(int(max_score) + 2)], color="#4c72b0", edgecolor="white")
+    left.set(xlabel=f"score (out of {max_score:g})", ylabel="students",
+             title=f"Scores of {len(all_results)} students (mean {sum(totals) / n:.1f})")
+    left.yaxis.get_major_locator().set_params(integer=True)
+    y = range(len(names))[::-1]
+    right.barh(list(y), [100 * p / n for p in passed], color="#55a868")
+    right.set_yticks(list(y), names, fontsize=8)
+    right.set(xlim=(0, 100), xlabel="% of students who passed", title="Pass rate of each test")
+    for yi, p in zip(y, passed):
+        right.text(min(100 * p / n + 1, 92), yi, f"{p}/{n}", va="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(Path(out) / "report.png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def summary_table(rows, notebooks):
+    """A plain-text table of every student, then the class totals."""
+    short = [name.split("_", 1)[0] for name in notebooks]  # "1", "2", "3"
+    header = ["student", "score", *[f"nb{s}" for s in short], "status"]
+    lines = [[r["student_id"], f"{r['score']:g}/{r['max_score']:g}",
+              *[f"{r.get(nb, 0.0):g}" for nb in notebooks], r["status"][:70]] for r in rows]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+    text = [" ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [header, *lines]]
+    text.insert(1, " ".join("-" * w for w in widths))
+    if rows:
+        graded = sum(1 for r in rows if r["status"] == "graded")
+        mean = sum(r["score"] for r in rows) / len(rows)
+        text.append(f"{len(rows)} students, {graded} fully graded, mean score {mean:.2f}/{rows[0]['max_score']:g}")
+    return "\n".join(text)

@@ -1,0 +1,147 @@
+"""Grade one submission with nbgrader, in a private course, and return the result as data.
+
+Each worker process owns a private nbgrader course (its own folders and a fresh copy
+of the template gradebook for every submission), so workers share nothing and never
+write the class gradebook: the coordinator does that, from the data returned here
+(one submission in, one result out).
+
+Every notebook is autograded on its own (nbgrader's --notebook): a notebook that
+cannot be read, or whose kernel dies, costs its own points and no others.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import nbformat
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+
+from .. import collect
+from ..course import ASSIGNMENT, ROOT, nbgrader_config, prefer_this_environment
+
+# Failures nbgrader reports in its log, and what they mean for the student.
+FAILURES = (
+    ("DeadKernelError", "the kernel died while running it (a crash, sys.exit or exhausted memory?)"),
+    ("UnresponsiveKernelError", "the kernel stopped responding and could not be interrupted"),
+    ("CellTimeoutError", "a cell did not finish in time"),
+)
+
+
+def read_problem(name, data):
+    """Why a submitted notebook cannot be graded, or None if it can."""
+    if not data.strip():
+        return f"{name} is empty"
+    try:
+        with warnings.catch_warnings():  # duplicate cell ids: nbformat repairs them and warns
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+            nbformat.validate(notebook)
+    except UnicodeDecodeError:
+        return f"{name} is not a text file"
+    except Exception as error:  # nbformat raises several kinds for broken JSON or schema
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"{name} is not a valid notebook ({first[:120]})"
+    return None
+
+
+def failure_reason(name, result):
+    text = result.get("error", "") + result.get("log", "")
+    for marker, reason in FAILURES:
+        if marker in text:
+            return f"{name} could not be graded: {reason}"
+    lines = [line for line in result.get("error", "").strip().splitlines() if line.strip()]
+    return f"{name} could not be graded: {lines[-1][:200] if lines else 'nbgrader failed'}"
+
+
+class Worker:
+    """A private nbgrader course in a temporary folder, reused for one submission after another."""
+
+    def __init__(self, course_source, template_db, timeout, workdir=None):
+        prefer_this_environment()
+        # Hidden tests import `autograder` inside the kernel.
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=workdir))
+        (self.root / "source").symlink_to(Path(course_source).resolve())
+        self.template_db = Path(template_db)
+        self.db = self.root / "gradebook.db"
+        config = nbgrader_config(self.root, f"sqlite:///{self.db}", timeout=timeout)
+        self.coursedir = CourseDirectory(config=config)
+        self.api = NbGraderAPI(coursedir=self.coursedir, config=config)
+        self.notebooks = sorted(p.stem for p in (self.root / "source" / ASSIGNMENT).glob("*.ipynb"))
+
+    def _reset(self, student_id):
+        for folder in ("submitted", "autograded", "feedback"):
+            shutil.rmtree(self.root / folder, ignore_errors=True)
+        shutil.copyfile(self.template_db, self.db)
+
+    def grade(self, submission):
+        """Grade `submission`; never raises. Returns a dict (plain data, picklable)."""
+        start = time.monotonic()
+        student = submission.student_id
+        result = {"student_id": student, "notebooks": {}, "notes": list(submission.notes), "log": ""}
+        try:
+            self._reset(student)
+            submitted = self.root / "submitted" / student / ASSIGNMENT
+            files = dict(submission.files)
+            for name in self.notebooks:
+                data = files.get(f"{name}.ipynb")
+                problem = f"{name}.ipynb was not submitted" if data is None else read_problem(f"{name}.ipynb", data)
+                result["notebooks"][name] = {"problem": problem, "autograded": None, "feedback": None}
+                if problem:
+                    files.pop(f"{name}.ipynb", None)  # nbgrader then scores it as missing: zero
+            unexpected = sorted(n for n in files if n.endswith(".ipynb") and Path(n).stem not in self.notebooks)
+            if unexpected:
+                result["notes"].append("ignored unexpected notebook(s): " + ", ".join(unexpected))
+            collect.write(collect.Submission(student, files, submission.timestamp), submitted)
+            for name, entry in result["notebooks"].items():
+                if not entry["problem"]:
+                    self._grade_notebook(student, name, entry, result)
+        except Exception:  # the grader's own failure: reported, never fatal to the batch
+            result["error"] = "internal grader error: " + traceback.format_exc().strip().splitlines()[-1]
+            result["log"] += traceback.format_exc()
+        result["seconds"] = time.monotonic() - start
+        return result
+
+    def _grade_notebook(self, student, name, entry, result):
+        self.coursedir.notebook_id = name
+        try:
+            graded = self.api.autograde(ASSIGNMENT, student, force=True, create=True)
+            result["log"] += graded.get("log", "") + graded.get("error", "")
+            path = self.root / "autograded" / student / ASSIGNMENT / f"{name}.ipynb"
+            if not graded["success"] or not path.exists():
+                entry["problem"] = failure_reason(f"{name}.ipynb", graded)
+                return
+            entry["autograded"] = path.read_text()
+            feedback = self.api.generate_feedback(ASSIGNMENT, student, force=True)
+            html = self.root / "feedback" / student / ASSIGNMENT / f"{name}.html"
+            if feedback["success"] and html.exists():
+                entry["feedback"] = html.read_text()
+            else:
+                result["log"] += feedback.get("log", "") + feedback.get("error", "")
+        finally:
+            self.coursedir.notebook_id = "*"
+
+
+# One Worker per process of the pool (set by `start`, used by `grade`).
+_worker = None
+
+
+def start(course_source, template_db, timeout, workdir, log_file=None):
+    """Pool initializer. The worker's and its kernels' stdout and stderr (kernel start-up
+    warnings, tracebacks) go to `log_file`, keeping the instructor's terminal quiet."""
+    global _worker
+    if log_file:
+        with open(log_file, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+    warnings.simplefilter("ignore")
+    _worker = Worker(course_source, template_db, timeout, workdir)
+
+
+def grade(submission):
+    return _worker.grade(submission)
