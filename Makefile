@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv test demo release figures answer-key clean
+.PHONY: venv test demo release figures fixtures answer-key bench clean
 
 venv: $(STAMP)
 
@@ -35,13 +35,26 @@ answer-key: venv
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/answer_key \
 		source/rnn_step_by_step/*.ipynb
 
-## demo: the main job
-demo: release answer-key
+## fixtures: rewrite tests/fixtures/class/ (the sample class, made from release/)
+fixtures: venv
+	rm -rf tests/fixtures/class
+	$(BIN)/python -m autograder sample-class tests/fixtures/class
+
+## demo: the main job: build a sample class from release/, grade it, print the table
+demo: release
+	rm -rf build/demo
+	$(BIN)/python -m autograder sample-class build/demo/submissions
+	$(BIN)/python -m autograder grade build/demo/submissions --out build/demo/out --timeout 10
+	@echo "Look at build/demo/out/: grades.csv, results/, feedback/, report.png, course/ (nbgrader's gradebook)"
+
+## bench: time plain nbgrader vs --workers 1 vs --workers N (by hand; prints ratios)
+bench: venv
+	$(BIN)/python bench/bench_grading.py
 
 ## test: every test (unit, release checks, nbval on source/ and notebooks/)
 test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests source/rnn_step_by_step notebooks \
-		--nbval --nbval-current-env
+		--nbval --nbval-current-env --nbval-cell-timeout=300
 
 clean:
 	rm -rf build

@@ -46,7 +46,9 @@ def drop_cell(notebook, grade_id):
 
 def duplicate_cell(notebook, grade_id):
     index = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    notebook.cells.insert(index, nbformat.from_dict(json.loads(json.dumps(notebook.cells[index]))))
+    copy = nbformat.from_dict(json.loads(json.dumps(notebook.cells[index])))
+    copy["id"] = notebook.cells[index]["id"] + "-copy"  # as JupyterLab does: a new cell id, same metadata
+    notebook.cells.insert(index, copy)
 
 
 NB1, NB2, NB3 = "1_rnn_cell_forward", "2_rnn_forward", "3_rnn_backward"

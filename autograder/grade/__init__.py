@@ -22,6 +22,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import sqlalchemy
 import sqlalchemy.exc
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -55,6 +56,18 @@ def _generate_assignment(course, db_url, timeout):
                          + (result.get("error") or result.get("log", "")).strip()[-2000:])
 
 
+def check_database(db_url):
+    """Fail early, in one sentence, on a gradebook URL that cannot be used."""
+    try:
+        engine = sqlalchemy.create_engine(db_url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as error:  # SQLAlchemy raises many kinds: bad scheme, missing driver, refused connection
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SetupError(f"cannot use the gradebook {db_url}: {first}") from None
+
+
 def prepare_course(out, db_url, timeout):
     """OUT/course with the source and the assignment in the gradebook; returns (course, db_url, template)."""
     source = ROOT / "source" / ASSIGNMENT
@@ -64,14 +77,10 @@ def prepare_course(out, db_url, timeout):
     shutil.rmtree(course / "source", ignore_errors=True)
     shutil.copytree(source, course / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
     db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    check_database(db_url)
     (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT), course=str(course.resolve()),
                                                                     db_url=db_url))
-    try:
-        _generate_assignment(course, db_url, timeout)
-    except SetupError:
-        raise
-    except Exception as error:  # a bad --db URL fails inside SQLAlchemy with many exception types
-        raise SetupError(f"cannot use the gradebook {db_url}: {error}") from error
+    _generate_assignment(course, db_url, timeout)
     template = out / ".work" / "template_gradebook.db"
     template.parent.mkdir(parents=True, exist_ok=True)
     template.unlink(missing_ok=True)

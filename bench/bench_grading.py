@@ -1,0 +1,101 @@
+"""Benchmark: grade a synthetic class three ways and print seconds per submission and ratios.
+
+    .venv/bin/python bench/bench_grading.py [--copies 2] [--workers N] [--timeout 5]
+
+1. plain nbgrader: `nbgrader autograde` then `nbgrader generate_feedback` over the whole class
+   (one process, one notebook after another), in a course with the same configuration;
+2. `python -m autograder grade --workers 1`;
+3. `python -m autograder grade --workers N` (default: the number of CPUs).
+The class is autograder.sample's (15 students: typical mistakes and broken files) times --copies.
+Run by hand, not by `make test`: timings depend on the machine.
+"""
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from autograder import sample  # noqa: E402
+from autograder.course import ASSIGNMENT  # noqa: E402
+
+CONFIG = '''import sys
+sys.path.insert(0, {root!r})
+from autograder.course import nbgrader_config
+c = get_config()
+c.merge(nbgrader_config({course!r}, timeout={timeout}))
+'''
+
+
+def timed(command, **kwargs):
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+    return time.perf_counter() - start
+
+
+def plain_nbgrader(submissions, work, timeout):
+    course = work / "plain"
+    shutil.copytree(ROOT / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
+    shutil.copytree(submissions, course / "submitted")
+    (course / "nbgrader_config.py").write_text(CONFIG.format(root=str(ROOT), course=str(course), timeout=timeout))
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    subprocess.run(nbgrader + ["generate_assignment", ASSIGNMENT, "--force"], cwd=course, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # nbgrader exits non-zero when any student failed (dead kernel, unreadable notebook): expected here.
+    start = time.perf_counter()
+    subprocess.run(nbgrader + ["autograde", ASSIGNMENT], cwd=course, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    autograde = time.perf_counter() - start
+    subprocess.run(nbgrader + ["generate_feedback", ASSIGNMENT], cwd=course, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return autograde, time.perf_counter() - start
+
+
+def ours(submissions, out, workers, timeout):
+    return timed([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
+                  "--workers", str(workers), "--timeout", str(timeout)], cwd=ROOT)
+
+
+def scores(out):
+    with open(out / "grades.csv") as f:
+        return {row["student_id"]: row["score"] for row in csv.DictReader(f)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--timeout", type=int, default=5)
+    args = parser.parse_args()
+    os.environ["PYTHONPATH"] = str(ROOT)
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        expected = sample.write_class(work / "submissions", copies=args.copies)
+        n = len(expected)
+        print(f"class: {n} submissions, {os.cpu_count()} CPUs, cell timeout {args.timeout} s")
+        plain_autograde, plain_total = plain_nbgrader(work / "submissions", work, args.timeout)
+        one = ours(work / "submissions", work / "out1", 1, args.timeout)
+        many = ours(work / "submissions", work / "outN", args.workers, args.timeout)
+        identical = scores(work / "out1") == scores(work / "outN")
+        right = scores(work / "outN") == {s: f"{v:g}" for s, v in expected.items()}
+    rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
+            ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many)]
+    for name, seconds in rows:
+        print(f"{name:38s} {seconds:8.1f} s  {seconds / n:6.2f} s/submission")
+    print(f"--workers 1 vs plain nbgrader (autograde + feedback): {plain_total / one:.2f}x "
+          f"(>= 1 means no slower)")
+    print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")
+    print(f"--workers {args.workers} speed-up over --workers 1:            {one / many:.2f}x")
+    print(f"scores identical for --workers 1 and {args.workers}: {identical}; all as expected: {right}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""End to end: `python -m autograder grade` on the committed fixture class, exact scores.
+
+Also: re-grading is a no-op with identical results, a changed submission is re-graded,
+a .zip of the class grades the same, the gradebook and `nbgrader export` agree with
+grades.csv, and instructor-side mistakes exit non-zero with a message.
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import sample
+from autograder.course import ASSIGNMENT, COURSE_ID
+from tests.helpers import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "class"
+TIMEOUT = "5"
+EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)}
+
+
+def grade(submissions, out, *extra):
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
+                           "--timeout", TIMEOUT, *extra], capture_output=True, text=True, cwd=ROOT, timeout=900)
+
+
+def rows(out):
+    with open(out / "grades.csv") as f:
+        return {row["student_id"]: row for row in csv.DictReader(f)}
+
+
+def results(out, student):
+    return json.loads((out / "results" / f"{student}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("graded") / "out"
+    run = grade(FIXTURES, out, "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    return out, run
+
+
+def test_every_student_gets_the_exact_score(graded):
+    out, _ = graded
+    got = {student: float(row["score"]) for student, row in rows(out).items()}
+    assert got == EXPECTED
+    assert {row["max_score"] for row in rows(out).values()} == {"12"}
+
+
+def test_status_says_why(graded):
+    out = graded[0]
+    status = {student: row["status"] for student, row in rows(out).items()}
+    assert status["s01_complete"] == status["s02_blank"] == status["s14_infinite_loop"] == "graded"
+    assert status["s09_invalid_json"] == "graded except: 2_rnn_forward.ipynb is not a valid notebook " \
+                                         "(Notebook does not appear to be JSON: '{\"cells\": [ this is not json')"
+    assert status["s10_missing_notebook"] == "graded except: 3_rnn_backward.ipynb was not submitted"
+    assert status["s11_renamed_notebook"] == "graded except: 1_rnn_cell_forward.ipynb was not submitted"
+    assert status["s15_dead_kernel"].startswith("graded except: 3_rnn_backward.ipynb could not be graded: "
+                                                "the kernel died")
+    assert "1_rnn_cell_forward (1).ipynb" in results(out, "s11_renamed_notebook")["output"]
+
+
+def test_per_notebook_columns(graded):
+    row = rows(graded[0])["s03_tanh_twice"]
+    assert (row["1_rnn_cell_forward"], row["2_rnn_forward"], row["3_rnn_backward"]) == ("3", "3", "4")
+
+
+def test_results_json_names_every_test_and_its_message(graded):
+    out, _ = graded
+    r = results(out, "s03_tanh_twice")
+    assert r["score"] == 10 and [t["name"] for t in r["tests"]] == [
+        f"{f}_{k}" for f in ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward")
+        for k in ("shapes", "values")]
+    failed = [t for t in r["tests"] if t["status"] == "failed"]
+    assert [(t["name"], t["score"], t["max_score"]) for t in failed] == [("rnn_cell_backward_values", 0, 2)]
+    assert failed[0]["output"].startswith("AssertionError: rnn_cell_backward: wrong values in dxt for a hidden input")
+    assert all(t["output"] == "Passed." for t in r["tests"] if t["status"] == "passed")
+    loop = {t["name"]: t["output"] for t in results(out, "s14_infinite_loop")["tests"]}
+    assert loop["rnn_forward_values"] == "The cell did not finish within the time limit (an endless loop?)."
+    blank = results(out, "s02_blank")["tests"][0]["output"]
+    assert blank == "NotImplementedError: rnn_cell_forward is not implemented yet."
+    deleted = {t["name"]: t["output"] for t in results(out, "s12_deleted_test_cell")["tests"]}
+    assert deleted["rnn_forward_values"] == "This test cell was deleted from the notebook."
+
+
+def test_feedback_and_report(graded):
+    out, _ = graded
+    feedback = out / "feedback" / "s01_complete" / ASSIGNMENT
+    assert sorted(p.name for p in feedback.glob("*.html")) == [
+        "1_rnn_cell_forward.html", "2_rnn_forward.html", "3_rnn_backward.html"]
+    assert not (out / "feedback" / "s10_missing_notebook" / ASSIGNMENT / "3_rnn_backward.html").exists()
+    assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_summary_table_and_quiet_logs(graded):
+    _, run = graded
+    assert "s03_tanh_twice" in run.stdout and "15 students, 11 fully graded" in run.stdout
+    assert run.stderr == "", "no log noise on the terminal"
+
+
+def test_gradebook_and_nbgrader_export_agree_with_grades_csv(graded):
+    out, _ = graded
+    db = f"sqlite:///{out / 'course' / 'gradebook.db'}"
+    with Gradebook(db, COURSE_ID) as gb:
+        totals = {s.student.id: s.score for s in gb.assignment_submissions(ASSIGNMENT)}
+    assert totals == EXPECTED
+    export = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(out / "export.csv")],
+                            cwd=out / "course", capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
+    assert export.returncode == 0, export.stderr
+    with open(out / "export.csv") as f:
+        exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+    assert exported == EXPECTED
+
+
+def test_regrading_is_a_no_op_and_a_zip_grades_the_same(graded, tmp_path):
+    out, _ = graded
+    before = (out / "grades.csv").read_bytes()
+    again = grade(FIXTURES, out, "--workers", "2")
+    assert again.returncode == 0 and "Grading 0 of 15 submissions" in again.stdout
+    assert (out / "grades.csv").read_bytes() == before
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in FIXTURES.rglob("*"):
+            if path.is_file():
+                z.write(path, "download/" + str(path.relative_to(FIXTURES)))
+    zipped = grade(archive, out, "--workers", "2")
+    assert zipped.returncode == 0 and "Grading 0 of 15 submissions" in zipped.stdout, zipped.stdout
+    assert (out / "grades.csv").read_bytes() == before
+
+
+def test_a_changed_submission_is_regraded(graded, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(graded[0], out)
+    submissions = tmp_path / "class"
+    shutil.copytree(FIXTURES, submissions)
+    fixed = submissions / "s10_missing_notebook" / ASSIGNMENT / "3_rnn_backward.ipynb"
+    shutil.copy(FIXTURES / "s01_complete" / ASSIGNMENT / "3_rnn_backward.ipynb", fixed)
+    run = grade(submissions, out, "--workers", "1")
+    assert run.returncode == 0 and "Grading 1 of 15 submissions" in run.stdout, run.stdout
+    assert float(rows(out)["s10_missing_notebook"]["score"]) == 12
+    assert {s: float(r["score"]) for s, r in rows(out).items() if s != "s10_missing_notebook"} == \
+        {s: v for s, v in EXPECTED.items() if s != "s10_missing_notebook"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["/nonexistent/class", "--out", "{tmp}/o"], "does not exist"),
+    (["{tmp}", "--out", "{tmp}/o"], "no submissions found"),
+    ([str(FIXTURES), "--out", "{tmp}/o", "--db", "nosuchdb://x"], "cannot use the gradebook nosuchdb://x"),
+    ([str(FIXTURES), "--out", "{tmp}/o", "--workers", "0"], "--workers must be at least 1"),
+])
+def test_instructor_mistakes_exit_nonzero_with_a_message(tmp_path, args, message):
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", *[a.format(tmp=tmp_path) for a in args]],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 2 and message in run.stderr, run.stderr
