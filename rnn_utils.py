@@ -137,36 +137,45 @@ def _defined_names(source):
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
-def load_functions(*names, folder="."):
-    """Load your answers from the notebooks in `folder`, without running them.
+def answer_cells(*names, folder="."):
+    """{name: (notebook file name, source)} of the answer cells defining the functions `names`.
 
-    Looks through the notebooks (``*.ipynb``, in name order) for the answer cells
-    that define the functions `names`, runs those cells in one fresh namespace
-    (with numpy as ``np`` and this module's helpers), and returns the functions
-    in the order asked. So notebook 2 can call the ``rnn_cell_forward`` you wrote
-    in notebook 1: ``rnn_cell_forward, = load_functions("rnn_cell_forward")``.
-
-    Raises LookupError naming the function when no answer cell defines it.
+    Looks through the notebooks (``*.ipynb``, in name order) of `folder`; the first answer
+    cell that defines a name wins. Raises LookupError naming what no answer cell defines.
     """
     folder = Path(folder)
-    namespace = {"np": np, "__name__": "rnn_answers"}
-    namespace.update({name: globals()[name] for name in __all__})
-    missing = set(names)
+    found = {}
     for path in sorted(folder.glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
             is_answer = cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
-            if cell.cell_type != "code" or not is_answer:
-                continue
-            defined = _defined_names(cell.source) & missing
-            if defined:
-                exec(compile(cell.source, f"{path.name}:{'/'.join(sorted(defined))}", "exec"),
-                     namespace)
-                missing -= defined
+            if cell.cell_type == "code" and is_answer:
+                for name in _defined_names(cell.source) & (set(names) - set(found)):
+                    found[name] = (path.name, cell.source)
+    missing = sorted(set(names) - set(found))
     if missing:
         raise LookupError(
             "No answer cell in the notebooks of %s defines %s. Keep the function names "
-            "and the answer cells as they were released." % (folder.resolve(), ", ".join(sorted(missing))))
+            "and the answer cells as they were released." % (folder.resolve(), ", ".join(missing)))
+    return found
+
+
+def load_functions(*names, folder="."):
+    """Load your answers from the notebooks in `folder`, without running them.
+
+    Finds the answer cells that define the functions `names` (see answer_cells), runs
+    those cells in one fresh namespace (with numpy as ``np`` and this module's helpers),
+    and returns the functions in the order asked. So notebook 2 can call the
+    ``rnn_cell_forward`` you wrote in notebook 1:
+    ``rnn_cell_forward, = load_functions("rnn_cell_forward")``.
+    """
+    namespace = {"np": np, "__name__": "rnn_answers"}
+    namespace.update({name: globals()[name] for name in __all__})
+    done = set()
+    for name, (notebook, source) in answer_cells(*names, folder=folder).items():
+        if source not in done:  # a cell defining several of the names runs once
+            exec(compile(source, f"{notebook}:{name}", "exec"), namespace)
+            done.add(source)
     return tuple(namespace[name] for name in names)
 
 

@@ -34,11 +34,21 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     c.Execute.timeout = timeout
     c.IgnorePattern.pattern = WARNING_PATTERN
     c.IgnorePattern.enabled = True
-    # nbgrader's DeduplicateIds turns a duplicated cell into one its own schema check rejects.
-    from nbgrader.converters import Autograde
-    from .preprocessors import DropDuplicateIds
-    c.Autograde.sanitize_preprocessors = [DropDuplicateIds if p.__name__ == "DeduplicateIds" else p
-                                          for p in Autograde.class_traits()["sanitize_preprocessors"].default()]
+    # Configure nbgrader's pipelines with our fixes (autograder/preprocessors.py), not a fork:
+    # - DeduplicateIds turns a duplicated cell into one its own schema check rejects;
+    # - Execute lets student code decide verdicts; ProbedExecute decides hidden tests outside;
+    # - feedback shows hidden test source and tracebacks; we show each test's verdict only.
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.preprocessors import ClearHiddenTests
+    from .preprocessors import DropDuplicateIds, FeedbackOutputs, ProbedExecute
+    replace = {"DeduplicateIds": DropDuplicateIds, "Execute": ProbedExecute}
+
+    def configured(converter, trait):
+        return [replace.get(p.__name__, p) for p in converter.class_traits()[trait].default()]
+    c.Autograde.sanitize_preprocessors = configured(Autograde, "sanitize_preprocessors")
+    c.Autograde.autograde_preprocessors = configured(Autograde, "autograde_preprocessors")
+    feedback = configured(GenerateFeedback, "preprocessors")
+    c.GenerateFeedback.preprocessors = feedback[:1] + [ClearHiddenTests, FeedbackOutputs] + feedback[1:]
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     return c
 

@@ -2,14 +2,17 @@
 
 A graded test cell of a source notebook calls, inside its hidden region,
 
-    from autograder import hidden; hidden.check("rnn_forward_values", globals())
+    from autograder.probe import probe; probe("rnn_forward_values", globals())
 
-`check` looks up the function the grade_id names (its prefix), puts the reference
-versions of the functions it depends on into the notebook's namespace (so a wrong
-`rnn_cell_forward` costs only its own points: `rnn_forward` is graded on a correct
-cell), then runs the shape or value checks on every hidden case. A failure raises
-AssertionError with a message for the student that names the output and the kind
-of input, never the input or the expected numbers.
+The grade_id names the function (its prefix) and the kind of check. The functions it
+depends on are replaced by their reference versions (so a wrong `rnn_cell_forward`
+costs only its own points: `rnn_forward` is graded on a correct cell), then every
+hidden case is judged. A failure gives a message for the student that names the
+output and the kind of input, never the input or the expected numbers.
+
+While grading, the student's kernel only runs the function (autograder/probe.py,
+fed by `request`), and the grader judges the reply (`verdict`), computing the expected
+values after the function returned. Outside grading, `check` does both in one process.
 """
 
 import copy
@@ -87,7 +90,7 @@ def check_cache(function, args, result, case):
         assert isinstance(cache, tuple) and len(cache) == 4, \
             "rnn_cell_forward's cache must be the tuple (a_next, a_prev, xt, parameters)."
         assert (np.array_equal(cache[0], result[0]) and np.array_equal(cache[1], a_prev)
-                and np.array_equal(cache[2], xt) and cache[3] is parameters), \
+                and np.array_equal(cache[2], xt) and same_structure(cache[3], parameters)), \
             "rnn_cell_forward's cache must hold (a_next, a_prev, xt, parameters), in that order."
     elif function == "rnn_forward":
         caches = result[2]
@@ -115,31 +118,37 @@ def same_structure(a, b):
     return a == b
 
 
-def run_case(function, student, case, ref, values):
-    args = inputs(function, case, ref)
-    pristine = copy.deepcopy(args)
-    result = student(*args)
+def judge(function, kind, case, ref, pristine, result, args_after):
+    """Raise AssertionError (with the student's message) unless `result` is right.
+
+    `pristine` are the arguments as the grader made them; the expected values are
+    computed here, from them, after the student's function has returned."""
     got = outputs(function, result)
     expected = outputs(function, getattr(ref, function)(*copy.deepcopy(pristine)))
     for name, value in got.items():
-        shape, want = np.shape(value), np.shape(expected[name])
+        shape, want = np.shape(value) if isinstance(value, np.ndarray) else None, np.shape(expected[name])
         assert shape == want, f"{function}: {name} has shape {shape}, expected {want}, for {describe(case)}."
-    if not values:
-        check_cache(function, args, result, case)
+    if kind == "shapes":
+        check_cache(function, pristine, result, case)
         return
     for name, value in got.items():
         value = as_float_array(value, f"{function}'s {name}")
         if not np.allclose(value, expected[name], rtol=RTOL, atol=ATOL):
             raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}.")
-    assert same_structure(args, pristine), \
+    assert same_structure(tuple(args_after), tuple(pristine)), \
         f"{function} changed its inputs in place; compute new arrays instead."
 
 
-def check(grade_id, namespace):
-    """Run the hidden check `grade_id` (`<function>_shapes` or `<function>_values`)."""
+def split(grade_id):
     function, _, kind = grade_id.rpartition("_")
     if function not in DEPENDENCIES or kind not in ("shapes", "values"):
         raise KeyError(f"no hidden check named {grade_id!r}")
+    return function, kind
+
+
+def check(grade_id, namespace):
+    """Run the hidden check `grade_id` in this process (outside grading: nbval, instructors)."""
+    function, kind = split(grade_id)
     ref = reference.load()
     for dependency in DEPENDENCIES[function]:
         namespace[dependency] = getattr(ref, dependency)
@@ -147,7 +156,47 @@ def check(grade_id, namespace):
     assert callable(student), f"{function} is not defined: run its answer cell."
     with np.errstate(all="ignore"):
         for case in HIDDEN_CASES:
+            args = inputs(function, case, ref)
+            pristine = copy.deepcopy(args)
             try:
-                run_case(function, student, case, ref, values=(kind == "values"))
+                result = student(*args)
             except NotImplementedError:
                 raise NotImplementedError(f"{function} is not implemented yet.") from None
+            judge(function, kind, case, ref, pristine, result, args)
+
+
+def request(grade_id):
+    """What the probe in the student's kernel needs: the cases' arguments, and the source of
+    the correct versions of the functions the graded one depends on. No expected value."""
+    function, _ = split(grade_id)
+    ref = reference.load()
+    return {"function": function,
+            "cases": [inputs(function, case, ref) for case in HIDDEN_CASES],
+            "dependencies": reference.sources(DEPENDENCIES[function])}
+
+
+def verdict(grade_id, replies):
+    """None if the probe's replies pass `grade_id`, else the message for the student."""
+    function, kind = split(grade_id)
+    ref = reference.load()
+    if not isinstance(replies, list) or len(replies) != len(HIDDEN_CASES):
+        return f"{function}: the hidden tests did not complete."
+    with np.errstate(all="ignore"):
+        for case, reply in zip(HIDDEN_CASES, replies):
+            if not isinstance(reply, dict):
+                return f"{function}: the hidden tests did not complete."
+            error = reply.get("error")
+            if error == "missing":
+                return f"{function} is not defined: run its answer cell."
+            if error == "NotImplementedError":
+                return f"{function} is not implemented yet."
+            if error is not None:
+                return f"{function} raised {error} for {describe(case)}."
+            try:
+                judge(function, kind, case, ref, inputs(function, case, ref), reply.get("result"),
+                      reply.get("args_after", ()))
+            except AssertionError as failure:
+                return str(failure)
+            except Exception:  # whatever the student returned, it is not a right answer
+                return f"{function}: its result for {describe(case)} is not what the exercise asks for."
+    return None

@@ -38,6 +38,11 @@ def load(source=SOURCE):
     return SimpleNamespace(**dict(zip(FUNCTIONS, rnn_utils.load_functions(*FUNCTIONS, folder=source))))
 
 
+def sources(names, source=SOURCE):
+    """{name: source of the solution cell defining it}, for the probe to run in a student's kernel."""
+    return {name: cell for name, (_, cell) in rnn_utils.answer_cells(*names, folder=source).items()}
+
+
 def visible_expected(ref=None):
     """Reference outputs on rnn_utils.example_inputs(), one entry per exercise."""
     ref = ref or load()

@@ -28,7 +28,7 @@ def test_every_test_cell_runs_its_hidden_check_first(path):
         meta = nbgrader_meta(cell)
         if meta.get("grade"):
             assert meta["points"] > 0
-            call = f'hidden.check("{meta["grade_id"]}", globals())'
+            call = f'from autograder.probe import probe; probe("{meta["grade_id"]}", globals())'
             lines = cell.source.splitlines()
             hidden_at = next(i for i, line in enumerate(lines) if call in line)
             visible_at = next(i for i, line in enumerate(lines) if line.startswith("rnn_utils.check_"))

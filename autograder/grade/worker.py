@@ -63,9 +63,14 @@ class Worker:
 
     def __init__(self, course_source, template_db, timeout, workdir=None):
         prefer_this_environment()
-        # Hidden tests import `autograder` inside the kernel.
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=workdir))
+        # The kernel can import the probe, and nothing else of the grader: a package
+        # `autograder` holding probe.py alone (hidden tests and the reference stay out).
+        kernel_lib = self.root / "kernel_lib" / "autograder"
+        kernel_lib.mkdir(parents=True)
+        (kernel_lib / "__init__.py").write_text("")
+        shutil.copy(ROOT / "autograder" / "probe.py", kernel_lib / "probe.py")
+        os.environ["PYTHONPATH"] = str(kernel_lib.parent)
         (self.root / "source").symlink_to(Path(course_source).resolve())
         self.template_db = Path(template_db)
         self.db = self.root / "gradebook.db"
