@@ -35,10 +35,11 @@ answer-key: venv
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/answer_key \
 		source/rnn_step_by_step/*.ipynb
 
-## fixtures: rewrite tests/fixtures/class/ (the sample class, made from release/)
+## fixtures: rewrite tests/fixtures/ (the sample class and the hardening corpus, made from release/)
 fixtures: venv
-	rm -rf tests/fixtures/class
+	rm -rf tests/fixtures/class tests/fixtures/hostile
 	$(BIN)/python -m autograder sample-class tests/fixtures/class
+	$(BIN)/python -m tests.hostile tests/fixtures/hostile
 
 ## demo: the main job: build a sample class from release/, grade it, print the table
 demo: release

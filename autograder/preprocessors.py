@@ -6,10 +6,11 @@ import shutil
 from pathlib import Path
 
 import nbformat
-from nbclient.util import run_sync
+from nbclient.exceptions import DeadKernelError
+from nbclient.util import ensure_async, run_sync
 from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor
 
-from . import hidden, probe
+from . import hidden, probe, sandbox
 
 
 class DropDuplicateIds(DeduplicateIds):
@@ -44,14 +45,63 @@ class ProbedExecute(Execute):
     def _folder(self):
         return Path(self.resources.get("metadata", {}).get("path") or ".")
 
+    def preprocess(self, nb, resources=None, km=None):
+        """Run the notebook with the probe beside it, in the worker's sandbox if there is one."""
+        self.resources = resources
+        folder = self._folder()
+        package = folder / "autograder"
+        shutil.rmtree(package, ignore_errors=True)
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        shutil.copy(Path(__file__).with_name("probe.py"), package / "probe.py")
+        self._kernel_pid = None
+        self._deaths = set()
+        if sandbox.current:
+            sandbox.current.prepare(folder)
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if sandbox.current:
+                sandbox.current.clean_up(folder, self._kernel_pid)
+            shutil.rmtree(package, ignore_errors=True)
+
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if self._kernel_pid is None and self.km is not None:
+            self._kernel_pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
+        try:
+            return await self._execute_probed(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            # The kernel died in this cell (a crash, os._exit, exhausted memory). nbgrader would
+            # fail the rest of the notebook; we score this cell 0 and carry on in a new kernel
+            # with the earlier cells replayed, so that the other answers keep their points.
+            self._deaths.add(cell_index)
+            if len(self._deaths) > MAX_RESTARTS:
+                raise
+            cell.outputs = [nbformat.v4.new_output(
+                "error", ename="KernelDied", evalue=KERNEL_DIED, traceback=[f"KernelDied: {KERNEL_DIED}"])]
+            await self._restart(cell_index)
+            return cell
+
+    async def _restart(self, cell_index):
+        await ensure_async(self.km.restart_kernel(now=True))
+        await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+        for index, earlier in enumerate(self.nb.cells[:cell_index]):
+            if earlier.cell_type == "code" and index not in self._deaths and earlier.source.strip():
+                msg_id = await ensure_async(self.kc.execute(earlier.source, silent=True, store_history=False))
+                try:
+                    await self.async_wait_for_reply(msg_id, earlier)
+                except Exception:  # a replayed cell that fails failed the first time too
+                    pass
+
+    async def _execute_probed(self, cell, cell_index, execution_count, store_history):
         grade_id = probed_grade_id(cell)
         if grade_id is None:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         folder = self._folder() / probe.PROBE_DIR
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(mode=0o777)
-        os.chmod(folder, 0o777)  # the kernel may run as another user (sandbox) and writes its reply here
+        folder.mkdir()
+        if sandbox.current:
+            sandbox.current.prepare(folder)  # the kernel (the sandbox user) writes its reply here
         probe.save(str(self._folder() / probe.request_stem(grade_id)), hidden.request(grade_id))
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -84,6 +134,8 @@ class ProbedExecute(Execute):
 
 
 INCOMPLETE = "HiddenTestsIncomplete"
+KERNEL_DIED = "the kernel died while running this cell (a crash, os._exit or exhausted memory)."
+MAX_RESTARTS = 3
 PROBE_CALL = re.compile(r'^\s*from autograder\.probe import probe; probe\("(\w+)", globals\(\)\)\s*$', re.M)
 
 

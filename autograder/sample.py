@@ -78,7 +78,8 @@ STUDENTS = {
     "duplicated_answer_cell": (12, lambda nbs: duplicate_cell(nbs[NB1], "rnn_cell_forward")),
     "infinite_loop": (9, lambda nbs: replace(nbs[NB2], "rnn_forward", "    caches = (caches, x)",
                                               "    while True:\n        pass\n    caches = (caches, x)")),
-    "dead_kernel": (6, lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "    gradients = {",
+    # The kernel dies in rnn_cell_backward's tests: those score 0, rnn_backward keeps its points.
+    "dead_kernel": (9, lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "    gradients = {",
                                             "    import os; os._exit(1)\n    gradients = {")),
 }
 

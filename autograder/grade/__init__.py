@@ -29,7 +29,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
-from .. import collect
+from .. import collect, sandbox
 from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, nbgrader_config, prefer_this_environment
 from . import gradebook, report, worker
 
@@ -192,6 +192,8 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
         else:
             results[submission.student_id] = cached
     workers = workers or os.cpu_count() or 1
+    if not sandbox.running_as_root():
+        log("Sandbox: " + sandbox.NOT_ENFORCED_WITHOUT_ROOT)
     log(f"Grading {len(todo)} of {len(submissions)} submissions with {min(workers, max(len(todo), 1))} "
         f"worker(s); {len(submissions) - len(todo)} unchanged since the last run.")
 
@@ -203,7 +205,10 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     if todo:
         workdir = out / ".work"
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
-            initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"))
+            # The sandboxed kernels must not see OUT nor a gradebook kept elsewhere.
+            hide = [str(out)] + ([os.path.dirname(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else [])
+            initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
+                        hide)
             run_pool(todo, workers, initargs, on_result, progress)
     tests = report.tests_of(course / "source" / ASSIGNMENT)
     rows, all_results = [], []

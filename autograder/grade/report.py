@@ -61,7 +61,8 @@ def student_report(result, scores, tests):
         score, max_score = scores.get((notebook, grade_id), (0.0, points))
         entry = result["notebooks"].get(notebook, {})
         output = (entry.get("problem") or result.get("error")
-                  or messages.get((notebook, grade_id), "This test cell was deleted from the notebook."))
+                  or messages.get((notebook, grade_id),
+                                "This test cell is missing from the notebook (deleted, or its metadata removed)."))
         entries.append({"name": grade_id, "notebook": notebook, "score": score, "max_score": max_score,
                         "status": "passed" if score >= max_score else "failed", "output": output})
         per_notebook[notebook] = per_notebook.get(notebook, 0.0) + score

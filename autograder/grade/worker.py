@@ -21,7 +21,7 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
-from .. import collect
+from .. import collect, sandbox
 from ..course import ASSIGNMENT, ROOT, nbgrader_config, prefer_this_environment
 
 # Failures nbgrader reports in its log, and what they mean for the student.
@@ -61,20 +61,19 @@ def failure_reason(name, result):
 class Worker:
     """A private nbgrader course in a temporary folder, reused for one submission after another."""
 
-    def __init__(self, course_source, template_db, timeout, workdir=None):
+    def __init__(self, course_source, template_db, timeout, workdir=None, hide=()):
         prefer_this_environment()
         self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=workdir))
-        # The kernel can import the probe, and nothing else of the grader: a package
-        # `autograder` holding probe.py alone (hidden tests and the reference stay out).
-        kernel_lib = self.root / "kernel_lib" / "autograder"
-        kernel_lib.mkdir(parents=True)
-        (kernel_lib / "__init__.py").write_text("")
-        shutil.copy(ROOT / "autograder" / "probe.py", kernel_lib / "probe.py")
-        os.environ["PYTHONPATH"] = str(kernel_lib.parent)
+        os.chmod(self.root, 0o755)
+        # Student kernels start in the sandbox, see nothing of the grader but the probe
+        # (ProbedExecute puts it beside the notebook), and import nothing from ROOT.
+        sandbox.current = sandbox.Sandbox(self.root / "sandbox", hide=[ROOT, *hide])
+        sandbox.current.use()
+        os.environ.pop("PYTHONPATH", None)
         (self.root / "source").symlink_to(Path(course_source).resolve())
         self.template_db = Path(template_db)
         self.db = self.root / "gradebook.db"
-        config = nbgrader_config(self.root, f"sqlite:///{self.db}", timeout=timeout)
+        config = sandbox.current.kernel_config(nbgrader_config(self.root, f"sqlite:///{self.db}", timeout=timeout))
         self.coursedir = CourseDirectory(config=config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=config)
         self.notebooks = sorted(p.stem for p in (self.root / "source" / ASSIGNMENT).glob("*.ipynb"))
@@ -136,7 +135,7 @@ class Worker:
 _worker = None
 
 
-def start(course_source, template_db, timeout, workdir, log_file=None):
+def start(course_source, template_db, timeout, workdir, log_file=None, hide=()):
     """Pool initializer. The worker's and its kernels' stdout and stderr (kernel start-up
     warnings, tracebacks) go to `log_file`, keeping the instructor's terminal quiet."""
     global _worker
@@ -145,7 +144,7 @@ def start(course_source, template_db, timeout, workdir, log_file=None):
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
     warnings.simplefilter("ignore")
-    _worker = Worker(course_source, template_db, timeout, workdir)
+    _worker = Worker(course_source, template_db, timeout, workdir, hide)
 
 
 def grade(submission):
