@@ -328,29 +328,35 @@ def _cell_backward_inputs(ex, rnn_cell_forward):
     return ex["da"][:, :, 0], cache
 
 
-def check_rnn_cell_backward_shapes(rnn_cell_backward, rnn_cell_forward):
-    """Visible test: keys and shapes of rnn_cell_backward's gradients."""
-    ex = example_inputs()
-    gradients = _call(rnn_cell_backward, *_cell_backward_inputs(ex, rnn_cell_forward))
-    shapes = _gradient_shapes(ex, GRADIENT_KEYS_CELL)
-    _check_gradients(gradients, "rnn_cell_backward", GRADIENT_KEYS_CELL, shapes)
-    for key in GRADIENT_KEYS_CELL:
+def _backward_shapes(function, keys, ex, gradients):
+    _check_gradients(gradients, function, keys, _gradient_shapes(ex, keys))
+    for key in keys:
         print(f'gradients["{key}"].shape =', np.shape(gradients[key]))
     print("All shape tests passed.")
 
 
-def check_rnn_cell_backward_values(rnn_cell_backward, rnn_cell_forward):
-    """Visible test: values of rnn_cell_backward on the fixed example."""
-    ex = example_inputs()
-    expected = _expected("rnn_cell_backward")
-    gradients = _call(rnn_cell_backward, *_cell_backward_inputs(ex, rnn_cell_forward))
-    _show('gradients["dxt"][1][2]', gradients["dxt"][1][2])
-    _show('gradients["da_prev"][2][3]', gradients["da_prev"][2][3])
-    _show('gradients["dWax"][3][1]', gradients["dWax"][3][1])
-    _show('gradients["dba"][4]', gradients["dba"][4])
-    for key in GRADIENT_KEYS_CELL:
+def _backward_values(function, keys, gradients, shown):
+    """Print the entries `shown` ((key, index) pairs), then compare every gradient."""
+    expected = _expected(function)
+    for key, index in shown:
+        _show(f'gradients["{key}"]' + "".join(f"[{i}]" for i in index), gradients[key][index])
+    for key in keys:
         _check_values(gradients[key], f'gradients["{key}"]', expected[key])
     print("All value tests passed.")
+
+
+def check_rnn_cell_backward_shapes(rnn_cell_backward, rnn_cell_forward):
+    """Visible test: keys and shapes of rnn_cell_backward's gradients."""
+    ex = example_inputs()
+    gradients = _call(rnn_cell_backward, *_cell_backward_inputs(ex, rnn_cell_forward))
+    _backward_shapes("rnn_cell_backward", GRADIENT_KEYS_CELL, ex, gradients)
+
+
+def check_rnn_cell_backward_values(rnn_cell_backward, rnn_cell_forward):
+    """Visible test: values of rnn_cell_backward on the fixed example."""
+    gradients = _call(rnn_cell_backward, *_cell_backward_inputs(example_inputs(), rnn_cell_forward))
+    _backward_values("rnn_cell_backward", GRADIENT_KEYS_CELL, gradients,
+                     [("dxt", (1, 2)), ("da_prev", (2, 3)), ("dWax", (3, 1)), ("dba", (4,))])
 
 
 def _backward_inputs(ex, rnn_forward):
@@ -365,23 +371,11 @@ def check_rnn_backward_shapes(rnn_backward, rnn_forward):
     """Visible test: keys and shapes of rnn_backward's gradients."""
     ex = example_inputs()
     gradients = _call(rnn_backward, *_backward_inputs(ex, rnn_forward))
-    shapes = _gradient_shapes(ex, GRADIENT_KEYS)
-    _check_gradients(gradients, "rnn_backward", GRADIENT_KEYS, shapes)
-    for key in GRADIENT_KEYS:
-        print(f'gradients["{key}"].shape =', np.shape(gradients[key]))
-    print("All shape tests passed.")
+    _backward_shapes("rnn_backward", GRADIENT_KEYS, ex, gradients)
 
 
 def check_rnn_backward_values(rnn_backward, rnn_forward):
     """Visible test: values of rnn_backward on the fixed example."""
-    ex = example_inputs()
-    expected = _expected("rnn_backward")
-    gradients = _call(rnn_backward, *_backward_inputs(ex, rnn_forward))
-    _show('gradients["dx"][1][2]', gradients["dx"][1][2])
-    _show('gradients["da0"][2][3]', gradients["da0"][2][3])
-    _show('gradients["dWax"][3][1]', gradients["dWax"][3][1])
-    _show('gradients["dWaa"][1][2]', gradients["dWaa"][1][2])
-    _show('gradients["dba"][4]', gradients["dba"][4])
-    for key in GRADIENT_KEYS:
-        _check_values(gradients[key], f'gradients["{key}"]', expected[key])
-    print("All value tests passed.")
+    gradients = _call(rnn_backward, *_backward_inputs(example_inputs(), rnn_forward))
+    _backward_values("rnn_backward", GRADIENT_KEYS, gradients,
+                     [("dx", (1, 2)), ("da0", (2, 3)), ("dWax", (3, 1)), ("dWaa", (1, 2)), ("dba", (4,))])

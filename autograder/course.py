@@ -32,6 +32,9 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     if db_url:
         c.CourseDirectory.db_url = db_url
     c.Execute.timeout = timeout
+    # Wall time for a whole notebook, and CPU time per cell (numpy may use both cores).
+    c.ProbedExecute.notebook_timeout = 10 * timeout
+    c.ProbedExecute.cell_cpu_seconds = 2 * timeout
     c.IgnorePattern.pattern = WARNING_PATTERN
     c.IgnorePattern.enabled = True
     # Configure nbgrader's pipelines with our fixes (autograder/preprocessors.py), not a fork:

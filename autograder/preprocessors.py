@@ -2,13 +2,16 @@
 
 import os
 import re
+import resource
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor
+from traitlets import Integer
 
 from . import hidden, probe, sandbox
 
@@ -42,8 +45,25 @@ class ProbedExecute(Execute):
     exist only while that cell runs.
     """
 
+    notebook_timeout = Integer(None, allow_none=True, help=(
+        "Wall seconds for the whole notebook: cells that would start later are not run.")).tag(config=True)
+    cell_cpu_seconds = Integer(None, allow_none=True, help=(
+        "CPU seconds the kernel may use in one cell (an RLIMIT_CPU set before each cell).")).tag(config=True)
+
     def _folder(self):
         return Path(self.resources.get("metadata", {}).get("path") or ".")
+
+    def _limit_cpu(self):
+        """Before a cell: the kernel may use `cell_cpu_seconds` more CPU time, then SIGXCPU ends it."""
+        try:
+            fields = Path(f"/proc/{self._kernel_pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) // os.sysconf("SC_CLK_TCK")
+            _, hard = resource.prlimit(self._kernel_pid, resource.RLIMIT_CPU)
+            soft = used + self.cell_cpu_seconds
+            resource.prlimit(self._kernel_pid, resource.RLIMIT_CPU,
+                             (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+        except (OSError, ValueError, IndexError):
+            pass  # the kernel is gone or not ours to limit: the wall-clock timeout still applies
 
     def preprocess(self, nb, resources=None, km=None):
         """Run the notebook with the probe beside it, in the worker's sandbox if there is one."""
@@ -56,6 +76,7 @@ class ProbedExecute(Execute):
         shutil.copy(Path(__file__).with_name("probe.py"), package / "probe.py")
         self._kernel_pid = None
         self._deaths = set()
+        self._started = None  # the notebook's clock starts with its first cell, not the kernel's start-up
         if sandbox.current:
             sandbox.current.prepare(folder)
         try:
@@ -68,6 +89,16 @@ class ProbedExecute(Execute):
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if self._kernel_pid is None and self.km is not None:
             self._kernel_pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
+        if self._started is None:
+            self._started = time.monotonic()
+        if cell.cell_type == "code" and self.notebook_timeout and \
+                time.monotonic() - self._started > self.notebook_timeout:
+            message = f"not run: the notebook used up its {self.notebook_timeout} s."
+            cell.outputs = [nbformat.v4.new_output("error", ename="NotebookTimeout", evalue=message,
+                                                   traceback=[f"NotebookTimeout: {message}"])]
+            return cell
+        if cell.cell_type == "code" and self.cell_cpu_seconds and self._kernel_pid:
+            self._limit_cpu()
         try:
             return await self._execute_probed(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
@@ -84,6 +115,7 @@ class ProbedExecute(Execute):
 
     async def _restart(self, cell_index):
         await ensure_async(self.km.restart_kernel(now=True))
+        self._kernel_pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
         await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
         for index, earlier in enumerate(self.nb.cells[:cell_index]):
             if earlier.cell_type == "code" and index not in self._deaths and earlier.source.strip():
@@ -134,7 +166,7 @@ class ProbedExecute(Execute):
 
 
 INCOMPLETE = "HiddenTestsIncomplete"
-KERNEL_DIED = "the kernel died while running this cell (a crash, os._exit or exhausted memory)."
+KERNEL_DIED = "the kernel died while running this cell (a crash, os._exit, exhausted memory or CPU time)."
 MAX_RESTARTS = 3
 PROBE_CALL = re.compile(r'^\s*from autograder\.probe import probe; probe\("(\w+)", globals\(\)\)\s*$', re.M)
 

@@ -1,6 +1,8 @@
 """Small shared helpers for the tests."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -41,3 +43,9 @@ IMAGE = re.compile(r"""<img[^>]*\bsrc=["']([^"']+)["']|!\[[^\]]*\]\(([^)\s]+)"""
 
 def image_paths(markdown):
     return [a or b for a, b in IMAGE.findall(markdown)]
+
+
+def grade(submissions, out, *extra, timeout="5"):
+    """Run `python -m autograder grade` as an instructor would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
+                           "--timeout", timeout, *extra], capture_output=True, text=True, cwd=ROOT, timeout=900)

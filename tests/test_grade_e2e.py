@@ -18,16 +18,11 @@ from nbgrader.api import Gradebook
 
 from autograder import sample
 from autograder.course import ASSIGNMENT, COURSE_ID
-from tests.helpers import ROOT
+from tests.helpers import ROOT, grade
 
 FIXTURES = ROOT / "tests" / "fixtures" / "class"
 TIMEOUT = "5"
 EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)}
-
-
-def grade(submissions, out, *extra):
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-                           "--timeout", TIMEOUT, *extra], capture_output=True, text=True, cwd=ROOT, timeout=900)
 
 
 def rows(out):

@@ -20,17 +20,12 @@ import pytest
 from autograder import sandbox
 from autograder.course import ASSIGNMENT
 from tests import hostile
-from tests.helpers import ROOT
+from tests.helpers import ROOT, grade
 
 FIXTURES = ROOT / "tests" / "fixtures" / "hostile"
 AS_ROOT = sandbox.running_as_root()
 EXPECTED = hostile.expected(AS_ROOT)
 SPECS = {f"h{i:02d}_{name}": spec for i, (name, spec) in enumerate(hostile.STUDENTS.items(), 1)}
-
-
-def grade(submissions, out, *extra, **kwargs):
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-                           "--timeout", "5", *extra], capture_output=True, text=True, cwd=ROOT, timeout=900, **kwargs)
 
 
 def result(out, student):

@@ -1,0 +1,32 @@
+"""ProbedExecute's own limits: wall time per notebook, CPU time per cell, a kernel that dies."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograder.preprocessors import ProbedExecute
+
+
+def run(tmp_path, sources, **limits):
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    executor = ProbedExecute(timeout=30, **limits)
+    executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return [[(o.get("ename"), o.get("text")) for o in cell.outputs] for cell in nb.cells]
+
+
+def test_cells_past_the_notebook_time_are_not_run(tmp_path):
+    outputs = run(tmp_path, ["import time; time.sleep(1.5)", "print('ran')", "time.sleep(1)", "print('late')"],
+                  notebook_timeout=2)
+    assert outputs[1] == [(None, "ran\n")]
+    assert outputs[3] == [("NotebookTimeout", None)]
+
+
+def test_a_cell_past_its_cpu_time_costs_that_cell_only(tmp_path):
+    outputs = run(tmp_path, ["x = 1", "while True:\n    pass", "print(x + 1)"], cell_cpu_seconds=1)
+    assert outputs[1] == [("KernelDied", None)]
+    assert outputs[2] == [(None, "2\n")], "the kernel restarted and the earlier cells were replayed"
+
+
+def test_a_dead_kernel_costs_its_cell_only(tmp_path):
+    outputs = run(tmp_path, ["y = 41", "import os; os._exit(1)", "print(y + 1)"])
+    assert outputs[1] == [("KernelDied", None)] and outputs[2] == [(None, "42\n")]
