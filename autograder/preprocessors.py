@@ -34,6 +34,12 @@ class DropDuplicateIds(DeduplicateIds):
         return cell, resources
 
 
+# The support files of each working folder as nbgrader laid them out before its first notebook
+# ran (nbgrader makes a new preprocessor for every notebook, so this lives here). The grading
+# worker empties it between submissions.
+LAYOUTS = {}
+
+
 class ProbedExecute(Execute):
     """nbgrader's Execute, with verdicts for the hidden tests decided outside the kernel.
 
@@ -53,6 +59,23 @@ class ProbedExecute(Execute):
     def _folder(self):
         return Path(self.resources.get("metadata", {}).get("path") or ".")
 
+    def _restore_layout(self, folder):
+        """Each notebook starts in the folder as nbgrader laid it out: the support files
+        (rnn_utils.py, ...) as they were before the first notebook ran, and nothing that
+        student code wrote since (files, __pycache__, links)."""
+        def support_files():
+            return [p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()) and p.suffix != ".ipynb"]
+        layout = LAYOUTS.get(folder)
+        if layout is None:
+            LAYOUTS[folder] = {p.relative_to(folder): p.read_bytes() for p in support_files() if not p.is_symlink()}
+            return
+        for path in support_files():
+            if path.relative_to(folder) not in layout or path.is_symlink():
+                path.unlink()
+        for relative, data in layout.items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_bytes(data)
+
     def _limit_cpu(self):
         """Before a cell: the kernel may use `cell_cpu_seconds` more CPU time, then SIGXCPU ends it."""
         try:
@@ -69,6 +92,7 @@ class ProbedExecute(Execute):
         """Run the notebook with the probe beside it, in the worker's sandbox if there is one."""
         self.resources = resources
         folder = self._folder()
+        self._restore_layout(folder)
         package = folder / "autograder"
         shutil.rmtree(package, ignore_errors=True)
         package.mkdir()

@@ -5,8 +5,10 @@ of the template gradebook for every submission), so workers share nothing and ne
 write the class gradebook: the coordinator does that, from the data returned here
 (one submission in, one result out).
 
-Every notebook is autograded on its own (nbgrader's --notebook): a notebook that
-cannot be read, or whose kernel dies, costs its own points and no others.
+Unreadable notebooks are set aside first (they score 0 with the reason), then one
+nbgrader autograde runs on the rest; should nbgrader fail a notebook anyway, the ones
+it did not finish are autograded one at a time (nbgrader's --notebook), so a broken
+notebook costs its own points and no others.
 """
 
 import os
@@ -21,7 +23,7 @@ import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
-from .. import collect, sandbox
+from .. import collect, preprocessors, sandbox
 from ..course import ASSIGNMENT, ROOT, nbgrader_config, prefer_this_environment
 
 # Failures nbgrader reports in its log, and what they mean for the student.
@@ -79,6 +81,7 @@ class Worker:
         self.notebooks = sorted(p.stem for p in (self.root / "source" / ASSIGNMENT).glob("*.ipynb"))
 
     def _reset(self, student_id):
+        preprocessors.LAYOUTS.clear()
         for folder in ("submitted", "autograded", "feedback"):
             shutil.rmtree(self.root / folder, ignore_errors=True)
         shutil.copyfile(self.template_db, self.db)
@@ -102,33 +105,51 @@ class Worker:
             if unexpected:
                 result["notes"].append("ignored unexpected notebook(s): " + ", ".join(unexpected))
             collect.write(collect.Submission(student, files, submission.timestamp), submitted)
-            for name, entry in result["notebooks"].items():
-                if not entry["problem"]:
-                    self._grade_notebook(student, name, entry, result)
+            gradable = [name for name, entry in result["notebooks"].items() if not entry["problem"]]
+            if gradable:
+                self._autograde(student, "*", result)
+                for name in gradable:  # only when nbgrader failed the whole run
+                    if not result["notebooks"][name]["autograded"]:
+                        self._autograde(student, name, result)
+                self._feedback(student, result)
         except Exception:  # the grader's own failure: reported, never fatal to the batch
             result["error"] = "internal grader error: " + traceback.format_exc().strip().splitlines()[-1]
             result["log"] += traceback.format_exc()
         result["seconds"] = time.monotonic() - start
         return result
 
-    def _grade_notebook(self, student, name, entry, result):
-        self.coursedir.notebook_id = name
+    def _folder(self, kind, student):
+        return self.root / kind / student / ASSIGNMENT
+
+    def _autograde(self, student, notebook_id, result):
+        """nbgrader autograde for one notebook or all ("*"); keeps every autograded notebook it made."""
+        self.coursedir.notebook_id = notebook_id
         try:
             graded = self.api.autograde(ASSIGNMENT, student, force=True, create=True)
-            result["log"] += graded.get("log", "") + graded.get("error", "")
-            path = self.root / "autograded" / student / ASSIGNMENT / f"{name}.ipynb"
-            if not graded["success"] or not path.exists():
-                entry["problem"] = failure_reason(f"{name}.ipynb", graded)
-                return
-            entry["autograded"] = path.read_text()
-            feedback = self.api.generate_feedback(ASSIGNMENT, student, force=True)
-            html = self.root / "feedback" / student / ASSIGNMENT / f"{name}.html"
-            if feedback["success"] and html.exists():
-                entry["feedback"] = html.read_text()
-            else:
-                result["log"] += feedback.get("log", "") + feedback.get("error", "")
         finally:
             self.coursedir.notebook_id = "*"
+        result["log"] += graded.get("log", "") + graded.get("error", "")
+        for name, entry in result["notebooks"].items():
+            path = self._folder("autograded", student) / f"{name}.ipynb"
+            if path.exists() and not entry["problem"]:
+                entry["autograded"] = path.read_text()
+        if notebook_id != "*" and not graded["success"]:
+            result["notebooks"][notebook_id]["problem"] = failure_reason(f"{notebook_id}.ipynb", graded)
+
+    def _feedback(self, student, result):
+        """nbgrader generate_feedback for every autograded notebook, in one run."""
+        folder = self._folder("autograded", student)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, entry in result["notebooks"].items():
+            if entry["autograded"]:  # a failed nbgrader run removes the folder: put back what was graded
+                (folder / f"{name}.ipynb").write_text(entry["autograded"])
+        feedback = self.api.generate_feedback(ASSIGNMENT, student, force=True)
+        if not feedback["success"]:
+            result["log"] += feedback.get("log", "") + feedback.get("error", "")
+        for name, entry in result["notebooks"].items():
+            html = self._folder("feedback", student) / f"{name}.html"
+            if entry["autograded"] and html.exists():
+                entry["feedback"] = html.read_text()
 
 
 # One Worker per process of the pool (set by `start`, used by `grade`).
