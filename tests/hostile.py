@@ -81,7 +81,9 @@ STUDENTS = {
     "output_100mb": (12, 12, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
                                                                  "print('x' * (100 * 2 ** 20))")),
     "loop_at_import": (12, 12, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward", "while True:\n    pass")),
-    "deep_recursion": (9, 9, NB2_TESTS, "raised RecursionError", lambda nbs: replace(
+    # Its traceback of thousands of frames may outlast the cell's timeout on a loaded machine:
+    # the reason is then the timeout, so only the function is named here.
+    "deep_recursion": (9, 9, NB2_TESTS, "rnn_forward", lambda nbs: replace(
         nbs[NB2], "rnn_forward", "    caches = []\n", "    caches = []\n    return rnn_forward(x, a0, parameters)\n")),
     "sys_exit": (9, 9, NB1_TESTS, "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
                                                            "    import sys; sys.exit(0)\n" + RETURN_1)),

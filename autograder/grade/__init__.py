@@ -17,7 +17,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
+import threading
 import tempfile
 import warnings
 from pathlib import Path
@@ -144,8 +146,9 @@ def _crashed(submission):
             "error": "the grading process crashed on this submission"}
 
 
-def run_pool(todo, workers, initargs, on_result, progress):
-    """Grade `todo` with `workers` processes; a crashed pool is restarted once for what it left."""
+def run_pool(todo, workers, initargs, on_result, progress, stop):
+    """Grade `todo` with `workers` processes; a crashed pool is restarted once for what it left.
+    When `stop` is set (Ctrl-C), the submissions under way finish and are saved, the rest wait."""
     for attempt in (1, 2):
         context = multiprocessing.get_context("spawn")
         left = []
@@ -159,6 +162,8 @@ def run_pool(todo, workers, initargs, on_result, progress):
                         progress.update(1)
                     except futures.process.BrokenProcessPool:
                         left.append(jobs[job])
+                    if stop.is_set():
+                        raise KeyboardInterrupt
             except KeyboardInterrupt:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -171,7 +176,20 @@ def run_pool(todo, workers, initargs, on_result, progress):
 
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print):
-    """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows."""
+    """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows.
+
+    Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
+    way are saved): raised inside nbgrader's or SQLAlchemy's code, it can be swallowed there
+    (nbgrader's capture_log catches everything) or leave a half-written gradebook."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *args: stop.set())
+    try:
+        return _grade(submissions_path, out, workers, timeout, db_url, log, stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
     from tqdm import tqdm
 
     prefer_this_environment()
@@ -202,6 +220,8 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
         _save(out, course, submission, result, keys[submission.student_id])
         results[submission.student_id] = result
 
+    if stop.is_set():
+        raise KeyboardInterrupt
     if todo:
         workdir = out / ".work"
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
@@ -209,7 +229,7 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
             hide = [str(out)] + ([os.path.dirname(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else [])
             initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
                         hide)
-            run_pool(todo, workers, initargs, on_result, progress)
+            run_pool(todo, workers, initargs, on_result, progress, stop)
     tests = report.tests_of(course / "source" / ASSIGNMENT)
     rows, all_results = [], []
     for submission in submissions:
