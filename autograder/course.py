@@ -56,6 +56,41 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     return c
 
 
+def create_gradebook(db_url):
+    """Make the gradebook at `db_url` if it has no tables yet, as nbgrader's Gradebook does
+    (its tables, stamped with the newest migration), but reading that migration in this
+    process: nbgrader runs `alembic heads` in a subprocess for it, seconds of start-up on
+    every new gradebook. An existing gradebook is left to nbgrader's own checks."""
+    import sqlalchemy
+    from alembic.script import ScriptDirectory
+    from nbgrader import dbutil
+    from nbgrader.api import Base
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            if sqlalchemy.inspect(connection).get_table_names():
+                return
+            Base.metadata.create_all(connection)
+            connection.execute(sqlalchemy.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(sqlalchemy.text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
+                               {"head": ScriptDirectory(dbutil.ALEMBIC_DIR).get_current_head()})
+    finally:
+        engine.dispose()
+
+
+def generate_assignment(root, db_url, timeout=CELL_TIMEOUT):
+    """nbgrader generate_assignment for the course at `root` into the gradebook `db_url`:
+    the assignment, its notebooks and cell checksums in the gradebook, release/ written.
+    Returns nbgrader's result dict (success, log, error)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    prefer_this_environment()
+    create_gradebook(db_url)
+    config = nbgrader_config(root, db_url, timeout)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    return api.generate_assignment(ASSIGNMENT, force=True, create=True)
+
+
 def prefer_this_environment():
     """Put this interpreter's bin/ first on PATH.
 

@@ -11,11 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from nbgrader.apps import NbGraderAPI
-from nbgrader.coursedir import CourseDirectory
-
 from . import reference
-from .course import ASSIGNMENT, ROOT, nbgrader_config, prefer_this_environment
+from .course import ASSIGNMENT, ROOT, generate_assignment
 
 
 class ReleaseError(RuntimeError):
@@ -29,11 +26,8 @@ def generate(root=ROOT, db_url=None):
     if not source.is_dir():
         raise ReleaseError(f"no source folder {source}: nothing to release.")
     reference.write_visible_expected(source / "visible_expected.json")
-    prefer_this_environment()
     with tempfile.TemporaryDirectory() as tmp:
-        config = nbgrader_config(root, db_url or f"sqlite:///{tmp}/release_gradebook.db")
-        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-        result = api.generate_assignment(ASSIGNMENT, force=True, create=True)
+        result = generate_assignment(root, db_url or f"sqlite:///{tmp}/release_gradebook.db")
     if not result["success"]:
         raise ReleaseError("nbgrader generate_assignment failed:\n" + result.get("error", "") + result.get("log", ""))
     release = root / "release" / ASSIGNMENT

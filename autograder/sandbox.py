@@ -16,10 +16,10 @@ applies POLICY, then execs the kernel. Kernels talk to the grader over IPC socke
 the connection folder, since a kernel with no network has no loopback to reach.
 """
 
-import atexit
 import ctypes
 import fcntl
 import json
+import multiprocessing.util
 import os
 import resource
 import shutil
@@ -73,7 +73,9 @@ class Sandbox:
         self.limits = limits or Limits()
         # Connection files and IPC sockets, in a short path: a socket path has at most 107 bytes.
         self.runtime = Path(tempfile.mkdtemp(prefix="ag-kernels-", dir="/tmp"))
-        atexit.register(shutil.rmtree, self.runtime, True)
+        # Removed when this process exits: by atexit in a main process, and also in a forked
+        # pool worker, which leaves by os._exit and runs multiprocessing's finalizers only.
+        multiprocessing.util.Finalize(self, shutil.rmtree, (str(self.runtime), True), exitpriority=1)
         self.root.mkdir(parents=True, exist_ok=True)
         self.uid = None
         if running_as_root():
@@ -104,9 +106,12 @@ class Sandbox:
         tempfile.tempdir = str(self.runtime)
 
     def kernel_config(self, config):
-        """IPC sockets in the runtime folder (a kernel without network cannot use TCP loopback)."""
+        """IPC sockets in the runtime folder (a kernel without network cannot use TCP loopback).
+        Kernels are shut down at once, not gracefully: clean_up kills whatever they leave
+        anyway, and a graceful shutdown waits a fifth of a second per notebook for nothing."""
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = str(self.runtime / "kernel")
+        config.ProbedExecute.shutdown_kernel = "immediate"
         return config
 
     @staticmethod

@@ -28,11 +28,9 @@ import sqlalchemy
 import sqlalchemy.exc
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.apps import NbGraderAPI
-from nbgrader.coursedir import CourseDirectory
 
 from .. import collect, sandbox
-from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, nbgrader_config, prefer_this_environment
+from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, generate_assignment, prefer_this_environment
 from . import gradebook, report, worker
 
 
@@ -51,8 +49,7 @@ c.merge(nbgrader_config({course!r}, {db_url!r}))
 
 
 def _generate_assignment(course, db_url, timeout):
-    config = nbgrader_config(course, db_url, timeout)
-    result = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config).generate_assignment(ASSIGNMENT)
+    result = generate_assignment(course, db_url, timeout)
     if not result["success"]:
         raise SetupError(f"nbgrader generate_assignment failed for the gradebook {db_url}:\n"
                          + (result.get("error") or result.get("log", "")).strip()[-2000:])
@@ -70,24 +67,30 @@ def check_database(db_url):
         raise SetupError(f"cannot use the gradebook {db_url}: {first}") from None
 
 
-def prepare_course(out, db_url, timeout):
-    """OUT/course with the source and the assignment in the gradebook; returns (course, db_url, template)."""
+def copy_source(out):
+    """OUT/course/source/<assignment>, fresh from the repository's source/; returns OUT/course."""
     source = ROOT / "source" / ASSIGNMENT
     if not any(source.glob("*.ipynb")):
         raise SetupError(f"no source notebooks in {source}: the course's source/ is missing.")
     course = out / "course"
     shutil.rmtree(course / "source", ignore_errors=True)
     shutil.copytree(source, course / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
-    db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
-    check_database(db_url)
+    return course
+
+
+def register_assignment(course, db_url, template, timeout):
+    """The assignment in the class gradebook (with an nbgrader_config.py beside it, so that
+    formgrader and `nbgrader export` work in OUT/course), and in `template`: a gradebook
+    with the assignment and nothing else, that each worker copies to grade a submission in."""
     (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT), course=str(course.resolve()),
                                                                     db_url=db_url))
-    _generate_assignment(course, db_url, timeout)
-    template = out / ".work" / "template_gradebook.db"
-    template.parent.mkdir(parents=True, exist_ok=True)
     template.unlink(missing_ok=True)
     _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
-    return course, db_url, template
+    class_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
+    if class_db and (not class_db.exists() or class_db.stat().st_size == 0):
+        shutil.copyfile(template, class_db)  # a new class gradebook: the same, one nbgrader run sooner
+    else:
+        _generate_assignment(course, db_url, timeout)
 
 
 def fingerprint(course, timeout):
@@ -146,14 +149,23 @@ def _crashed(submission):
             "error": "the grading process crashed on this submission"}
 
 
-def run_pool(todo, workers, initargs, on_result, progress, stop):
+def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
     """Grade `todo` with `workers` processes; a crashed pool is restarted once for what it left.
-    When `stop` is set (Ctrl-C), the submissions under way finish and are saved, the rest wait."""
+    `ready()` runs here while the workers start (they take seconds to import nbgrader), before
+    the first submission is handed out. When `stop` is set (Ctrl-C), the submissions under
+    way finish and are saved, the rest wait."""
     for attempt in (1, 2):
-        context = multiprocessing.get_context("spawn")
+        # Forked workers start at once, with nbgrader already imported here; spawned ones take
+        # seconds each to import it. No thread runs in this process when they are forked.
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                              else "spawn")
         left = []
         with futures.ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=context,
                                          initializer=worker.start, initargs=initargs) as pool:
+            if ready:
+                pool.submit(worker.started)  # the first job starts every worker process
+                ready()
+                ready = None
             jobs = {pool.submit(worker.grade, submission): submission for submission in todo}
             try:
                 for job in futures.as_completed(jobs):
@@ -197,7 +209,11 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
     warnings.filterwarnings("ignore", category=sqlalchemy.exc.SAWarning)
     out = Path(out).resolve()
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    course, db_url, template = prepare_course(out, db_url, timeout)
+    course = copy_source(out)
+    db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
+    check_database(db_url)
+    template = out / ".work" / "template_gradebook.db"
+    template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
     notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
     submissions = collect.collect(submissions_path, ASSIGNMENT, notebooks)
     key_base = fingerprint(course, timeout)
@@ -220,16 +236,24 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
         _save(out, course, submission, result, keys[submission.student_id])
         results[submission.student_id] = result
 
+    def register():
+        # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
+        threading.Thread(target=report.import_matplotlib, daemon=True).start()
+        register_assignment(course, db_url, template, timeout)
+
     if stop.is_set():
         raise KeyboardInterrupt
-    if todo:
+    if not todo:
+        register()
+    else:
         workdir = out / ".work"
+        tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             # The sandboxed kernels must not see OUT nor a gradebook kept elsewhere.
             hide = [str(out)] + ([os.path.dirname(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else [])
             initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
                         hide)
-            run_pool(todo, workers, initargs, on_result, progress, stop)
+            run_pool(todo, workers, initargs, on_result, progress, stop, ready=register)
     tests = report.tests_of(course / "source" / ASSIGNMENT)
     rows, all_results = [], []
     for submission in submissions:

@@ -104,12 +104,17 @@ def _number(value):
     return f"{value:g}" if isinstance(value, float) else value
 
 
-def plot(out, all_results, tests):
-    """report.png: the distribution of scores, and how many students passed each test."""
+def import_matplotlib():
+    """matplotlib.pyplot with a backend that needs no display (its import takes a second)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
 
+
+def plot(out, all_results, tests):
+    """report.png: the distribution of scores, and how many students passed each test."""
+    plt = import_matplotlib()
     totals = [r["score"] for r in all_results]
     max_score = sum(p for _, _, p in tests)
     names = [gid for _, gid, _ in tests]
