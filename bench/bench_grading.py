@@ -6,13 +6,17 @@
    (one process, one notebook after another), in a course with the same configuration;
 2. `python -m autograder grade --workers 1`;
 3. `python -m autograder grade --workers N` (default: the number of CPUs).
-The class is autograder.sample's (15 students: typical mistakes and broken files) times --copies.
+The class is autograder.sample's (15 students: typical mistakes and broken files) times --copies,
+under shuffled student ids: in a real class ids say nothing of the work, while the sample class
+numbers its slowest submissions (an endless loop, a dead kernel) last, so that with two workers
+one of them would grade those alone at the end. --sample-order keeps that worst-case order.
 Run by hand, not by `make test`: timings depend on the machine.
 """
 
 import argparse
 import csv
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -32,6 +36,16 @@ from autograder.course import nbgrader_config
 c = get_config()
 c.merge(nbgrader_config({course!r}, timeout={timeout}))
 '''
+
+
+def shuffled_ids(folder, expected, seed=0):
+    """Rename each student folder to a shuffled id (student_000, ...); returns the new expected scores."""
+    names = sorted(expected)
+    ids = [f"student_{i:03d}" for i in range(len(names))]
+    random.Random(seed).shuffle(ids)
+    for name, new in zip(names, ids):
+        (folder / name).rename(folder / new)
+    return {new: expected[name] for name, new in zip(names, ids)}
 
 
 def timed(command, **kwargs):
@@ -73,14 +87,18 @@ def main():
     parser.add_argument("--copies", type=int, default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--timeout", type=int, default=5)
+    parser.add_argument("--sample-order", action="store_true", help="keep the sample class's ids (slowest last)")
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(ROOT)
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         expected = sample.write_class(work / "submissions", copies=args.copies)
+        if not args.sample_order:
+            expected = shuffled_ids(work / "submissions", expected)
         n = len(expected)
-        print(f"class: {n} submissions, {os.cpu_count()} CPUs, cell timeout {args.timeout} s")
+        print(f"class: {n} submissions ({'sample order, slowest last' if args.sample_order else 'shuffled ids'}), "
+              f"{os.cpu_count()} CPUs, cell timeout {args.timeout} s")
         plain_autograde, plain_total = plain_nbgrader(work / "submissions", work, args.timeout)
         one = ours(work / "submissions", work / "out1", 1, args.timeout)
         many = ours(work / "submissions", work / "outN", args.workers, args.timeout)
