@@ -1,5 +1,7 @@
 """Small shared helpers for the tests."""
 
+import filecmp
+import json
 import re
 import subprocess
 import sys
@@ -49,3 +51,27 @@ def grade(submissions, out, *extra, timeout="5"):
     """Run `python -m autograder grade` as an instructor would; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
                            "--timeout", timeout, *extra], capture_output=True, text=True, cwd=ROOT, timeout=900)
+
+
+def graded_class(tmp_path_factory, submissions, name="graded"):
+    """Grade `submissions` with two workers into a fresh OUT; returns (OUT, the CompletedProcess)."""
+    out = tmp_path_factory.mktemp(name) / "out"
+    run = grade(submissions, out, "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    return out, run
+
+
+def results(out, student):
+    """OUT/results/<student>.json, parsed."""
+    return json.loads((Path(out) / "results" / f"{student}.json").read_text())
+
+
+def assert_same_tree(committed, fresh, remedy):
+    """The files under `committed` are exactly those under `fresh` (a regenerated copy), byte
+    for byte; else fail saying which are stale and the command (`remedy`) that refreshes them."""
+    committed, fresh = Path(committed), Path(fresh)
+    ours = sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    theirs = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    assert ours == theirs, f"{committed} has other files than a fresh copy, run `{remedy}`"
+    stale = [str(p) for p in ours if not filecmp.cmp(committed / p, fresh / p, shallow=False)]
+    assert not stale, f"{committed} is stale, run `{remedy}`: {stale}"

@@ -6,7 +6,6 @@ grades.csv, and instructor-side mistakes exit non-zero with a message.
 """
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from nbgrader.api import Gradebook
 
 from autograder import sample
 from autograder.course import ASSIGNMENT, COURSE_ID
-from tests.helpers import ROOT, grade
+from tests.helpers import ROOT, grade, graded_class, results
 
 FIXTURES = ROOT / "tests" / "fixtures" / "class"
 TIMEOUT = "5"
@@ -30,16 +29,9 @@ def rows(out):
         return {row["student_id"]: row for row in csv.DictReader(f)}
 
 
-def results(out, student):
-    return json.loads((out / "results" / f"{student}.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    out = tmp_path_factory.mktemp("graded") / "out"
-    run = grade(FIXTURES, out, "--workers", "2")
-    assert run.returncode == 0, run.stderr
-    return out, run
+    return graded_class(tmp_path_factory, FIXTURES)
 
 
 def test_every_student_gets_the_exact_score(graded):

@@ -7,7 +7,6 @@ sandbox user started survives, feedback and results never show hidden test sourc
 and an interrupted run resumes.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -20,7 +19,7 @@ import pytest
 from autograder import sandbox
 from autograder.course import ASSIGNMENT
 from tests import hostile
-from tests.helpers import ROOT, grade
+from tests.helpers import ROOT, grade, graded_class, results
 
 FIXTURES = ROOT / "tests" / "fixtures" / "hostile"
 AS_ROOT = sandbox.running_as_root()
@@ -28,16 +27,9 @@ EXPECTED = hostile.expected(AS_ROOT)
 SPECS = {f"h{i:02d}_{name}": spec for i, (name, spec) in enumerate(hostile.STUDENTS.items(), 1)}
 
 
-def result(out, student):
-    return json.loads((out / "results" / f"{student}.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hostile") / "out"
-    run = grade(FIXTURES, out, "--workers", "2")
-    assert run.returncode == 0, run.stderr
-    return out, run
+    return graded_class(tmp_path_factory, FIXTURES, "hostile")
 
 
 def test_corpus_is_large_enough():
@@ -46,7 +38,7 @@ def test_corpus_is_large_enough():
 
 def test_every_submission_gets_its_exact_score(graded):
     out, _ = graded
-    got = {student: result(out, student)["score"] for student in EXPECTED}
+    got = {student: results(out, student)["score"] for student in EXPECTED}
     assert got == EXPECTED
 
 
@@ -54,14 +46,14 @@ def test_every_submission_gets_its_exact_score(graded):
 def test_affected_tests_fail_with_a_reason_and_the_rest_pass(graded, student):
     out, _ = graded
     root_score, user_score, failing, words, _ = SPECS[student]
-    tests = result(out, student)["tests"]
+    tests = results(out, student)["tests"]
     failed = [t for t in tests if t["status"] == "failed"]
     if AS_ROOT or root_score == user_score:
         assert [t["name"] for t in failed] == failing
     for test in failed:
         assert test["score"] == 0 and test["output"], test
     if failing and words:
-        text = " ".join(t["output"] for t in failed) + result(out, student)["output"]
+        text = " ".join(t["output"] for t in failed) + results(out, student)["output"]
         assert words in text, failed[0]["output"]
 
 
@@ -120,6 +112,6 @@ def test_an_interrupted_run_resumes(tmp_path):
     assert 1 <= done < 4
     second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0 and f"Grading {4 - done} of 4 submissions" in second.stdout, second.stdout
-    scores = {s: result(out, s)["score"] for s in ["h01_control", "h05_edited_test_cell", "h17_patched_comparisons",
+    scores = {s: results(out, s)["score"] for s in ["h01_control", "h05_edited_test_cell", "h17_patched_comparisons",
                                                    "h22_imports_grader"]}
     assert scores == {s: EXPECTED[s] for s in scores}

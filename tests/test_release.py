@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import release
-from tests.helpers import RELEASE, ROOT, SOURCE, nbgrader_meta, notebooks, read, region
+from tests.helpers import RELEASE, ROOT, SOURCE, assert_same_tree, nbgrader_meta, notebooks, read, region
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,7 @@ def regenerated(tmp_path_factory):
 
 def test_release_is_fresh(regenerated):
     """`make release` would change nothing: commit its output after editing source/."""
-    fresh = regenerated / "release" / "rnn_step_by_step"
-    ours = sorted(p.relative_to(RELEASE) for p in RELEASE.rglob("*") if p.is_file())
-    theirs = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
-    assert ours == theirs
-    stale = [str(p) for p in ours if not filecmp.cmp(RELEASE / p, fresh / p, shallow=False)]
-    assert not stale, f"release/ is stale, run `make release`: {stale}"
+    assert_same_tree(RELEASE, regenerated / "release" / "rnn_step_by_step", "make release")
     expected = "visible_expected.json"
     assert filecmp.cmp(SOURCE / expected, regenerated / "source" / "rnn_step_by_step" / expected, shallow=False)
 

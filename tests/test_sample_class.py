@@ -1,30 +1,20 @@
 """tests/fixtures/class/ is exactly what `python -m autograder sample-class` writes (`make fixtures`)."""
 
-import filecmp
-
 from autograder import sample
-from tests.helpers import ROOT
+from tests.helpers import ROOT, assert_same_tree
 
 FIXTURES = ROOT / "tests" / "fixtures" / "class"
 
 
 def test_fixture_class_is_fresh(tmp_path):
     sample.write_class(tmp_path)
-    ours = sorted(p.relative_to(FIXTURES) for p in FIXTURES.rglob("*") if p.is_file())
-    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert ours == fresh
-    stale = [str(p) for p in ours if not filecmp.cmp(FIXTURES / p, tmp_path / p, shallow=False)]
-    assert not stale, f"tests/fixtures/class is stale, run `make fixtures`: {stale}"
+    assert_same_tree(FIXTURES, tmp_path, "make fixtures")
 
 
 def test_hostile_corpus_is_fresh(tmp_path):
     from tests import hostile
     hostile.write(tmp_path)
-    corpus = ROOT / "tests" / "fixtures" / "hostile"
-    ours = sorted(p.relative_to(corpus) for p in corpus.rglob("*") if p.is_file())
-    assert ours == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    stale = [str(p) for p in ours if not filecmp.cmp(corpus / p, tmp_path / p, shallow=False)]
-    assert not stale, f"tests/fixtures/hostile is stale, run `make fixtures`: {stale}"
+    assert_same_tree(ROOT / "tests" / "fixtures" / "hostile", tmp_path, "make fixtures")
 
 
 def test_complete_student_holds_the_solutions_and_blank_the_stubs(tmp_path):
