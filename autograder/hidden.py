@@ -19,17 +19,20 @@ import copy
 
 import numpy as np
 
-from . import reference
+from . import mistakes, reference
 
 rnn_utils = reference.rnn_utils
 
-# Shapes students never see: one example, one time step, n_a != n_x, n_y > 2.
+# Shapes students never see: one example, one time step, n_a != n_x, n_y > 2; and scores
+# far apart, where a softmax that does not subtract each column's maximum overflows.
 HIDDEN_CASES = (
     dict(seed=7, n_x=4, n_a=6, n_y=3, m=1, T_x=1),
     dict(seed=11, n_x=2, n_a=7, n_y=4, m=3, T_x=5),
     dict(seed=13, n_x=5, n_a=3, n_y=2, m=4, T_x=6),
     dict(seed=17, n_x=3, n_a=3, n_y=5, m=2, T_x=3),
+    dict(seed=19, n_x=2, n_a=4, n_y=3, m=7, T_x=2, output_scale=1000.0),
 )
+LARGE_SCORES = next(i for i, case in enumerate(HIDDEN_CASES) if case.get("output_scale", 1) > 1)
 
 # Functions a graded function calls (or whose outputs its test uses): graded
 # against the reference versions of these.
@@ -42,7 +45,8 @@ DEPENDENCIES = {
 
 # Results equal to the reference within float32 precision pass (the seed computes
 # in float32); the classic mistakes differ by percents and fail.
-RTOL, ATOL = 1e-4, 1e-6
+RTOL, ATOL = rnn_utils.RTOL, rnn_utils.ATOL
+FEEDERS = {"rnn_cell_backward": "rnn_cell_forward", "rnn_backward": "rnn_forward"}
 
 
 def describe(case):
@@ -50,22 +54,16 @@ def describe(case):
     words = [f"m = {case['m']}", f"T_x = {case['T_x']}"]
     if case["n_a"] != case["n_x"]:
         words.append("n_a != n_x")
+    if case.get("output_scale", 1) > 1:
+        words.append("large scores")
     return "a hidden input with " + ", ".join(words)
 
 
 def inputs(function, case, ref):
     """The arguments `function` is called with in `case`; caches come from the reference."""
-    ex = rnn_utils.example_inputs(**case)
-    x, a0, da, parameters = ex["x"], ex["a0"], ex["da"], ex["parameters"]
-    if function == "rnn_cell_forward":
-        return (x[:, :, 0], a0, parameters)
-    if function == "rnn_forward":
-        return (x, a0, parameters)
-    if function == "rnn_cell_backward":
-        return (da[:, :, 0], ref.rnn_cell_forward(x[:, :, 0], a0, parameters)[2])
-    if function == "rnn_backward":
-        return (da, ref.rnn_forward(x, a0, parameters)[2])
-    raise KeyError(function)
+    feeder = FEEDERS.get(function)
+    return tuple(rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**case),
+                                              getattr(ref, feeder) if feeder else None))
 
 
 def outputs(function, result):
@@ -134,9 +132,12 @@ def judge(function, kind, case, ref, pristine, result, args_after):
     for name, value in got.items():
         value = as_float_array(value, f"{function}'s {name}")
         if not np.allclose(value, expected[name], rtol=RTOL, atol=ATOL):
-            raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}.")
+            difference = np.where(np.isnan(value), np.inf, np.abs(value - expected[name]))
+            index = tuple(int(i) for i in np.unravel_index(np.argmax(difference), value.shape))
+            raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}, "
+                                 f"the largest error at index {index}.")
     assert same_structure(tuple(args_after), tuple(pristine)), \
-        f"{function} changed its inputs in place; compute new arrays instead."
+        f"{function} changed its inputs in place. {mistakes.INPUT_MUTATED.message()}"
 
 
 def split(grade_id):
@@ -147,22 +148,27 @@ def split(grade_id):
 
 
 def check(grade_id, namespace):
-    """Run the hidden check `grade_id` in this process (outside grading: nbval, instructors)."""
+    """Run the hidden check `grade_id` in this process (outside grading: nbval, instructors),
+    replying as the probe does; raises AssertionError with the student's message."""
     function, kind = split(grade_id)
     ref = reference.load()
     for dependency in DEPENDENCIES[function]:
         namespace[dependency] = getattr(ref, dependency)
     student = namespace.get(function)
-    assert callable(student), f"{function} is not defined: run its answer cell."
+    replies = []
     with np.errstate(all="ignore"):
         for case in HIDDEN_CASES:
-            args = inputs(function, case, ref)
-            pristine = copy.deepcopy(args)
+            args = list(inputs(function, case, ref))
+            if not callable(student):
+                replies.append({"error": "missing"})
+                continue
             try:
-                result = student(*args)
-            except NotImplementedError:
-                raise NotImplementedError(f"{function} is not implemented yet.") from None
-            judge(function, kind, case, ref, pristine, result, args)
+                replies.append({"result": student(*args), "args_after": tuple(args)})
+            except Exception as error:
+                replies.append({"error": type(error).__name__})
+    message = verdict(grade_id, replies)
+    if message:
+        raise (NotImplementedError if message.endswith("not implemented yet.") else AssertionError)(message)
 
 
 def request(grade_id):
@@ -176,27 +182,57 @@ def request(grade_id):
 
 
 def verdict(grade_id, replies):
-    """None if the probe's replies pass `grade_id`, else the message for the student."""
+    """None if the probe's replies pass `grade_id`, else the message for the student
+    (naming the known mistake the replies match, if any)."""
     function, kind = split(grade_id)
     ref = reference.load()
-    if not isinstance(replies, list) or len(replies) != len(HIDDEN_CASES):
+    if not isinstance(replies, list) or len(replies) != len(HIDDEN_CASES) or \
+            not all(isinstance(reply, dict) for reply in replies):
         return f"{function}: the hidden tests did not complete."
     with np.errstate(all="ignore"):
         for case, reply in zip(HIDDEN_CASES, replies):
-            if not isinstance(reply, dict):
-                return f"{function}: the hidden tests did not complete."
-            error = reply.get("error")
-            if error == "missing":
-                return f"{function} is not defined: run its answer cell."
-            if error == "NotImplementedError":
-                return f"{function} is not implemented yet."
-            if error is not None:
-                return f"{function} raised {error} for {describe(case)}."
-            try:
-                judge(function, kind, case, ref, inputs(function, case, ref), reply.get("result"),
-                      reply.get("args_after", ()))
-            except AssertionError as failure:
-                return str(failure)
-            except Exception:  # whatever the student returned, it is not a right answer
-                return f"{function}: its result for {describe(case)} is not what the exercise asks for."
+            message = _case_verdict(function, kind, case, ref, reply)
+            if message:
+                hint = None if "Known mistake:" in message else diagnosis(function, replies)
+                return f"{message} {hint}" if hint else message
     return None
+
+
+def _case_verdict(function, kind, case, ref, reply):
+    error = reply.get("error")
+    if error == "missing":
+        return f"{function} is not defined: run its answer cell."
+    if error == "NotImplementedError":
+        return f"{function} is not implemented yet."
+    if error is not None:
+        return f"{function} raised {error} for {describe(case)}."
+    try:
+        judge(function, kind, case, ref, inputs(function, case, ref), reply.get("result"),
+              reply.get("args_after", ()))
+    except AssertionError as failure:
+        return str(failure)
+    except Exception:  # whatever the student returned, it is not a right answer
+        return f"{function}: its result for {describe(case)} is not what the exercise asks for."
+    return None
+
+
+def diagnosis(function, replies):
+    """"Known mistake: ..." when the replies on every hidden case are what a known mistake
+    gives (its outputs, or an error where it raises too), else None. The graded function's
+    dependencies are the reference's while it is graded, so only its own mistakes count."""
+    ref = reference.load()
+    seen = {}
+    for i, reply in enumerate(replies):
+        if reply.get("error") is not None:
+            seen[i] = None
+            continue
+        try:
+            seen[i] = outputs(function, reply.get("result"))
+        except Exception:
+            seen[i] = {"unreadable": np.array(np.nan)}  # equals no mistake's outputs
+    known = []
+    for mistake, wrong in mistakes.candidates(function, callees=False):
+        known.append({"name": mistake.name, "hint": mistake.hint, "stability": mistake.stability,
+                      "outputs": {i: mistakes.behaviour(lambda: outputs(function, wrong(*inputs(function, case, ref))))
+                                  for i, case in enumerate(HIDDEN_CASES)}})
+    return rnn_utils.known_mistake(function, seen, known, large=LARGE_SCORES)

@@ -191,7 +191,7 @@ class ProbedExecute(Execute):
 
 INCOMPLETE = "HiddenTestsIncomplete"
 KERNEL_DIED = "the kernel died while running this cell (a crash, os._exit, exhausted memory or CPU time)."
-MAX_RESTARTS = 3
+MAX_RESTARTS = 5  # notebook 3's gradient checks call the functions its tests call
 PROBE_CALL = re.compile(r'^\s*from autograder\.probe import probe; probe\("(\w+)", globals\(\)\)\s*$', re.M)
 
 

@@ -44,24 +44,50 @@ def sources(names, source=SOURCE):
 
 
 def visible_expected(ref=None):
-    """Reference outputs on rnn_utils.example_inputs(), one entry per exercise."""
+    """What the visible tests compare with, per exercise: the reference outputs on each of
+    rnn_utils.EXAMPLES, and the outputs of each known mistake there (None where it raises),
+    with its name and hint, so the notebook can name a student's mistake without an answer."""
+    from . import mistakes  # it builds on this module
     ref = ref or load()
-    ex = rnn_utils.example_inputs()
-    x, a0, da, parameters = ex["x"], ex["a0"], ex["da"], ex["parameters"]
-    a_next, yt_pred, cache = ref.rnn_cell_forward(x[:, :, 0], a0, parameters)
-    a, y_pred, caches = ref.rnn_forward(x, a0, parameters)
-    cell_gradients = ref.rnn_cell_backward(da[:, :, 0], cache)
-    gradients = ref.rnn_backward(da, caches)
-    parts = {
-        "rnn_cell_forward": {"a_next": a_next, "yt_pred": yt_pred},
-        "rnn_forward": {"a": a, "y_pred": y_pred},
-        "rnn_cell_backward": {key: cell_gradients[key] for key in rnn_utils.GRADIENT_KEYS_CELL},
-        "rnn_backward": {key: gradients[key] for key in rnn_utils.GRADIENT_KEYS},
-    }
-    return {part: {key: np.asarray(value).tolist() for key, value in values.items()}
-            for part, values in parts.items()}
+    feeders = {"rnn_cell_backward": ref.rnn_cell_forward, "rnn_backward": ref.rnn_forward}
+    examples = {name: rnn_utils.example_inputs(**kwargs) for name, kwargs in rnn_utils.EXAMPLES.items()}
+
+    def on_examples(function, part):
+        return {name: mistakes.behaviour(lambda: _plain(rnn_utils.exercise_outputs(
+                    part, function(*rnn_utils.exercise_arguments(part, ex, feeders.get(part))))))
+                for name, ex in examples.items()}
+
+    data = {"input_mutated": {"name": mistakes.INPUT_MUTATED.name, "hint": mistakes.INPUT_MUTATED.hint}}
+    for part in FUNCTIONS:
+        data[part] = {
+            "reference": on_examples(getattr(ref, part), part),
+            "mistakes": [{"id": mistake.id, "name": mistake.name, "hint": mistake.hint,
+                          "stability": mistake.stability, "outputs": on_examples(wrong, part)}
+                         for mistake, wrong in mistakes.candidates(part)],
+        }
+    return data
+
+
+def _plain(outputs):
+    """{name: nested lists of floats with 9 significant digits} (the tests compare to 1e-4)."""
+    def rounded(value):
+        array = np.asarray(value, dtype=np.float64)
+        return np.array([float(f"{v:.9g}") for v in array.ravel()]).reshape(array.shape).tolist()
+    return {key: rounded(value) for key, value in outputs.items()}
+
+
+def _dumps(value, indent=0):
+    """JSON with one line per array (a file diff then shows which arrays changed)."""
+    if isinstance(value, dict) and value:
+        inner = " " * (indent + 1)
+        items = [f"{inner}{json.dumps(key)}: {_dumps(value[key], indent + 1)}" for key in sorted(value)]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        inner = " " * (indent + 1)
+        return "[\n" + ",\n".join(inner + _dumps(v, indent + 1) for v in value) + "\n" + " " * indent + "]"
+    return json.dumps(value)
 
 
 def write_visible_expected(path):
-    """Write visible_expected.json (stable text: sorted keys, repr floats)."""
-    Path(path).write_text(json.dumps(visible_expected(), indent=1, sort_keys=True) + "\n")
+    """Write visible_expected.json (stable text: sorted keys; NaN where a mistake gives it)."""
+    Path(path).write_text(_dumps(visible_expected()) + "\n")

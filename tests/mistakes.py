@@ -51,3 +51,52 @@ def mutating_cell_forward(ref):
         a_prev[...] = 0
         return result[0], result[1], (result[0], a_prev, xt, parameters)
     return rnn_cell_forward
+
+
+# How a student makes each known mistake (autograder/mistakes.py): edits of the reference
+# answer cell, (function, (old, new), ...). They are written the way students write them,
+# not from the grader's models of the mistakes, so a test that the checks name them shows
+# the models recognise real code. Each `old` must be in the solution: a changed solution
+# fails here loudly instead of making the edit a no-op.
+SCORES = "Wya @ a_next + by"
+STUDENT_EDITS = {
+    "yt_from_a_prev": ("rnn_cell_forward", (f"softmax({SCORES})", "softmax(Wya @ a_prev + by)")),
+    "softmax_wrong_axis": ("rnn_cell_forward", (f"softmax({SCORES})",
+                                                f"np.exp({SCORES}) / np.sum(np.exp({SCORES}), axis=1, keepdims=True)")),
+    "softmax_whole_array": ("rnn_cell_forward", (f"softmax({SCORES})", f"np.exp({SCORES}) / np.sum(np.exp({SCORES}))")),
+    "softmax_global_max": ("rnn_cell_forward", (f"softmax({SCORES})",
+                                                f"np.exp({SCORES} - np.max({SCORES})) / "
+                                                f"np.sum(np.exp({SCORES} - np.max({SCORES})), axis=0)")),
+    "softmax_no_max": ("rnn_cell_forward", (f"softmax({SCORES})",
+                                            f"np.exp({SCORES}) / np.sum(np.exp({SCORES}), axis=0, keepdims=True)")),
+    "waa_wax_swapped": ("rnn_cell_forward", ("Waa @ a_prev + Wax @ xt", "Waa @ xt + Wax @ a_prev")),
+    "a0_every_step": ("rnn_forward", ("x[:, :, t], a_next, parameters", "x[:, :, t], a0, parameters")),
+    "tanh_twice": ("rnn_cell_backward", ("(1 - a_next ** 2)", "(1 - np.tanh(a_next) ** 2)")),
+    "da_next_forgotten": ("rnn_cell_backward", ("dz = da_next * (1 - a_next ** 2)", "dz = 1 - a_next ** 2")),
+    "missing_transpose_waa": ("rnn_cell_backward", ("da_prev = Waa.T @ dz", "da_prev = Waa @ dz")),
+    "missing_transpose_wax": ("rnn_cell_backward", ("dxt = Wax.T @ dz", "dxt = Wax @ dz")),
+    "dwax_dwaa_swapped": ("rnn_cell_backward", ("dWax = dz @ xt.T", "dWax = dz @ a_prev.T"),
+                          ("dWaa = dz @ a_prev.T", "dWaa = dz @ xt.T")),
+    "bias_without_keepdims": ("rnn_cell_backward", ("np.sum(dz, axis=1, keepdims=True)", "np.sum(dz, axis=1)")),
+    "bias_wrong_axis": ("rnn_cell_backward", ("np.sum(dz, axis=1, keepdims=True)", "np.sum(dz, axis=0, keepdims=True)")),
+    "da_prevt_not_carried": ("rnn_backward", ("da[:, :, t] + da_prevt", "da[:, :, t]")),
+    "time_forwards": ("rnn_backward", ("reversed(range(T_x))", "range(T_x)")),
+    "input_mutated": ("rnn_backward", ("step = rnn_cell_backward(da[:, :, t] + da_prevt, caches[t])",
+                                       "da[:, :, t] += da_prevt\n        step = rnn_cell_backward(da[:, :, t], caches[t])")),
+}
+
+
+def student(*mistake_ids):
+    """A notebook-like namespace holding the reference answers with the edits of `mistake_ids`
+    (none: a right student), loaded as rnn_utils.load_functions loads a student's cells."""
+    sources = reference.sources(reference.FUNCTIONS)
+    for mistake in mistake_ids:
+        function, *edits = STUDENT_EDITS[mistake]
+        for old, new in edits:
+            assert old in sources[function], f"the solution of {function} no longer contains {old!r}"
+            sources[function] = sources[function].replace(old, new)
+    namespace = {"np": np, "__name__": "student"}
+    namespace.update({name: getattr(rnn_utils, name) for name in rnn_utils.__all__})
+    for function in reference.FUNCTIONS:
+        exec(compile(sources[function], f"<student {function}>", "exec"), namespace)
+    return namespace

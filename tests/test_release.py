@@ -10,6 +10,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import release
+from autograder.reference import rnn_utils
 from tests.helpers import RELEASE, ROOT, SOURCE, assert_same_tree, nbgrader_meta, notebooks, read, region
 
 
@@ -72,12 +73,19 @@ def test_release_notebook_leaks_nothing(path):
 
 
 def test_release_gives_no_reference_value():
-    """visible_expected.json holds the fixed visible example only: the hidden outputs
-    (other seeds and shapes) are computed while grading and stored nowhere."""
+    """visible_expected.json holds outputs on the visible examples only (the reference's and
+    the known mistakes'): the hidden outputs (other seeds and shapes) are computed while
+    grading and stored nowhere."""
     import json
     data = json.loads((RELEASE / "visible_expected.json").read_text())
-    assert set(data) == {"rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward"}
-    assert len(data["rnn_forward"]["a"]) == 5 and len(data["rnn_forward"]["a"][0]) == 10  # n_a = 5, m = 10
+    parts = {"rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward"}
+    assert set(data) == parts | {"input_mutated"}
+    examples = set(rnn_utils.EXAMPLES)
+    for part in parts:
+        assert set(data[part]["reference"]) == examples
+        assert all(set(mistake["outputs"]) == examples for mistake in data[part]["mistakes"])
+    a = data["rnn_forward"]["reference"]["the example"]["a"]
+    assert len(a) == 5 and len(a[0]) == 10  # n_a = 5, m = 10: the printed example
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +101,15 @@ def test_release_runs_up_to_the_first_unanswered_exercise(student_copy, name):
     which stops on the stub with a message saying what to do."""
     nb = read(student_copy / name)
     NotebookClient(nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(student_copy)}}).execute()
-    errors = [i for i, cell in enumerate(nb.cells)
+    failed = [cell for cell in nb.cells
               if cell.cell_type == "code" and any(o.output_type == "error" for o in cell.outputs)]
-    assert errors, "the unanswered release must fail its tests"
-    first = nb.cells[errors[0]]
-    assert nbgrader_meta(first).get("grade"), "the first error must come from a test cell, not the set-up"
-    error = next(o for o in first.outputs if o.output_type == "error")
-    assert error.ename == "NotImplementedError" and "not implemented yet" in error.evalue
-    assert all(nbgrader_meta(cell).get("grade") for cell in nb.cells if cell.cell_type == "code"
-               and any(o.output_type == "error" for o in cell.outputs)), "only test cells may fail"
+    assert failed, "the unanswered release must fail its tests"
+    assert any(nbgrader_meta(cell).get("grade") for cell in failed)
+    for cell in failed:  # test cells, and the gradient checks students run before them
+        assert nbgrader_meta(cell).get("grade") or "gradient_check(" in cell.source, \
+            f"only test cells and gradient checks may fail, not {nbgrader_meta(cell).get('grade_id')}"
+        error = next(o for o in cell.outputs if o.output_type == "error")
+        assert error.ename == "NotImplementedError" and "not implemented yet" in error.evalue
 
 
 @pytest.mark.parametrize("name", [p.name for p in notebooks(RELEASE)])
