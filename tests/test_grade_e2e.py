@@ -151,3 +151,20 @@ def test_instructor_mistakes_exit_nonzero_with_a_message(tmp_path, args, message
     run = subprocess.run([sys.executable, "-m", "autograder", "grade", *[a.format(tmp=tmp_path) for a in args]],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 2 and message in run.stderr, run.stderr
+
+
+def test_hidden_tests_name_the_mistakes_and_the_report_counts_them(graded):
+    out, run = graded
+    named = {"s03_tanh_twice": ("rnn_cell_backward_values", "tanh applied twice"),
+             "s04_yt_from_a_prev": ("rnn_cell_forward_values", "yt_pred computed from a_prev"),
+             "s05_a0_every_step": ("rnn_forward_values", "the initial state a0 used at every step"),
+             "s06_time_forwards": ("rnn_backward_values", "time walked forwards in the backward pass")}
+    for student, (test, mistake) in named.items():
+        outputs = {t["name"]: t["output"] for t in results(out, student)["tests"]}
+        assert f"Known mistake: {mistake}." in outputs[test], outputs[test]
+        feedback = (out / "feedback" / student / ASSIGNMENT).glob("*.html")
+        assert any(f"Known mistake: {mistake}." in html.read_text() for html in feedback)
+    assert not any("Known mistake" in t["output"] for t in results(out, "s01_complete")["tests"])
+    assert ("Known mistakes: tanh applied twice (1 student); the initial state a0 used at every step (1 student); "
+            "time walked forwards in the backward pass (1 student); yt_pred computed from a_prev (1 student)"
+            ) in run.stdout

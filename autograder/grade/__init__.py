@@ -265,7 +265,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
     report.write_grades(out, rows, notebooks)
     report.plot(out, all_results, tests)
     shutil.rmtree(out / ".work", ignore_errors=True)
-    log(report.summary_table(rows, notebooks))
+    log(report.summary_table(rows, notebooks, report.mistake_counts(all_results)))
     log(f"Wrote {out}/grades.csv, results/, feedback/, report.png; gradebook: {db_url}")
     return rows
 

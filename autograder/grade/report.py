@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# How the visible and hidden tests name a student's mistake (autograder/mistakes.py).
+KNOWN_MISTAKE = re.compile(r"Known mistake: ([^.]+)\.")
 
 
 def tests_of(source_folder):
@@ -84,6 +86,25 @@ def student_report(result, scores, tests):
     return results, row
 
 
+def mistakes_of(results):
+    """The known mistakes a student's test outputs name, in the order they first appear."""
+    found = []
+    for test in results["tests"]:
+        for name in KNOWN_MISTAKE.findall(test["output"]):
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def mistake_counts(all_results):
+    """[(mistake, number of students who made it)], most frequent first."""
+    counts = {}
+    for results in all_results:
+        for name in mistakes_of(results):
+            counts[name] = counts.get(name, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def write_results(out, student_id, results):
     path = Path(out) / "results" / f"{student_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +134,8 @@ def import_matplotlib():
 
 
 def plot(out, all_results, tests):
-    """report.png: the distribution of scores, and how many students passed each test."""
+    """report.png: the distribution of scores, how many students passed each test, and how
+    many made each known mistake."""
     plt = import_matplotlib()
     totals = [r["score"] for r in all_results]
     max_score = sum(p for _, _, p in tests)
@@ -121,7 +143,9 @@ def plot(out, all_results, tests):
     passed = [sum(1 for r in all_results for t in r["tests"] if t["name"] == gid and t["status"] == "passed")
               for gid in names]
     n = max(len(all_results), 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1, 1.3]})
+    counts = mistake_counts(all_results)
+    fig, (left, right, mistakes) = plt.subplots(1, 3, figsize=(18, 4.8),
+                                                gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
     left.hist(totals, bins=[x - 0.5 for x in range(int(max_score) + 2)], color="#4c72b0", edgecolor="white")
     left.set(xlabel=f"score (out of {max_score:g})", ylabel="students",
              title=f"Scores of {len(all_results)} students (mean {sum(totals) / n:.1f})")
@@ -132,13 +156,23 @@ def plot(out, all_results, tests):
     right.set(xlim=(0, 100), xlabel="% of students who passed", title="Pass rate of each test")
     for yi, p in zip(y, passed):
         right.text(min(100 * p / n + 1, 92), yi, f"{p}/{n}", va="center", fontsize=8)
+    if counts:
+        y = range(len(counts))[::-1]
+        mistakes.barh(list(y), [c for _, c in counts], color="#c44e52")
+        mistakes.set_yticks(list(y), [name for name, _ in counts], fontsize=8)
+        mistakes.xaxis.get_major_locator().set_params(integer=True)
+    else:
+        mistakes.text(0.5, 0.5, "no known mistake", ha="center", va="center", transform=mistakes.transAxes)
+        mistakes.set_yticks([])
+    mistakes.set(xlabel="students", title="Known mistakes the tests named")
     fig.tight_layout()
     fig.savefig(Path(out) / "report.png", dpi=100, metadata={"Software": None})
     plt.close(fig)
 
 
-def summary_table(rows, notebooks):
-    """A plain-text table of every student, then the class totals."""
+def summary_table(rows, notebooks, counts=()):
+    """A plain-text table of every student, then the class totals and the known mistakes
+    (`counts`, from mistake_counts)."""
     short = [name.split("_", 1)[0] for name in notebooks]  # "1", "2", "3"
     header = ["student", "score", *[f"nb{s}" for s in short], "status"]
     lines = [[r["student_id"], f"{r['score']:g}/{r['max_score']:g}",
@@ -150,4 +184,6 @@ def summary_table(rows, notebooks):
         graded = sum(1 for r in rows if r["status"] == "graded")
         mean = sum(r["score"] for r in rows) / len(rows)
         text.append(f"{len(rows)} students, {graded} fully graded, mean score {mean:.2f}/{rows[0]['max_score']:g}")
+    if counts:
+        text.append("Known mistakes: " + "; ".join(f"{name} ({c} student{'s' if c > 1 else ''})" for name, c in counts))
     return "\n".join(text)
