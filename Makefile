@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv test demo release figures fixtures answer-key bench clean
+.PHONY: venv test test-browser browser demo release figures fixtures answer-key bench clean
 
 venv: $(STAMP)
 
@@ -52,10 +52,25 @@ demo: release
 bench: venv
 	$(BIN)/python bench/bench_grading.py
 
-## test: every test (unit, release checks, nbval on source/ and notebooks/)
-test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests source/rnn_step_by_step notebooks \
+## browser: Debian's Chromium for the browser tests (needs root and apt-get; says why when it cannot)
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+		|| echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "no chromium, and not root with apt-get to install it: the browser tests will be skipped"; fi
+
+## test: every test (unit, release checks, nbval on source/ and notebooks/, the browser tests when
+## Chromium is there; -rs prints why a test was skipped)
+test: venv browser
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests source/rnn_step_by_step notebooks \
 		--nbval --nbval-current-env --nbval-cell-timeout=300
+
+## test-browser: the release in JupyterLab in headless Chromium, as a student (screenshots in build/browser/)
+test-browser: venv browser
+	$(BIN)/python -m pytest -v -rs tests/browser
 
 clean:
 	rm -rf build
