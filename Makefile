@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv test test-browser browser demo release figures fixtures answer-key bench clean
+.PHONY: venv test test-browser browser postgres demo release figures fixtures answer-key bench clean
 
 venv: $(STAMP)
 
@@ -62,9 +62,19 @@ browser:
 		|| echo "could not install chromium: the browser tests will be skipped"; \
 	else echo "no chromium, and not root with apt-get to install it: the browser tests will be skipped"; fi
 
+## postgres: Debian's PostgreSQL server for the gradebook tests (needs root and apt-get; says why when it cannot)
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's postgresql for the gradebook tests"; \
+		apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null; } \
+		|| echo "could not install postgresql: the PostgreSQL tests will be skipped"; \
+	else echo "no postgresql, and not root with apt-get to install it: the PostgreSQL tests will be skipped"; fi
+
 ## test: every test (unit, release checks, nbval on source/ and notebooks/, the browser tests when
 ## Chromium is there; -rs prints why a test was skipped)
-test: venv browser
+test: venv browser postgres
 	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests source/rnn_step_by_step notebooks \
 		--nbval --nbval-current-env --nbval-cell-timeout=300
 

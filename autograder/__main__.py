@@ -14,6 +14,8 @@ def main(argv=None):
     grade.add_argument("--workers", type=int, default=None, help="processes at once (default: CPU count)")
     grade.add_argument("--timeout", type=int, default=None, help="seconds a cell may run (default: 60)")
     grade.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in OUT/course)")
+    grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="grade on this Dask cluster (tcp://host:8786) instead of local worker processes")
     sample = verbs.add_parser("sample-class", help="write a class of sample submissions made from release/")
     sample.add_argument("outdir")
     sample.add_argument("--copies", type=int, default=1, help="copies of each sample student (for benchmarks)")

@@ -31,7 +31,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .. import collect, sandbox
 from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, generate_assignment, prefer_this_environment
-from . import gradebook, report, worker
+from . import cluster, gradebook, report, worker
 
 
 class SetupError(RuntimeError):
@@ -86,11 +86,12 @@ def register_assignment(course, db_url, template, timeout):
                                                                     db_url=db_url))
     template.unlink(missing_ok=True)
     _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
-    class_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
-    if class_db and (not class_db.exists() or class_db.stat().st_size == 0):
-        shutil.copyfile(template, class_db)  # a new class gradebook: the same, one nbgrader run sooner
-    else:
-        _generate_assignment(course, db_url, timeout)
+    with gradebook.writing(db_url):
+        class_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
+        if class_db and (not class_db.exists() or class_db.stat().st_size == 0):
+            shutil.copyfile(template, class_db)  # a new class gradebook: the same, one nbgrader run sooner
+        else:
+            _generate_assignment(course, db_url, timeout)
 
 
 def fingerprint(course, timeout):
@@ -187,7 +188,7 @@ def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
         progress.update(1)
 
 
-def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print):
+def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None):
     """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows.
 
     Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
@@ -196,12 +197,12 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *args: stop.set())
     try:
-        return _grade(submissions_path, out, workers, timeout, db_url, log, stop)
+        return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler)
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
-def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
+def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler):
     from tqdm import tqdm
 
     prefer_this_environment()
@@ -228,8 +229,9 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
     workers = workers or os.cpu_count() or 1
     if not sandbox.running_as_root():
         log("Sandbox: " + sandbox.NOT_ENFORCED_WITHOUT_ROOT)
-    log(f"Grading {len(todo)} of {len(submissions)} submissions with {min(workers, max(len(todo), 1))} "
-        f"worker(s); {len(submissions) - len(todo)} unchanged since the last run.")
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{min(workers, max(len(todo), 1))} worker(s)"
+    log(f"Grading {len(todo)} of {len(submissions)} submissions with {where}; "
+        f"{len(submissions) - len(todo)} unchanged since the last run.")
 
     def on_result(submission, result):
         gradebook.record(db_url, result, submission.timestamp)
@@ -245,6 +247,11 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
         raise KeyboardInterrupt
     if not todo:
         register()
+    elif scheduler:
+        with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
+            register()
+            data = cluster.bundle(course / "source", template)
+            cluster.run(todo, scheduler, data, timeout, on_result, progress, stop, _crashed)
     else:
         workdir = out / ".work"
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
@@ -272,8 +279,9 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop):
 
 def main(args):
     try:
-        grade(args.submissions, args.out, workers=args.workers, timeout=args.timeout, db_url=args.db)
-    except (SetupError, collect.CollectError) as error:
+        grade(args.submissions, args.out, workers=args.workers, timeout=args.timeout, db_url=args.db,
+              scheduler=args.scheduler)
+    except (SetupError, collect.CollectError, cluster.ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
