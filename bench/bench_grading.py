@@ -5,7 +5,9 @@
 1. plain nbgrader: `nbgrader autograde` then `nbgrader generate_feedback` over the whole class
    (one process, one notebook after another), in a course with the same configuration;
 2. `python -m autograder grade --workers 1`;
-3. `python -m autograder grade --workers N` (default: the number of CPUs).
+3. `python -m autograder grade --workers N` (default: the number of CPUs);
+4. `python -m autograder grade --scheduler ADDRESS` on a local Dask cluster of N one-thread workers
+   (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed).
 The class is autograder.sample's (15 students: typical mistakes and broken files) times --copies,
 under shuffled student ids: in a real class ids say nothing of the work, while the sample class
 numbers its slowest submissions (an endless loop, a dead kernel) last, so that with two workers
@@ -14,7 +16,9 @@ Run by hand, not by `make test`: timings depend on the machine.
 """
 
 import argparse
+import contextlib
 import csv
+import json
 import os
 import random
 import shutil
@@ -77,6 +81,36 @@ def ours(submissions, out, workers, timeout):
                   "--workers", str(workers), "--timeout", str(timeout)], cwd=ROOT)
 
 
+@contextlib.contextmanager
+def dask_cluster(workers, folder):
+    """A Dask scheduler and `workers` one-thread workers on loopback; yields the scheduler's address."""
+    from dask.distributed import Client
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    address_file = folder / "scheduler.json"
+    quiet = dict(env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--scheduler-file", str(address_file), "--no-dashboard"], **quiet)
+    while not address_file.exists():
+        time.sleep(0.2)
+    time.sleep(0.5)
+    address = json.loads(address_file.read_text())["address"]
+    worker_processes = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers",
+                                         str(workers), "--nthreads", "1", "--no-dashboard"], **quiet)
+    try:
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in (worker_processes, scheduler):
+            process.terminate()
+            process.wait()
+
+
+def on_cluster(submissions, out, address, timeout):
+    return timed([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
+                  "--scheduler", address, "--timeout", str(timeout)], cwd=ROOT)
+
+
 def scores(out):
     with open(out / "grades.csv") as f:
         return {row["student_id"]: row["score"] for row in csv.DictReader(f)}
@@ -102,17 +136,22 @@ def main():
         plain_autograde, plain_total = plain_nbgrader(work / "submissions", work, args.timeout)
         one = ours(work / "submissions", work / "out1", 1, args.timeout)
         many = ours(work / "submissions", work / "outN", args.workers, args.timeout)
-        identical = scores(work / "out1") == scores(work / "outN")
+        (work / "dask").mkdir()
+        with dask_cluster(args.workers, work / "dask") as address:
+            dask = on_cluster(work / "submissions", work / "outD", address, args.timeout)
+        identical = scores(work / "out1") == scores(work / "outN") == scores(work / "outD")
         right = scores(work / "outN") == {s: f"{v:g}" for s, v in expected.items()}
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
-            ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many)]
+            ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
+            (f"autograder --scheduler (Dask, {args.workers} workers)", dask)]
     for name, seconds in rows:
         print(f"{name:38s} {seconds:8.1f} s  {seconds / n:6.2f} s/submission")
     print(f"--workers 1 vs plain nbgrader (autograde + feedback): {plain_total / one:.2f}x "
           f"(>= 1 means no slower)")
     print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")
     print(f"--workers {args.workers} speed-up over --workers 1:            {one / many:.2f}x")
-    print(f"scores identical for --workers 1 and {args.workers}: {identical}; all as expected: {right}")
+    print(f"Dask cluster of {args.workers} workers vs --workers {args.workers}:        {many / dask:.2f}x")
+    print(f"scores identical for --workers 1, {args.workers} and the cluster: {identical}; all as expected: {right}")
 
 
 if __name__ == "__main__":
