@@ -124,3 +124,21 @@ def test_visible_backward_check_blames_a_wrong_forward(monkeypatch):
     ref = mistakes.fresh_reference()
     with pytest.raises(AssertionError, match="fix notebook 1 first"):
         rnn_utils.check_rnn_cell_backward_values(ref["rnn_cell_backward"], mistakes.scaled(ref["rnn_cell_forward"]))
+
+
+def test_adam_first_step_is_the_learning_rate_times_the_sign():
+    parameters = {"W": np.array([[1.0, -2.0], [0.5, 3.0]])}
+    before = parameters["W"].copy()
+    adam = rnn_utils.Adam(parameters, learning_rate=0.01)
+    gradient = np.array([[4.0, -0.001], [0.0, 250.0]])
+    adam.step(parameters, {"dW": gradient})
+    assert np.allclose(parameters["W"] - before, -0.01 * np.sign(gradient), atol=1e-6)
+
+
+def test_adam_minimises_a_badly_scaled_quadratic():
+    scales = np.array([[1.0], [100.0]])
+    parameters = {"x": np.array([[3.0], [-2.0]])}
+    adam = rnn_utils.Adam(parameters, learning_rate=0.05)
+    for _ in range(2000):
+        adam.step(parameters, {"dx": scales * parameters["x"]})
+    assert np.all(np.abs(parameters["x"]) < 1e-2)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["softmax", "sigmoid", "initialize_parameters", "example_inputs",
-           "load_functions", "numerical_gradient", "relative_error", "gradient_check"]
+           "load_functions", "numerical_gradient", "relative_error", "gradient_check", "Adam"]
 
 EXPECTED_FILE = "visible_expected.json"
 
@@ -182,6 +182,36 @@ def gradient_check(forward, backward, seed=5, eps=1e-6, tolerance=1e-7):
     else:
         print(f"All {len(errors)} gradients agree with finite differences (relative error below {tolerance:.0e}).")
     return errors
+
+
+class Adam:
+    """The Adam optimiser (Kingma and Ba, 2015), for the training lab.
+
+    adam = Adam(parameters, learning_rate=0.005)
+    adam.step(parameters, gradients)   # updates the arrays of `parameters` in place
+
+    `gradients` holds "d" + name for every parameter name (dWax for Wax, dby for by).
+    Each parameter keeps running averages of its gradient (m) and of its square (v); the
+    step is learning_rate * m_hat / (sqrt(v_hat) + epsilon), with m_hat and v_hat corrected
+    for starting at zero. So every entry moves by about learning_rate at most, whatever the
+    scale of its gradient: the first step is learning_rate times the gradient's sign.
+    """
+
+    def __init__(self, parameters, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        self.learning_rate, self.beta1, self.beta2, self.epsilon = learning_rate, beta1, beta2, epsilon
+        self.m = {name: np.zeros_like(value) for name, value in parameters.items()}
+        self.v = {name: np.zeros_like(value) for name, value in parameters.items()}
+        self.t = 0
+
+    def step(self, parameters, gradients):
+        self.t += 1
+        for name, value in parameters.items():
+            g = gradients["d" + name]
+            self.m[name] = self.beta1 * self.m[name] + (1 - self.beta1) * g
+            self.v[name] = self.beta2 * self.v[name] + (1 - self.beta2) * g * g
+            m_hat = self.m[name] / (1 - self.beta1 ** self.t)
+            v_hat = self.v[name] / (1 - self.beta2 ** self.t)
+            value -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
 
 # --------------------------------------------------------------------------
