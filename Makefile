@@ -52,25 +52,25 @@ demo: release
 bench: venv
 	$(BIN)/python bench/bench_grading.py
 
-## browser: Debian's Chromium for the browser tests (needs root and apt-get; says why when it cannot)
-browser:
-	@if [ -x /usr/bin/chromium ]; then :; \
+# $(call apt-install,PACKAGE,CHECK,WHAT): when CHECK fails, install Debian's PACKAGE (as root, with
+# apt-get); else, or when that fails, say that WHAT will be skipped. Never fails the build.
+define apt-install
+	@if $(2) >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Debian's chromium for the browser tests"; \
-		apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
-		|| { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
-		|| echo "could not install chromium: the browser tests will be skipped"; \
-	else echo "no chromium, and not root with apt-get to install it: the browser tests will be skipped"; fi
+		echo "installing Debian's $(1) for $(3)"; \
+		apt-get install -y -q --no-install-recommends $(1) >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(1) >/dev/null; } \
+		|| echo "could not install $(1): $(3) will be skipped"; \
+	else echo "no $(1), and not root with apt-get to install it: $(3) will be skipped"; fi
+endef
 
-## postgres: Debian's PostgreSQL server for the gradebook tests (needs root and apt-get; says why when it cannot)
+## browser: Debian's Chromium for the browser tests
+browser:
+	$(call apt-install,chromium,test -x /usr/bin/chromium,the browser tests)
+
+## postgres: Debian's PostgreSQL server for the gradebook tests
 postgres:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Debian's postgresql for the gradebook tests"; \
-		apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 \
-		|| { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null; } \
-		|| echo "could not install postgresql: the PostgreSQL tests will be skipped"; \
-	else echo "no postgresql, and not root with apt-get to install it: the PostgreSQL tests will be skipped"; fi
+	$(call apt-install,postgresql,ls /usr/lib/postgresql/*/bin/initdb,the PostgreSQL tests)
 
 ## test: every test (unit, release checks, nbval on source/ and notebooks/, the browser tests when
 ## Chromium is there; -rs prints why a test was skipped)

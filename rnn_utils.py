@@ -18,6 +18,7 @@ import ast
 import copy
 import json
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -315,6 +316,12 @@ def _data():
     if not path.exists():
         raise FileNotFoundError(
             f"{EXPECTED_FILE} is missing: it ships beside the notebooks; copy it back from the release.")
+    return _parsed(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _parsed(path, mtime_ns):
+    """visible_expected.json, parsed once per version of the file (a test reads it many times)."""
     with open(path) as f:
         return json.load(f)
 
@@ -487,20 +494,21 @@ def _check_other_examples(part, run, labels):
 
 def _check_unchanged(function, names, before, after):
     for name, old, new in zip(names, before, after):
-        if not _same_structure(old, new):
+        if not same_structure(old, new):
             mistake = _data()["input_mutated"]
             raise KnownMistake(f"{function} changed its argument {name} in place. "
                                f"Known mistake: {mistake['name']}. {mistake['hint']}")
 
 
-def _same_structure(a, b):
+def same_structure(a, b):
+    """Deep equality of nested tuples, lists and dicts of arrays (to see a mutated input)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(a, b)
     if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_structure(a[k], b[k]) for k in a)
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_structure(a[k], b[k]) for k in a)
     if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same_structure, a, b))
-    return a is b or a == b
+        return type(a) is type(b) and len(a) == len(b) and all(map(same_structure, a, b))
+    return a == b
 
 
 def _called(function, part, names, args):

@@ -88,7 +88,7 @@ def check_cache(function, args, result, case):
         assert isinstance(cache, tuple) and len(cache) == 4, \
             "rnn_cell_forward's cache must be the tuple (a_next, a_prev, xt, parameters)."
         assert (np.array_equal(cache[0], result[0]) and np.array_equal(cache[1], a_prev)
-                and np.array_equal(cache[2], xt) and same_structure(cache[3], parameters)), \
+                and np.array_equal(cache[2], xt) and rnn_utils.same_structure(cache[3], parameters)), \
             "rnn_cell_forward's cache must hold (a_next, a_prev, xt, parameters), in that order."
     elif function == "rnn_forward":
         caches = result[2]
@@ -103,17 +103,6 @@ def as_float_array(value, label):
     assert isinstance(value, np.ndarray), f"{label} must be a numpy array, got {type(value).__name__}."
     assert np.issubdtype(value.dtype, np.floating), f"{label} must hold floats, got dtype {value.dtype}."
     return value.astype(np.float64)
-
-
-def same_structure(a, b):
-    """Deep equality of nested tuples/lists/dicts of arrays (to detect mutated inputs)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same_structure(a[k], b[k]) for k in a)
-    if isinstance(a, (tuple, list)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(same_structure, a, b))
-    return a == b
 
 
 def judge(function, kind, case, ref, pristine, result, args_after):
@@ -136,7 +125,7 @@ def judge(function, kind, case, ref, pristine, result, args_after):
             index = tuple(int(i) for i in np.unravel_index(np.argmax(difference), value.shape))
             raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}, "
                                  f"the largest error at index {index}.")
-    assert same_structure(tuple(args_after), tuple(pristine)), \
+    assert rnn_utils.same_structure(tuple(args_after), tuple(pristine)), \
         f"{function} changed its inputs in place. {mistakes.INPUT_MUTATED.message()}"
 
 

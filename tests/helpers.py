@@ -75,3 +75,12 @@ def assert_same_tree(committed, fresh, remedy):
     assert ours == theirs, f"{committed} has other files than a fresh copy, run `{remedy}`"
     stale = [str(p) for p in ours if not filecmp.cmp(committed / p, fresh / p, shallow=False)]
     assert not stale, f"{committed} is stale, run `{remedy}`: {stale}"
+
+
+def stop(process, timeout=30):
+    """Terminate a server a test started, killing it if it does not stop within `timeout`."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()

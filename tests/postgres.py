@@ -14,6 +14,8 @@ from pathlib import Path
 
 import sqlalchemy
 
+from tests.helpers import stop
+
 
 def binaries():
     """The folder of initdb and postgres, or None."""
@@ -75,10 +77,6 @@ def server(log_folder):
                 time.sleep(0.2)
         yield f"postgresql://postgres@127.0.0.1:{port}/gradebook"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)

@@ -14,11 +14,11 @@ import time
 import pytest
 
 from autograder import sample
-from tests.helpers import ROOT, grade, results
+from tests.helpers import ROOT, grade, results, stop
 
 FIXTURES = ROOT / "tests" / "fixtures" / "class"
 EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)}
-DASK = [sys.executable, "-m", "distributed.cli"]
+DASK = [sys.executable, "-m"]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def cluster(tmp_path_factory):
     address_file = folder / "scheduler.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT))  # the workers import autograder from the repository
     common = ["--no-dashboard"]
-    scheduler = subprocess.Popen(DASK[:2] + ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+    scheduler = subprocess.Popen(DASK + ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
                                              "--scheduler-file", str(address_file), *common],
                                  env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "w"))
     deadline = time.monotonic() + 60
@@ -38,7 +38,7 @@ def cluster(tmp_path_factory):
         time.sleep(0.2)
     time.sleep(0.5)  # the file is written whole only once the scheduler listens
     address = json.loads(address_file.read_text())["address"]
-    workers = subprocess.Popen(DASK[:2] + ["distributed.cli.dask_worker", address, "--nworkers", "2", "--nthreads", "1",
+    workers = subprocess.Popen(DASK + ["distributed.cli.dask_worker", address, "--nworkers", "2", "--nthreads", "1",
                                            "--memory-limit", "4GiB", *common],
                                env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "workers.log", "w"))
     client = Client(address, timeout="60s")
@@ -46,11 +46,7 @@ def cluster(tmp_path_factory):
     yield address, client
     client.close()
     for process in (workers, scheduler):
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def scores(out):

@@ -17,6 +17,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.helpers import stop
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -77,11 +79,7 @@ def jupyterlab(root, home):
                 time.sleep(0.2)
         yield url
     finally:
-        lab.terminate()
-        try:
-            lab.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            lab.kill()
+        stop(lab)
         log.close()
 
 
