@@ -472,14 +472,19 @@ def _check_shape(value, label, shape):
     assert got == tuple(shape), f"{label} has shape {got}, expected {tuple(shape)}."
 
 
+def largest_error_index(value, expected):
+    """The index of the entry of `value` farthest from `expected` (a NaN counts as farthest)."""
+    difference = np.where(np.isnan(value), np.inf, np.abs(value - expected))
+    return tuple(int(i) for i in np.unravel_index(np.argmax(difference), np.shape(expected)))
+
+
 def _check_values(value, label, expected, where=""):
     _check_shape(value, label, expected.shape)
     value = np.asarray(value, dtype=np.float64)
     if not np.allclose(value, expected, rtol=RTOL, atol=ATOL, equal_nan=False):
-        difference = np.where(np.isnan(value), np.inf, np.abs(value - expected))
-        index = np.unravel_index(np.argmax(difference), expected.shape)
+        index = largest_error_index(value, expected)
         raise AssertionError(
-            f"Wrong values in {label}{where}: at index {tuple(int(i) for i in index)} you have "
+            f"Wrong values in {label}{where}: at index {index} you have "
             f"{value[index]:.6f}, expected {expected[index]:.6f}.")
 
 

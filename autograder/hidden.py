@@ -46,7 +46,6 @@ DEPENDENCIES = {
 # Results equal to the reference within float32 precision pass (the seed computes
 # in float32); the classic mistakes differ by percents and fail.
 RTOL, ATOL = rnn_utils.RTOL, rnn_utils.ATOL
-FEEDERS = {"rnn_cell_backward": "rnn_cell_forward", "rnn_backward": "rnn_forward"}
 
 
 def describe(case):
@@ -61,19 +60,19 @@ def describe(case):
 
 def inputs(function, case, ref):
     """The arguments `function` is called with in `case`; caches come from the reference."""
-    feeder = FEEDERS.get(function)
+    feeder = rnn_utils.FEEDERS.get(function)
     return tuple(rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**case),
                                               getattr(ref, feeder) if feeder else None))
 
 
 def outputs(function, result):
     """The arrays a function returned, by name; AssertionError if the structure is wrong."""
+    keys = rnn_utils.OUTPUTS[function]
     if function in ("rnn_cell_forward", "rnn_forward"):
-        names = ("a_next", "yt_pred", "cache") if function == "rnn_cell_forward" else ("a", "y_pred", "caches")
+        names = (*keys, "cache" if function == "rnn_cell_forward" else "caches")
         assert isinstance(result, tuple) and len(result) == 3, \
             f"{function} must return a tuple ({', '.join(names)})."
-        return dict(zip(names[:2], result[:2]))
-    keys = rnn_utils.GRADIENT_KEYS_CELL if function == "rnn_cell_backward" else rnn_utils.GRADIENT_KEYS
+        return dict(zip(keys, result[:2]))
     assert isinstance(result, dict), f"{function} must return a dict of gradients."
     missing = [key for key in keys if key not in result]
     assert not missing, f"{function}'s gradients lack the key(s) {', '.join(missing)}."
@@ -121,10 +120,8 @@ def judge(function, kind, case, ref, pristine, result, args_after):
     for name, value in got.items():
         value = as_float_array(value, f"{function}'s {name}")
         if not np.allclose(value, expected[name], rtol=RTOL, atol=ATOL):
-            difference = np.where(np.isnan(value), np.inf, np.abs(value - expected[name]))
-            index = tuple(int(i) for i in np.unravel_index(np.argmax(difference), value.shape))
-            raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}, "
-                                 f"the largest error at index {index}.")
+            raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}, the largest "
+                                 f"error at index {rnn_utils.largest_error_index(value, expected[name])}.")
     assert rnn_utils.same_structure(tuple(args_after), tuple(pristine)), \
         f"{function} changed its inputs in place. {mistakes.INPUT_MUTATED.message()}"
 
@@ -219,9 +216,10 @@ def diagnosis(function, replies):
             seen[i] = outputs(function, reply.get("result"))
         except Exception:
             seen[i] = {"unreadable": np.array(np.nan)}  # equals no mistake's outputs
+    arguments = [inputs(function, case, ref) for case in HIDDEN_CASES]  # the mistakes leave them as they are
     known = []
     for mistake, wrong in mistakes.candidates(function, callees=False):
         known.append({"name": mistake.name, "hint": mistake.hint, "stability": mistake.stability,
-                      "outputs": {i: mistakes.behaviour(lambda: outputs(function, wrong(*inputs(function, case, ref))))
-                                  for i, case in enumerate(HIDDEN_CASES)}})
+                      "outputs": {i: mistakes.behaviour(lambda: outputs(function, wrong(*args)))
+                                  for i, args in enumerate(arguments)}})
     return rnn_utils.known_mistake(function, seen, known, large=LARGE_SCORES)

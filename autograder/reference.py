@@ -49,7 +49,7 @@ def visible_expected(ref=None):
     with its name and hint, so the notebook can name a student's mistake without an answer."""
     from . import mistakes  # it builds on this module
     ref = ref or load()
-    feeders = {"rnn_cell_backward": ref.rnn_cell_forward, "rnn_backward": ref.rnn_forward}
+    feeders = {part: getattr(ref, feeder) for part, feeder in rnn_utils.FEEDERS.items()}
     examples = {name: rnn_utils.example_inputs(**kwargs) for name, kwargs in rnn_utils.EXAMPLES.items()}
 
     def on_examples(function, part):

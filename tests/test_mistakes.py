@@ -24,7 +24,7 @@ def beside_the_notebooks(monkeypatch):
 def visible(kind, function, namespace):
     """Run the visible test `kind` of `function` with the student's functions."""
     check = getattr(rnn_utils, f"check_{function}_{kind}")
-    feeder = hidden.FEEDERS.get(function)
+    feeder = rnn_utils.FEEDERS.get(function)
     return check(namespace[function], namespace[feeder]) if feeder else check(namespace[function])
 
 
@@ -104,7 +104,7 @@ def test_each_mistake_shows_on_the_examples_and_the_hidden_cases(mistake):
     be named for a right answer)."""
     ref = reference.load()
     wrong = dict(mistakes.candidates(mistake.function))[mistake]
-    feeder = hidden.FEEDERS.get(mistake.function)
+    feeder = rnn_utils.FEEDERS.get(mistake.function)
 
     def differs(ex):
         args = rnn_utils.exercise_arguments(mistake.function, ex, getattr(ref, feeder) if feeder else None)
