@@ -41,6 +41,10 @@ DEPENDENCIES = {
     "rnn_forward": ("rnn_cell_forward",),
     "rnn_cell_backward": ("rnn_cell_forward", "rnn_forward"),
     "rnn_backward": ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward"),
+    "lstm_cell_forward": (),
+    "lstm_forward": ("lstm_cell_forward",),
+    "lstm_cell_backward": ("lstm_cell_forward", "lstm_forward"),
+    "lstm_backward": ("lstm_cell_forward", "lstm_forward", "lstm_cell_backward"),
 }
 
 # Results equal to the reference within float32 precision pass (the seed computes
@@ -67,35 +71,14 @@ def inputs(function, case, ref):
 
 def outputs(function, result):
     """The arrays a function returned, by name; AssertionError if the structure is wrong."""
-    keys = rnn_utils.OUTPUTS[function]
-    if function in ("rnn_cell_forward", "rnn_forward"):
-        names = (*keys, "cache" if function == "rnn_cell_forward" else "caches")
-        assert isinstance(result, tuple) and len(result) == 3, \
-            f"{function} must return a tuple ({', '.join(names)})."
-        return dict(zip(keys, result[:2]))
-    assert isinstance(result, dict), f"{function} must return a dict of gradients."
-    missing = [key for key in keys if key not in result]
-    assert not missing, f"{function}'s gradients lack the key(s) {', '.join(missing)}."
-    return {key: result[key] for key in keys}
+    return rnn_utils.exercise_outputs(function, result)
 
 
 def check_cache(function, args, result, case):
     """The cache layouts the backward pass relies on."""
-    if function == "rnn_cell_forward":
-        xt, a_prev, parameters = args
-        cache = result[2]
-        assert isinstance(cache, tuple) and len(cache) == 4, \
-            "rnn_cell_forward's cache must be the tuple (a_next, a_prev, xt, parameters)."
-        assert (np.array_equal(cache[0], result[0]) and np.array_equal(cache[1], a_prev)
-                and np.array_equal(cache[2], xt) and rnn_utils.same_structure(cache[3], parameters)), \
-            "rnn_cell_forward's cache must hold (a_next, a_prev, xt, parameters), in that order."
-    elif function == "rnn_forward":
-        caches = result[2]
-        assert isinstance(caches, tuple) and len(caches) == 2, \
-            "rnn_forward's caches must be the tuple (list_of_caches, x)."
-        assert len(caches[0]) == case["T_x"], \
-            f"rnn_forward's caches must hold one cache per time step, for {describe(case)}."
-        assert np.array_equal(caches[1], args[0]), "rnn_forward's caches[1] must be the input x."
+    if function in rnn_utils.RESULTS:
+        problem = rnn_utils.cache_problem(function, args, result)
+        assert problem is None, f"{problem[:-1]}, for {describe(case)}."
 
 
 def as_float_array(value, label):

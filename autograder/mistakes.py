@@ -121,31 +121,77 @@ def _a0_every_step(ns):
     return rnn_forward
 
 
-def _backward_loop(times, carry):
-    """rnn_backward walking the time steps in the order times(T_x), adding the gradient
-    carried from the step before in the walk when `carry` (reversed and True is right)."""
-    def make(ns):
-        cell = ns["rnn_cell_backward"]
+def _backward_loop(cell_name, times, carry=True, carry_c=True):
+    """rnn_backward or lstm_backward (after `cell_name`) walking the time steps in the order
+    times(T_x), adding the gradient carried from the step before in the walk to da when `carry`
+    and, for the LSTM, passing that step's dc_prev on when `carry_c` (reversed, True and True
+    is right)."""
+    lstm = cell_name == "lstm_cell_backward"
+    name = cell_name.replace("_cell", "")
 
-        def rnn_backward(da, caches):
+    def make(ns):
+        cell = ns[cell_name]
+
+        def backward(da, caches):
             steps, x = caches
             n_a, m, T_x = da.shape
             dx = np.zeros((x.shape[0], m, T_x))
-            gradients = {"dWax": 0.0, "dWaa": 0.0, "dba": 0.0}
-            carried = np.zeros((n_a, m))
+            weights = {key: 0.0 for key in rnn_utils.OUTPUTS[name][2:]}
+            carried, carried_c = np.zeros((n_a, m)), np.zeros((n_a, m))
             for t in times(T_x):
-                step = cell(da[:, :, t] + carried if carry else da[:, :, t], steps[t])
+                upstream = (da[:, :, t] + carried if carry else da[:, :, t],)
+                if lstm:
+                    upstream += (carried_c if carry_c else np.zeros((n_a, m)),)
+                step = cell(*upstream, steps[t])
                 dx[:, :, t] = step["dxt"]
-                carried = step["da_prev"]
-                for key in gradients:
-                    gradients[key] = gradients[key] + step[key]
-            return {"dx": dx, "da0": carried, **gradients}
-        return rnn_backward
+                carried, carried_c = step["da_prev"], step.get("dc_prev")
+                for key in weights:
+                    weights[key] = weights[key] + step[key]
+            return {"dx": dx, "da0": carried, **weights}
+        backward.__name__ = name
+        return backward
     return make
+
+
+def _lstm_concat_swapped(xt, a_prev, c_prev, parameters):
+    """The arguments that make the reference compute W @ [xt; a_prev]: each gate's weight
+    columns rotated so that its first n_x columns meet xt."""
+    n_x = xt.shape[0]
+    rotated = {key: np.concatenate((value[:, n_x:], value[:, :n_x]), axis=1) if key in "Wf Wi Wc Wo".split()
+               else value for key, value in parameters.items()}
+    return xt, a_prev, c_prev, rotated
+
+
+def _lstm_concat_order(ns):
+    right = _wrap_inputs("lstm_cell_forward", _lstm_concat_swapped)(ns)
+
+    def lstm_cell_forward(xt, a_prev, c_prev, parameters):
+        a_next, c_next, yt_pred, cache = right(xt, a_prev, c_prev, parameters)
+        return a_next, c_next, yt_pred, cache[:-1] + (parameters,)  # the student caches the real weights
+    return lstm_cell_forward
+
+
+def _lstm_a_without_tanh(out, xt, a_prev, c_prev, parameters):
+    """lstm_cell_forward's outputs with a_next = ot * c_next."""
+    a_next, c_next, _, cache = out
+    a_next = cache[7] * c_next
+    return a_next, c_next, rnn_utils.softmax(parameters["Wy"] @ a_next + parameters["by"]), (a_next,) + cache[1:]
+
+
+def _lstm_c_not_carried(ns):
+    cell = ns["lstm_cell_forward"]
+
+    def lstm_cell_forward(xt, a_prev, c_prev, parameters):
+        return cell(xt, a_prev, np.zeros_like(c_prev), parameters)
+    return _rebound(ns, "lstm_cell_forward", lstm_cell_forward)["lstm_forward"]
 
 
 def _forwards(T_x):
     return range(T_x)
+
+
+def _backwards(T_x):
+    return reversed(range(T_x))
 
 
 MISTAKES = (
@@ -203,10 +249,47 @@ MISTAKES = (
     # rnn_backward
     Mistake("da_prevt_not_carried", "rnn_backward", "the gradient from the next time step not carried back",
             "At step t the cell's upstream gradient is da[:, :, t] + da_prevt, the da_prev of step t + 1.",
-            _backward_loop(lambda T_x: reversed(range(T_x)), carry=False)),
+            _backward_loop("rnn_cell_backward", _backwards, carry=False)),
     Mistake("time_forwards", "rnn_backward", "time walked forwards in the backward pass",
             "Backpropagation through time starts at the last step: for t in reversed(range(T_x)).",
-            _backward_loop(_forwards, carry=True)),
+            _backward_loop("rnn_cell_backward", _forwards)),
+    # lstm_cell_forward
+    Mistake("lstm_concat_order", "lstm_cell_forward", "the input stacked above the hidden state",
+            "The gates read [a_prev; xt], a_prev on top: np.concatenate((a_prev, xt), axis=0), the order the "
+            "columns of Wf, Wi, Wc and Wo follow.",
+            _lstm_concat_order),
+    Mistake("lstm_a_without_tanh", "lstm_cell_forward", "the tanh of the memory cell forgotten in a_next",
+            "The hidden state is a squashed view of the memory: a_next = ot * np.tanh(c_next).",
+            _wrap_outputs("lstm_cell_forward", _lstm_a_without_tanh)),
+    # lstm_forward
+    Mistake("lstm_c_not_carried", "lstm_forward", "the memory cell not carried from step to step",
+            "Pass each step the c_next the previous step returned; only the first step starts from zeros.",
+            _lstm_c_not_carried),
+    # lstm_cell_backward
+    Mistake("lstm_dc_next_forgotten", "lstm_cell_backward", "dc_next left out of the memory's gradient",
+            "The memory cell reaches the loss by two roads: dc = dc_next + da_next * ot * (1 - tanh(c_next)**2).",
+            _wrap_inputs("lstm_cell_backward", lambda da_next, dc_next, cache:
+                         (da_next, np.zeros_like(dc_next), cache))),
+    # With dc_next raised by da_next * ot * tanh(c_next)**2, the reference's dc is dc_next + da_next * ot.
+    Mistake("lstm_tanh_derivative_forgotten", "lstm_cell_backward",
+            "the derivative of tanh(c_next) forgotten in the memory's gradient",
+            "a_next = ot * tanh(c_next), so the road through a_next gives da_next * ot * (1 - np.tanh(c_next)**2).",
+            _wrap_inputs("lstm_cell_backward", lambda da_next, dc_next, cache:
+                         (da_next, dc_next + da_next * cache[7] * np.tanh(cache[1]) ** 2, cache))),
+    Mistake("lstm_dc_prev_without_ft", "lstm_cell_backward", "dc_prev without the forget gate",
+            "c_prev enters the memory as ft * c_prev, so dc_prev = dc * ft.",
+            _wrap_outputs("lstm_cell_backward", lambda g, da_next, dc_next, cache:
+                          {**g, "dc_prev": g["dc_prev"] / cache[4]})),
+    # lstm_backward
+    Mistake("lstm_da_prevt_not_carried", "lstm_backward", "the hidden state's gradient from the next step not carried back",
+            "At step t the cell's da_next is da[:, :, t] + da_prevt, the da_prev of step t + 1.",
+            _backward_loop("lstm_cell_backward", _backwards, carry=False)),
+    Mistake("lstm_dc_prevt_not_carried", "lstm_backward", "the memory's gradient from the next step not carried back",
+            "At step t the cell's dc_next is dc_prevt, the dc_prev of step t + 1 (zeros only at the last step).",
+            _backward_loop("lstm_cell_backward", _backwards, carry_c=False)),
+    Mistake("lstm_time_forwards", "lstm_backward", "time walked forwards in the backward pass",
+            "Backpropagation through time starts at the last step: for t in reversed(range(T_x)).",
+            _backward_loop("lstm_cell_backward", _forwards)),
 )
 
 # Not a different output but a side effect, found by comparing the arguments before and after.
@@ -220,6 +303,10 @@ CALLEES = {
     "rnn_forward": ("rnn_cell_forward",),
     "rnn_cell_backward": (),
     "rnn_backward": ("rnn_cell_backward",),
+    "lstm_cell_forward": (),
+    "lstm_forward": ("lstm_cell_forward",),
+    "lstm_cell_backward": (),
+    "lstm_backward": ("lstm_cell_backward",),
 }
 
 
@@ -244,12 +331,12 @@ def candidates(function, callees=True):
     """((mistake, wrong version of `function`), ...): the mistakes made in `function`, then
     (when `callees`: the student's own callees are in use) those made in the functions it calls."""
     ns = _namespace()
-    found = []
-    for mistake in MISTAKES:
-        if mistake.function == function:
-            found.append((mistake, mistake.make(ns)))
-        elif callees and mistake.function in CALLEES[function]:
-            found.append((mistake, _rebound(ns, mistake.function, mistake.make(ns))[function]))
+    # Its own mistakes first: where one behaves like a callee's (lstm_backward dropping dc_prevt
+    # is lstm_cell_backward dropping dc_next), the callee's own test names the callee's.
+    found = [(mistake, mistake.make(ns)) for mistake in MISTAKES if mistake.function == function]
+    if callees:
+        found += [(mistake, _rebound(ns, mistake.function, mistake.make(ns))[function])
+                  for mistake in MISTAKES if mistake.function in CALLEES[function]]
     return tuple(found)
 
 

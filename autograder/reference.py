@@ -16,7 +16,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_step_by_step"
 SOURCE = ROOT / "source" / ASSIGNMENT
-FUNCTIONS = ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward")
+FUNCTIONS = ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
+             "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward")
 
 
 def _rnn_utils():

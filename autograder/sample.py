@@ -4,7 +4,7 @@ Each student starts from the release notebooks with the answer cells filled in f
 the source's solution cells (the one copy of the answers), then gets one edit: a
 typical mistake, a blank notebook, or a broken file. `make demo` grades this class,
 tests/fixtures/class/ is this class (a test keeps it fresh), and bench/ grades copies
-of it. Every edit states the exact score it must get (out of 12).
+of it. Every edit states the exact score it must get (out of 24).
 """
 
 import json
@@ -51,36 +51,38 @@ def duplicate_cell(notebook, grade_id):
     notebook.cells.insert(index, copy)
 
 
-NB1, NB2, NB3 = "1_rnn_cell_forward", "2_rnn_forward", "3_rnn_backward"
+NB1, NB2, NB3, NB4 = "1_rnn_cell_forward", "2_rnn_forward", "3_rnn_backward", "4_lstm"
 
-# name -> (score out of 12, edit(notebooks: {name: NotebookNode or bytes or None}))
+# name -> (score out of 24, edit(notebooks: {name: NotebookNode or bytes or None}))
 STUDENTS = {
-    "complete": (12, lambda nbs: None),
+    "complete": (24, lambda nbs: None),
     "blank": (0, lambda nbs: nbs.update(blank=True)),
-    "tanh_twice": (10, lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "(1 - a_next ** 2)",
+    "tanh_twice": (22, lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "(1 - a_next ** 2)",
                                             "(1 - np.tanh(a_next) ** 2)")),
-    "yt_from_a_prev": (10, lambda nbs: replace(nbs[NB1], "rnn_cell_forward", "softmax(Wya @ a_next + by)",
+    "yt_from_a_prev": (22, lambda nbs: replace(nbs[NB1], "rnn_cell_forward", "softmax(Wya @ a_next + by)",
                                                 "softmax(Wya @ a_prev + by)")),
-    "a0_every_step": (10, lambda nbs: replace(nbs[NB2], "rnn_forward", "x[:, :, t], a_next, parameters",
+    "a0_every_step": (22, lambda nbs: replace(nbs[NB2], "rnn_forward", "x[:, :, t], a_next, parameters",
                                                "x[:, :, t], a0, parameters")),
-    "time_forwards": (10, lambda nbs: replace(nbs[NB3], "rnn_backward", "reversed(range(T_x))", "range(T_x)")),
-    "float32": (12, lambda nbs: replace(nbs[NB1], "rnn_cell_forward", "a_next = np.tanh(Waa @ a_prev + Wax @ xt + ba)",
+    "time_forwards": (22, lambda nbs: replace(nbs[NB3], "rnn_backward", "reversed(range(T_x))", "range(T_x)")),
+    "float32": (24, lambda nbs: replace(nbs[NB1], "rnn_cell_forward", "a_next = np.tanh(Waa @ a_prev + Wax @ xt + ba)",
                                          "a_next = np.tanh(Waa @ a_prev + Wax @ xt + ba, dtype='float32')")),
     # A right answer whose code triggers a numpy RuntimeWarning: nbgrader alone zeroes the test
     # cell that prints it (1 point); we keep its points.
-    "numpy_warning": (12, lambda nbs: replace(nbs[NB1], "rnn_cell_forward", "    cache = (a_next",
+    "numpy_warning": (24, lambda nbs: replace(nbs[NB1], "rnn_cell_forward", "    cache = (a_next",
                                                "    np.exp(np.float64(1000.0))  # overflows: a RuntimeWarning\n"
                                                "    cache = (a_next")),
-    "invalid_json": (9, lambda nbs: nbs.update({NB2: b'{"cells": [ this is not json'})),
-    "missing_notebook": (6, lambda nbs: nbs.update({NB3: None})),
-    "renamed_notebook": (9, lambda nbs: nbs.update({NB1: None, f"{NB1} (1)": nbs[NB1]})),
-    "deleted_test_cell": (10, lambda nbs: drop_cell(nbs[NB2], "rnn_forward_values")),
-    "duplicated_answer_cell": (12, lambda nbs: duplicate_cell(nbs[NB1], "rnn_cell_forward")),
-    "infinite_loop": (9, lambda nbs: replace(nbs[NB2], "rnn_forward", "    caches = (caches, x)",
+    "invalid_json": (21, lambda nbs: nbs.update({NB2: b'{"cells": [ this is not json'})),
+    "missing_notebook": (18, lambda nbs: nbs.update({NB3: None})),
+    "renamed_notebook": (21, lambda nbs: nbs.update({NB1: None, f"{NB1} (1)": nbs[NB1]})),
+    "deleted_test_cell": (22, lambda nbs: drop_cell(nbs[NB2], "rnn_forward_values")),
+    "duplicated_answer_cell": (24, lambda nbs: duplicate_cell(nbs[NB1], "rnn_cell_forward")),
+    "infinite_loop": (21, lambda nbs: replace(nbs[NB2], "rnn_forward", "    caches = (caches, x)",
                                               "    while True:\n        pass\n    caches = (caches, x)")),
     # The kernel dies in rnn_cell_backward's tests: those score 0, rnn_backward keeps its points.
-    "dead_kernel": (9, lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "    gradients = {",
+    "dead_kernel": (21, lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "    gradients = {",
                                             "    import os; os._exit(1)\n    gradients = {")),
+    "lstm_dc_next_forgotten": (22, lambda nbs: replace(nbs[NB4], "lstm_cell_backward", "dc = dc_next + da_next",
+                                                        "dc = da_next")),
 }
 
 

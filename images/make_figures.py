@@ -6,6 +6,7 @@ Figures written (PNG, white background, byte-reproducible):
   rnn_forward_sequence.png  rnn_forward: rnn_cell_forward applied over time
   rnn_backward_overview.png backpropagation through time (rnn_backward)
   rnn_cell_backward.png     one cell's backward pass and its gradients
+  lstm_cell.png             one LSTM cell: its gates, memory cell and equations
 
 Run:  python images/make_figures.py [OUTDIR]
 OUTDIR defaults to the folder this script lives in.  Only matplotlib's
@@ -65,6 +66,20 @@ def arrow(ax, p0, p1, color=INK, lw=1.6):
 def label(ax, x, y, text, size=12, color=INK, ha="center", va="center", **kw):
     """Text (plain or mathtext) centred on (x, y) unless ha/va say otherwise."""
     ax.text(x, y, text, fontsize=size, color=color, ha=ha, va=va, **kw)
+
+
+def node(ax, x, y, op, r=0.18):
+    """Circle node centred on (x, y): op "+" (sum) or "*" (drawn as the element-wise product)."""
+    ax.add_patch(plt.Circle((x, y), r, fc="white", ec=INK, lw=1.5))
+    if op == "+":
+        label(ax, x, y, "+", size=14, fontweight="bold")
+    else:
+        ax.add_patch(plt.Circle((x, y), 0.035, color=INK))
+
+
+def line(ax, *points, color=INK, lw=1.6):
+    """Polyline without arrowhead through the given points."""
+    ax.plot(*zip(*points), color=color, lw=lw)
 
 
 def save(fig, outdir, name):
@@ -227,12 +242,83 @@ def fig_rnn_cell_backward(outdir):
     return save(fig, outdir, "rnn_cell_backward.png")
 
 
+def fig_lstm_cell(outdir):
+    fig, ax = new_fig(12, 9.0, "LSTM cell: one time step")
+    yc, yg, yb = 7.0, 5.15, 4.2           # memory-cell line, gate row, [a; x] bus
+    xf, xi, xc, xo, xt = 2.9, 3.95, 5.0, 6.05, 7.2   # gates' x; xt: tanh(c<t>)
+    cat = r"[a^{\langle t-1 \rangle};\, x^{\langle t \rangle}]"
+    box(ax, 5.0, 5.55, 7.0, 4.3, fc="#f0f6fc")             # the cell: x 1.5..8.5, y 3.4..7.7
+    # memory cell c: c<t-1> -> (x Gamma_f) -> (+ Gamma_i x c~) -> c<t>
+    label(ax, 0.75, yc, A("c", "t-1"), size=15)
+    arrow(ax, (1.2, yc), (xf - 0.18, yc))
+    node(ax, xf, yc, "*")
+    arrow(ax, (xf + 0.18, yc), (xc - 0.18, yc))
+    node(ax, xc, yc, "+")
+    arrow(ax, (xc + 0.18, yc), (9.2, yc))
+    label(ax, 9.3, yc, A("c", "t"), size=15, ha="left")
+    # inputs: a<t-1> (on top) and x<t> (below) are concatenated into [a<t-1>; x<t>]
+    box(ax, 2.05, yb, 0.3, 0.8, fc="white")
+    line(ax, (1.9, yb), (2.2, yb), lw=1.0)
+    label(ax, 0.75, yb + 0.2, A("a", "t-1"), size=15)
+    arrow(ax, (1.2, yb + 0.2), (1.9, yb + 0.2))
+    label(ax, 2.05, 2.85, A("x", "t"), size=15)
+    arrow(ax, (2.05, 3.1), (2.05, yb - 0.4))
+    line(ax, (2.2, yb), (xo, yb))
+    label(ax, 2.4, yb - 0.3, f"${cat}$", size=12, ha="left")
+    # the four gates, each computed from [a<t-1>; x<t>]
+    for x, fn in [(xf, r"$\sigma$"), (xi, r"$\sigma$"), (xc, "tanh"), (xo, r"$\sigma$")]:
+        arrow(ax, (x, yb), (x, yg - 0.25))
+        box(ax, x, yg, 0.75, 0.5, fn, fc="#fff3d6", size=13)
+    arrow(ax, (xf, yg + 0.25), (xf, yc - 0.18))
+    label(ax, xf + 0.12, 6.05, r"$\Gamma_f$", size=14, ha="left")
+    yi = 6.15                                      # Gamma_i x c~ node
+    line(ax, (xi, yg + 0.25), (xi, yi))
+    arrow(ax, (xi, yi), (xc - 0.18, yi))
+    label(ax, (xi + xc) / 2 - 0.05, yi + 0.25, r"$\Gamma_i$", size=14)
+    arrow(ax, (xc, yg + 0.25), (xc, yi - 0.18))
+    label(ax, xc + 0.12, 5.7, A(r"\tilde{c}", "t"), size=14, ha="left")
+    node(ax, xc, yi, "*")
+    arrow(ax, (xc, yi + 0.18), (xc, yc - 0.18))
+    # output: a<t> = Gamma_o x tanh(c<t>), to the next cell and to the prediction
+    arrow(ax, (xt, yc), (xt, 6.35))
+    box(ax, xt, 6.1, 0.75, 0.5, "tanh", fc="white", size=13)
+    arrow(ax, (xt, 5.85), (xt, yg + 0.18))
+    arrow(ax, (xo + 0.375, yg), (xt - 0.18, yg))
+    label(ax, (xo + xt) / 2 + 0.1, yg + 0.25, r"$\Gamma_o$", size=14)
+    node(ax, xt, yg, "*")
+    arrow(ax, (xt + 0.18, yg), (10.9, yg))
+    label(ax, 11.0, yg, A("a", "t"), size=15, ha="left")
+    arrow(ax, (10.1, yg), (10.1, 7.35))
+    box(ax, 10.1, 7.6, 1.2, 0.5, "softmax", fc="#fff3d6", size=12)
+    arrow(ax, (10.1, 7.85), (10.1, 8.25))
+    label(ax, 10.1, 8.5, A(r"\hat{y}", "t"), size=15)
+    # the equations
+    box(ax, 6.0, 1.4, 11.4, 2.4, fc="#fafafa", ec=GREY)
+    eqs = [
+        (0.6, 2.25, rf"$\Gamma_f = \sigma(W_f {cat} + b_f)$", "forget gate"),
+        (0.6, 1.7, rf"$\Gamma_i = \sigma(W_i {cat} + b_i)$", "update gate"),
+        (0.6, 1.15, rf"$\tilde{{c}}^{{\langle t \rangle}} = \tanh(W_c {cat} + b_c)$", "candidate"),
+        (0.6, 0.6, rf"$\Gamma_o = \sigma(W_o {cat} + b_o)$", "output gate"),
+        (6.9, 2.25, r"$c^{\langle t \rangle} = \Gamma_f \odot c^{\langle t-1 \rangle}"
+                    r" + \Gamma_i \odot \tilde{c}^{\langle t \rangle}$", ""),
+        (6.9, 1.7, r"$a^{\langle t \rangle} = \Gamma_o \odot \tanh(c^{\langle t \rangle})$", ""),
+        (6.9, 1.15, r"$\hat{y}^{\langle t \rangle} = \mathrm{softmax}(W_y\, a^{\langle t \rangle}"
+                    r" + b_y)$", ""),
+    ]
+    for x, y, eq, note in eqs:
+        label(ax, x, y, eq, size=14, ha="left")
+        if note:
+            label(ax, x + 4.4, y, note, size=10, color=GREY, ha="left")
+    label(ax, 6.9, 0.6, r"$\odot$ = element-wise product", size=10, color=GREY, ha="left")
+    return save(fig, outdir, "lstm_cell.png")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     outdir = argv[0] if argv else os.path.dirname(os.path.abspath(__file__))
     os.makedirs(outdir, exist_ok=True)
     for draw in (fig_rnn_model, fig_rnn_cell_forward, fig_rnn_forward_sequence,
-                 fig_rnn_backward_overview, fig_rnn_cell_backward):
+                 fig_rnn_backward_overview, fig_rnn_cell_backward, fig_lstm_cell):
         print(draw(outdir))
 
 

@@ -3,7 +3,7 @@
 Written to tests/fixtures/hostile/ by `make fixtures` (python -m tests.hostile OUTDIR),
 kept fresh by a test, graded end to end by tests/test_grade_hostile.py. Every student
 starts from the complete answer (autograder.sample) and changes one thing; the
-expected score says which tests that costs (12 = nothing). Where the sandbox enforces
+expected score says which tests that costs (24 = nothing: no edit touches 4_lstm.ipynb). Where the sandbox enforces
 something only as root, the score differs with and without root: (as root, as a user).
 """
 
@@ -69,71 +69,71 @@ NB3_TESTS = ["rnn_cell_backward_shapes", "rnn_cell_backward_values", "rnn_backwa
 
 # name -> (score as root, score as a user, failed tests, words in their message, edit)
 STUDENTS = {
-    "control": (12, 12, [], "", lambda nbs: None),
+    "control": (24, 24, [], "", lambda nbs: None),
     # --- broken ---
-    "empty_file": (9, 9, NB1_TESTS, "1_rnn_cell_forward.ipynb is empty", lambda nbs: nbs.update({NB1: b""})),
-    "extra_notebooks": (12, 12, [], "", lambda nbs: nbs.update({"scratch": nbs[NB1], "Untitled": nbs[NB2]})),
+    "empty_file": (21, 21, NB1_TESTS, "1_rnn_cell_forward.ipynb is empty", lambda nbs: nbs.update({NB1: b""})),
+    "extra_notebooks": (24, 24, [], "", lambda nbs: nbs.update({"scratch": nbs[NB1], "Untitled": nbs[NB2]})),
     # nbgrader's OverwriteCells restores the type of a released cell: nothing is lost.
-    "changed_cell_type": (12, 12, [], "", lambda nbs: to_markdown(nbs[NB2], "rnn_forward")),
-    "edited_test_cell": (10, 10, ["rnn_forward_values"], "rnn_forward: wrong values", edit_test),
-    "stripped_metadata": (6, 6, NB3_TESTS, "missing from the notebook", lambda nbs: strip_metadata(nbs[NB3])),
-    "changed_kernel": (12, 12, [], "", lambda nbs: set_kernel(nbs, NB1)),
-    "output_100mb": (12, 12, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+    "changed_cell_type": (24, 24, [], "", lambda nbs: to_markdown(nbs[NB2], "rnn_forward")),
+    "edited_test_cell": (22, 22, ["rnn_forward_values"], "rnn_forward: wrong values", edit_test),
+    "stripped_metadata": (18, 18, NB3_TESTS, "missing from the notebook", lambda nbs: strip_metadata(nbs[NB3])),
+    "changed_kernel": (24, 24, [], "", lambda nbs: set_kernel(nbs, NB1)),
+    "output_100mb": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
                                                                  "print('x' * (100 * 2 ** 20))")),
-    "loop_at_import": (12, 12, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward", "while True:\n    pass")),
+    "loop_at_import": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward", "while True:\n    pass")),
     # Its traceback of thousands of frames may outlast the cell's timeout on a loaded machine:
     # the reason is then the timeout, so only the function is named here.
-    "deep_recursion": (9, 9, NB2_TESTS, "rnn_forward", lambda nbs: replace(
+    "deep_recursion": (21, 21, NB2_TESTS, "rnn_forward", lambda nbs: replace(
         nbs[NB2], "rnn_forward", "    caches = []\n", "    caches = []\n    return rnn_forward(x, a0, parameters)\n")),
-    "sys_exit": (9, 9, NB1_TESTS, "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "sys_exit": (21, 21, NB1_TESTS, "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
                                                            "    import sys; sys.exit(0)\n" + RETURN_1)),
-    "segfault": (9, 9, ["rnn_cell_backward_shapes", "rnn_cell_backward_values"], "kernel died", lambda nbs: replace(
+    "segfault": (21, 21, ["rnn_cell_backward_shapes", "rnn_cell_backward_values"], "kernel died", lambda nbs: replace(
         nbs[NB3], "rnn_cell_backward", "    gradients = {", "    import ctypes; ctypes.string_at(0)\n    gradients = {")),
-    "memory_hog": (9, 9, NB2_TESTS, "MemoryError", lambda nbs: replace(
+    "memory_hog": (21, 21, NB2_TESTS, "MemoryError", lambda nbs: replace(
         nbs[NB2], "rnn_forward", "    caches = []\n", "    caches = [np.ones(int(6e9))]\n")),
-    "fork_bomb": (12, 12, [], "", lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "    gradients = {",
+    "fork_bomb": (24, 24, [], "", lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "    gradients = {",
         "    import os, time\n    global _CHILDREN\n    if '_CHILDREN' not in globals():\n        _CHILDREN = 0\n"
         "        try:\n            while _CHILDREN < 300:\n                if os.fork() == 0:\n"
         "                    time.sleep(600); os._exit(0)\n                _CHILDREN += 1\n"
         "        except OSError:\n            pass\n    gradients = {")),
-    "writes_files": (12, 12, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+    "writes_files": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
         "import os\nopen('notes.txt', 'w').write('hi')\nopen('rnn_utils.py', 'w').write('raise SystemExit')\n"
         "os.symlink('/etc/passwd', '2_rnn_forward.ipynb.link')")),
-    "sleep_past_timeout": (9, 9, NB2_TESTS, "did not finish within the time limit", lambda nbs: replace(
+    "sleep_past_timeout": (21, 21, NB2_TESTS, "did not finish within the time limit", lambda nbs: replace(
         nbs[NB2], "rnn_forward", "    caches = []\n", "    import time; time.sleep(60)\n    caches = []\n")),
     # --- hostile ---
-    "patched_comparisons": (9, 9, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "patched_comparisons": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    np.allclose = lambda *args, **kwargs: True\n    np.array_equal = lambda *args, **kwargs: True\n"
         "    np.testing.assert_allclose = lambda *args, **kwargs: None\n" + WRONG_1)),
-    "lies_about_equality": (9, 9, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "lies_about_equality": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    class Anything:\n        shape = a_next.shape\n        def __eq__(self, other):\n            return True\n"
         "    return Anything(), Anything(), cache")),
-    "reads_caller": (9, 9, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "reads_caller": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    import inspect\n    frame = inspect.currentframe().f_back\n    while frame is not None:\n"
         "        for name in ('expected', 'want', 'reference', 'ref'):\n            if name in frame.f_locals:\n"
         "                return frame.f_locals[name]\n        frame = frame.f_back\n" + WRONG_1)),
-    "reads_hidden_from_disk": (12, 9, [], "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward",
+    "reads_hidden_from_disk": (24, 21, [], "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward",
         RETURN_1, searching("f == 'hidden.py' or (f == '1_rnn_cell_forward.ipynb' and 'source' in folder)",
                             "    if _FOUND:  # found the reference: this answer says so\n" + WRONG_1_IN_IF + "\n" + RETURN_1))),
-    "writes_gradebook": (12, 9, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "writes_gradebook": (24, 21, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         searching("f in ('gradebook.db', 'grades.csv') and os.access(os.path.join(folder, f), os.W_OK)",
                   "    if _FOUND:  # it could have overwritten the grades: this answer says so\n" + WRONG_1_IN_IF
                   + "\n" + RETURN_1))),
-    "imports_grader": (9, 9, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "imports_grader": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    try:\n        from autograder import reference\n"
         "        return reference.load().rnn_cell_forward(xt, a_prev, parameters)\n    except ImportError:\n"
         + WRONG_1.replace("    ", "        ", 1))),
-    "network": (12, 9, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "network": (24, 21, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    import errno, socket\n    s = socket.socket()\n    try:\n        s.connect(('127.0.0.1', 9))\n"
         "        isolated = False\n    except OSError as error:\n"
         "        isolated = error.errno in (errno.ENETUNREACH, errno.EADDRNOTAVAIL)\n    finally:\n        s.close()\n"
         "    if not isolated:\n" + WRONG_1.replace("    ", "        ", 1) + "\n" + RETURN_1)),
-    "hides_tracebacks": (9, 9, NB1_TESTS, "rnn_cell_forward", lambda nbs: (
+    "hides_tracebacks": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: (
         replace(nbs[NB1], "rnn_cell_forward", RETURN_1, WRONG_1),
         add_to_answer(nbs[NB1], "rnn_cell_forward",
                       "ip = get_ipython()\nip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
                       "ip.showtraceback = lambda *args, **kwargs: None"))),
-    "prints_passed": (9, 9, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "prints_passed": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    print('All shape tests passed.'); print('All value tests passed.'); print('Passed.')\n" + WRONG_1)),
 }
 

@@ -38,7 +38,7 @@ def test_every_student_gets_the_exact_score(graded):
     out, _ = graded
     got = {student: float(row["score"]) for student, row in rows(out).items()}
     assert got == EXPECTED
-    assert {row["max_score"] for row in rows(out).values()} == {"12"}
+    assert {row["max_score"] for row in rows(out).values()} == {"24"}
 
 
 def test_status_says_why(graded):
@@ -58,14 +58,16 @@ def test_status_says_why(graded):
 
 def test_per_notebook_columns(graded):
     row = rows(graded[0])["s03_tanh_twice"]
-    assert (row["1_rnn_cell_forward"], row["2_rnn_forward"], row["3_rnn_backward"]) == ("3", "3", "4")
+    assert (row["1_rnn_cell_forward"], row["2_rnn_forward"], row["3_rnn_backward"], row["4_lstm"]) == \
+        ("3", "3", "4", "12")
 
 
 def test_results_json_names_every_test_and_its_message(graded):
     out, _ = graded
     r = results(out, "s03_tanh_twice")
-    assert r["score"] == 10 and [t["name"] for t in r["tests"]] == [
-        f"{f}_{k}" for f in ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward")
+    assert r["score"] == 22 and [t["name"] for t in r["tests"]] == [
+        f"{f}_{k}" for f in ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
+                             "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward")
         for k in ("shapes", "values")]
     failed = [t for t in r["tests"] if t["status"] == "failed"]
     assert [(t["name"], t["score"], t["max_score"]) for t in failed] == [("rnn_cell_backward_values", 0, 2)]
@@ -83,16 +85,16 @@ def test_feedback_and_report(graded):
     out, _ = graded
     feedback = out / "feedback" / "s01_complete" / ASSIGNMENT
     assert sorted(p.name for p in feedback.glob("*.html")) == [
-        "1_rnn_cell_forward.html", "2_rnn_forward.html", "3_rnn_backward.html"]
+        "1_rnn_cell_forward.html", "2_rnn_forward.html", "3_rnn_backward.html", "4_lstm.html"]
     assert not (out / "feedback" / "s10_missing_notebook" / ASSIGNMENT / "3_rnn_backward.html").exists()
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_summary_table_and_quiet_logs(graded):
     _, run = graded
-    assert "s03_tanh_twice" in run.stdout and "15 students, " in run.stdout
+    assert "s03_tanh_twice" in run.stdout and "16 students, " in run.stdout
     assert run.stderr == "", "no log noise on the terminal"
-    assert "12 fully graded" in run.stdout
+    assert "13 fully graded" in run.stdout
 
 
 def test_gradebook_and_nbgrader_export_agree_with_grades_csv(graded):
@@ -114,7 +116,7 @@ def test_regrading_is_a_no_op_and_a_zip_grades_the_same(graded, tmp_path):
     out, _ = graded
     before = (out / "grades.csv").read_bytes()
     again = grade(FIXTURES, out, "--workers", "2")
-    assert again.returncode == 0 and "Grading 0 of 15 submissions" in again.stdout
+    assert again.returncode == 0 and "Grading 0 of 16 submissions" in again.stdout
     assert (out / "grades.csv").read_bytes() == before
     archive = tmp_path / "class.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -122,7 +124,7 @@ def test_regrading_is_a_no_op_and_a_zip_grades_the_same(graded, tmp_path):
             if path.is_file():
                 z.write(path, "download/" + str(path.relative_to(FIXTURES)))
     zipped = grade(archive, out, "--workers", "2")
-    assert zipped.returncode == 0 and "Grading 0 of 15 submissions" in zipped.stdout, zipped.stdout
+    assert zipped.returncode == 0 and "Grading 0 of 16 submissions" in zipped.stdout, zipped.stdout
     assert (out / "grades.csv").read_bytes() == before
 
 
@@ -134,8 +136,8 @@ def test_a_changed_submission_is_regraded(graded, tmp_path):
     fixed = submissions / "s10_missing_notebook" / ASSIGNMENT / "3_rnn_backward.ipynb"
     shutil.copy(FIXTURES / "s01_complete" / ASSIGNMENT / "3_rnn_backward.ipynb", fixed)
     run = grade(submissions, out, "--workers", "1")
-    assert run.returncode == 0 and "Grading 1 of 15 submissions" in run.stdout, run.stdout
-    assert float(rows(out)["s10_missing_notebook"]["score"]) == 12, (
+    assert run.returncode == 0 and "Grading 1 of 16 submissions" in run.stdout, run.stdout
+    assert float(rows(out)["s10_missing_notebook"]["score"]) == 24, (
         rows(out)["s10_missing_notebook"]["status"], results(out, "s10_missing_notebook")["tests"][0]["output"])
     assert {s: float(r["score"]) for s, r in rows(out).items() if s != "s10_missing_notebook"} == \
         {s: v for s, v in EXPECTED.items() if s != "s10_missing_notebook"}
@@ -158,13 +160,15 @@ def test_hidden_tests_name_the_mistakes_and_the_report_counts_them(graded):
     named = {"s03_tanh_twice": ("rnn_cell_backward_values", "tanh applied twice"),
              "s04_yt_from_a_prev": ("rnn_cell_forward_values", "yt_pred computed from a_prev"),
              "s05_a0_every_step": ("rnn_forward_values", "the initial state a0 used at every step"),
-             "s06_time_forwards": ("rnn_backward_values", "time walked forwards in the backward pass")}
+             "s06_time_forwards": ("rnn_backward_values", "time walked forwards in the backward pass"),
+             "s16_lstm_dc_next_forgotten": ("lstm_cell_backward_values", "dc_next left out of the memory's gradient")}
     for student, (test, mistake) in named.items():
         outputs = {t["name"]: t["output"] for t in results(out, student)["tests"]}
         assert f"Known mistake: {mistake}." in outputs[test], outputs[test]
         feedback = (out / "feedback" / student / ASSIGNMENT).glob("*.html")
         assert any(f"Known mistake: {mistake}." in html.read_text() for html in feedback)
     assert not any("Known mistake" in t["output"] for t in results(out, "s01_complete")["tests"])
-    assert ("Known mistakes: tanh applied twice (1 student); the initial state a0 used at every step (1 student); "
+    assert ("Known mistakes: dc_next left out of the memory's gradient (1 student); tanh applied twice (1 student); "
+            "the initial state a0 used at every step (1 student); "
             "time walked forwards in the backward pass (1 student); yt_pred computed from a_prev (1 student)"
             ) in run.stdout

@@ -90,7 +90,7 @@ def test_student_code_could_not_touch_the_gradebook_or_the_grader(graded):
     gradebook = out / "course" / "gradebook.db"
     assert gradebook.stat().st_uid == 0 or not AS_ROOT
     if AS_ROOT:  # as root, these attacks find nothing: their answers stay right
-        assert EXPECTED["h20_reads_hidden_from_disk"] == EXPECTED["h21_writes_gradebook"] == 12
+        assert EXPECTED["h20_reads_hidden_from_disk"] == EXPECTED["h21_writes_gradebook"] == 24
 
 
 def test_an_interrupted_run_resumes(tmp_path):

@@ -117,13 +117,16 @@ def test_each_mistake_shows_on_the_examples_and_the_hidden_cases(mistake):
     assert any(differs(rnn_utils.example_inputs(**case)) for case in cases)
 
 
-def test_the_mistake_models_walk_time_like_the_reference_when_right():
-    """_backward_loop builds both backward-loop mistakes; reversed with the carry it is the answer."""
+@pytest.mark.parametrize("cell", ["rnn_cell_backward", "lstm_cell_backward"])
+def test_the_mistake_models_walk_time_like_the_reference_when_right(cell):
+    """_backward_loop builds the backward-loop mistakes; reversed with both carries it is the answer."""
     ns = student()
-    right = mistakes._backward_loop(lambda T_x: reversed(range(T_x)), carry=True)(ns)
+    right = mistakes._backward_loop(cell, mistakes._backwards)(ns)
+    backward = cell.replace("_cell", "")
+    forward = rnn_utils.FEEDERS[backward]
     ex = rnn_utils.example_inputs(seed=4)
-    caches = ns["rnn_forward"](ex["x"], ex["a0"], ex["parameters"])[2]
-    assert rnn_utils.outputs_match(right(ex["da"], caches), ns["rnn_backward"](ex["da"], caches))
+    caches = ns[forward](*rnn_utils.exercise_arguments(forward, ex))[-1]
+    assert rnn_utils.outputs_match(right(ex["da"], caches), ns[backward](ex["da"], caches))
 
 
 def test_the_large_score_example_overflows_a_naive_softmax():
@@ -141,8 +144,12 @@ def test_gradient_check_passes_a_right_backward_pass(capsys):
                                     ("rnn_forward", "rnn_backward", rnn_utils.GRADIENT_KEYS)):
         errors = rnn_utils.gradient_check(ns[forward], ns[backward])
         assert set(errors) == set(keys) and all(error < 1e-7 for error in errors.values())
+    for forward, backward in (("lstm_cell_forward", "lstm_cell_backward"), ("lstm_forward", "lstm_backward")):
+        errors = rnn_utils.gradient_check(ns[forward], ns[backward])
+        assert set(errors) == set(rnn_utils.OUTPUTS[backward]) and all(error < 1e-7 for error in errors.values())
     out = capsys.readouterr().out
     assert out.count("All 5 gradients agree with finite differences") == 2 and "WRONG" not in out
+    assert "All 11 gradients agree" in out and "All 10 gradients agree" in out
 
 
 @pytest.mark.parametrize("mistake_id, off", [
@@ -168,6 +175,18 @@ def test_gradient_check_says_which_cell_gradient_is_off(mistake_id, off, capsys)
 def test_gradient_check_of_the_sequence(mistake_id, off, capsys):
     ns = student(mistake_id)
     errors = rnn_utils.gradient_check(ns["rnn_forward"], ns["rnn_backward"])
+    assert {key for key, error in errors.items() if error is None or error >= 1e-7} == off
+
+
+@pytest.mark.parametrize("mistake_id, forward, backward, off", [
+    ("lstm_dc_next_forgotten", "lstm_cell_forward", "lstm_cell_backward", set(rnn_utils.OUTPUTS["lstm_cell_backward"])
+     - {"dWo", "dbo"}),  # the output gate's road does not go through the memory
+    ("lstm_dc_prev_without_ft", "lstm_cell_forward", "lstm_cell_backward", {"dc_prev"}),
+    ("lstm_dc_prevt_not_carried", "lstm_forward", "lstm_backward", set(rnn_utils.OUTPUTS["lstm_backward"])),
+])
+def test_gradient_check_of_the_lstm_names_the_gradients_off(mistake_id, forward, backward, off, capsys):
+    ns = student(mistake_id)
+    errors = rnn_utils.gradient_check(ns[forward], ns[backward])
     assert {key for key, error in errors.items() if error is None or error >= 1e-7} == off
 
 

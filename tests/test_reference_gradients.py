@@ -77,3 +77,49 @@ def test_no_tanh_of_the_cached_activation_in_the_source():
     code = [cell.source for path in reference.SOURCE.glob("*.ipynb")
             for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
     assert code and not any("tanh(a_next" in source.replace(" ", "") for source in code)
+
+
+LSTM_WEIGHTS = ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo")
+
+
+@pytest.mark.parametrize("case", SHAPES, ids=lambda c: "m{m}_T{T_x}_na{n_a}_nx{n_x}".format(**c))
+def test_lstm_cell_backward_matches_finite_differences(case):
+    """J = sum(da * a_next) + sum(dc * c_next): both upstream gradients are exercised."""
+    ref = reference.load()
+    ex = rnn_utils.example_inputs(**case)
+    xt, a_prev, c_prev, p = ex["x"][:, :, 0].copy(), ex["a0"], ex["c0"], ex["lstm_parameters"]
+    da_next, dc_next = ex["da"][:, :, 0], ex["dc"]
+
+    def loss():
+        a_next, c_next, _, _ = ref.lstm_cell_forward(xt, a_prev, c_prev, p)
+        return float(np.sum(da_next * a_next) + np.sum(dc_next * c_next))
+
+    analytic = ref.lstm_cell_backward(da_next, dc_next, ref.lstm_cell_forward(xt, a_prev, c_prev, p)[3])
+    wrt = {"dxt": xt, "da_prev": a_prev, "dc_prev": c_prev, **{"d" + key: p[key] for key in LSTM_WEIGHTS}}
+    for key, array in wrt.items():
+        error = rnn_utils.relative_error(analytic[key], rnn_utils.numerical_gradient(loss, array))
+        assert error < TOLERANCE, (key, error)
+
+
+@pytest.mark.parametrize("case", SHAPES, ids=lambda c: "m{m}_T{T_x}_na{n_a}_nx{n_x}".format(**c))
+def test_lstm_backward_matches_finite_differences(case):
+    ref = reference.load()
+    ex = rnn_utils.example_inputs(**case)
+    x, a0, da, p = ex["x"], ex["a0"], ex["da"], ex["lstm_parameters"]
+
+    def loss():
+        return float(np.sum(da * ref.lstm_forward(x, a0, p)[0]))
+
+    analytic = ref.lstm_backward(da, ref.lstm_forward(x, a0, p)[3])
+    assert set(analytic) == {"dx", "da0"} | {"d" + key for key in LSTM_WEIGHTS}
+    for key, array in {"dx": x, "da0": a0, **{"d" + key: p[key] for key in LSTM_WEIGHTS}}.items():
+        error = rnn_utils.relative_error(analytic[key], rnn_utils.numerical_gradient(loss, array))
+        assert error < TOLERANCE, (key, error)
+
+
+def test_lstm_backward_counts_time_from_da():
+    """lstm_backward takes T_x from da: a da shorter than the caches backpropagates that many steps."""
+    ref = reference.load()
+    ex = rnn_utils.example_inputs(T_x=4)
+    caches = ref.lstm_forward(ex["x"], ex["a0"], ex["lstm_parameters"])[3]
+    assert ref.lstm_backward(ex["da"][:, :, :2], caches)["dx"].shape[2] == 2

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder import release
+from autograder import reference, release
 from autograder.reference import rnn_utils
 from tests.helpers import RELEASE, ROOT, SOURCE, assert_same_tree, nbgrader_meta, notebooks, read, region
 
@@ -34,7 +34,7 @@ def test_release_is_fresh(regenerated):
 
 def test_release_ships_only_what_students_need():
     files = {str(p.relative_to(RELEASE)) for p in RELEASE.rglob("*") if p.is_file()}
-    assert files == {"1_rnn_cell_forward.ipynb", "2_rnn_forward.ipynb", "3_rnn_backward.ipynb", "rnn_utils.py",
+    assert files == {"1_rnn_cell_forward.ipynb", "2_rnn_forward.ipynb", "3_rnn_backward.ipynb", "4_lstm.ipynb", "rnn_utils.py",
                      "visible_expected.json"} | {f"images/{p.name}" for p in (ROOT / "images").glob("*.png")}
 
 
@@ -78,7 +78,7 @@ def test_release_gives_no_reference_value():
     grading and stored nowhere."""
     import json
     data = json.loads((RELEASE / "visible_expected.json").read_text())
-    parts = {"rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward"}
+    parts = set(reference.FUNCTIONS)
     assert set(data) == parts | {"input_mutated"}
     examples = set(rnn_utils.EXAMPLES)
     for part in parts:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["softmax", "sigmoid", "initialize_parameters", "example_inputs",
+__all__ = ["softmax", "sigmoid", "initialize_parameters", "initialize_lstm_parameters", "example_inputs",
            "load_functions", "numerical_gradient", "relative_error", "gradient_check", "Adam"]
 
 EXPECTED_FILE = "visible_expected.json"
@@ -75,6 +75,26 @@ def initialize_parameters(n_a, n_x, n_y, seed=1, scale=1.0):
     }
 
 
+def initialize_lstm_parameters(n_a, n_x, n_y, seed=1, scale=1.0):
+    """Random LSTM parameters, reproducible from `seed`.
+
+    Returns a dict of float64 arrays, every gate acting on the concatenation [a_prev; xt]
+    of n_a + n_x rows:
+        Wf, Wi, Wc, Wo (n_a, n_a + n_x)   forget gate, update gate, candidate, output gate
+        bf, bi, bc, bo (n_a, 1)
+        Wy (n_y, n_a), by (n_y, 1)         the prediction
+    drawn from a standard normal times `scale`.
+    """
+    rng = np.random.default_rng(seed)
+    parameters = {}
+    for gate in "fico":
+        parameters["W" + gate] = scale * rng.standard_normal((n_a, n_a + n_x))
+        parameters["b" + gate] = scale * rng.standard_normal((n_a, 1))
+    parameters["Wy"] = scale * rng.standard_normal((n_y, n_a))
+    parameters["by"] = scale * rng.standard_normal((n_y, 1))
+    return parameters
+
+
 def example_inputs(seed=1, n_x=3, n_a=5, n_y=2, m=10, T_x=4, output_scale=1.0):
     """One reproducible example for the exercises.
 
@@ -84,6 +104,10 @@ def example_inputs(seed=1, n_x=3, n_a=5, n_y=2, m=10, T_x=4, output_scale=1.0):
         da          (n_a, m, T_x)   upstream gradients dJ/da<t> for the backward pass
         parameters  see initialize_parameters; Wya and by multiplied by `output_scale`
                     (a large one gives scores far apart, where a naive softmax overflows)
+    and, for the LSTM,
+        c0          (n_a, m)        a memory cell c_prev for lstm_cell_forward
+        dc          (n_a, m)        upstream gradient dJ/dc<t> for lstm_cell_backward
+        lstm_parameters  see initialize_lstm_parameters; Wy and by times `output_scale`
     The visible tests use the defaults (seed 1), then the other EXAMPLES.
     """
     rng = np.random.default_rng(seed)
@@ -93,7 +117,15 @@ def example_inputs(seed=1, n_x=3, n_a=5, n_y=2, m=10, T_x=4, output_scale=1.0):
     parameters = initialize_parameters(n_a, n_x, n_y, seed=seed + 1000)
     parameters["Wya"] *= output_scale
     parameters["by"] *= output_scale
-    return {"x": x, "a0": a0, "da": da, "parameters": parameters}
+    # The LSTM's arrays come from generators of their own, so the RNN's stay as they were.
+    lstm = np.random.default_rng(seed + 2000)
+    c0 = lstm.standard_normal((n_a, m))
+    dc = lstm.standard_normal((n_a, m))
+    lstm_parameters = initialize_lstm_parameters(n_a, n_x, n_y, seed=seed + 3000)
+    lstm_parameters["Wy"] *= output_scale
+    lstm_parameters["by"] *= output_scale
+    return {"x": x, "a0": a0, "da": da, "parameters": parameters,
+            "c0": c0, "dc": dc, "lstm_parameters": lstm_parameters}
 
 
 # --------------------------------------------------------------------------
@@ -136,34 +168,36 @@ GRADIENT_KEYS = ("dx", "da0", "dWax", "dWaa", "dba")
 def gradient_check(forward, backward, seed=5, eps=1e-6, tolerance=1e-7):
     """Check your backward pass against finite differences of your forward pass.
 
-    forward, backward -- rnn_cell_forward and rnn_cell_backward, or rnn_forward and
-        rnn_backward (told apart by the forward function's name)
+    forward, backward -- a forward pass and its backward pass: rnn_cell_forward and
+        rnn_cell_backward, rnn_forward and rnn_backward, or the same of the LSTM (told apart
+        by the forward function's name)
     seed -- the small random example used: n_x=3, n_a=4, n_y=2, m=3, T_x=3
 
-    The loss is J = sum(da * a) over the hidden states `a` your forward pass returns,
-    so dJ/da = da: your backward pass gets `da`, and every gradient it returns (dxt or dx,
-    da_prev or da0, dWax, dWaa, dba) is compared with the centred difference
+    The loss is J = sum(da * a) over the hidden states `a` your forward pass returns (plus
+    sum(dc * c_next) for lstm_cell_forward), so dJ/da = da: your backward pass gets `da` (and
+    `dc`), and every gradient it returns (of the inputs: dxt or dx, da_prev or da0, dc_prev;
+    of the weights and biases: dWax, dba, dWf, ...) is compared with the centred difference
     (J(w + eps) - J(w - eps)) / (2 eps) for every entry w of that input. A right backward
     pass agrees to about 1e-10; a relative error above `tolerance` means a mistake.
     Prints one line per gradient and returns {gradient name: relative error}
     (None for a gradient that is missing or has the wrong shape).
     """
     name = getattr(forward, "__name__", "")
-    if name not in ("rnn_cell_forward", "rnn_forward"):
-        raise ValueError("gradient_check(forward, backward) needs rnn_cell_forward and rnn_cell_backward, "
-                         f"or rnn_forward and rnn_backward; got {name or forward!r}.")
-    cell = name == "rnn_cell_forward"
+    part = next((b for b, f in FEEDERS.items() if f == name), None)
+    if part is None:
+        raise ValueError("gradient_check(forward, backward) needs a forward pass and its backward pass, "
+                         f"such as rnn_cell_forward and rnn_cell_backward; got {name or forward!r}.")
     ex = example_inputs(seed=seed, n_x=3, n_a=4, n_y=2, m=3, T_x=3)
-    parameters = ex["parameters"]
-    inputs = [ex["x"][:, :, 0].copy(), ex["a0"]] if cell else [ex["x"], ex["a0"]]
-    da = ex["da"][:, :, 0] if cell else ex["da"]
-    keys = GRADIENT_KEYS_CELL if cell else GRADIENT_KEYS
-    wrt = dict(zip(keys, inputs + [parameters["Wax"], parameters["Waa"], parameters["ba"]]))
+    *inputs, parameters = [np.array(a) if isinstance(a, np.ndarray) else a for a in exercise_arguments(name, ex)]
+    upstream = _upstream(part, ex)
+    # The gradients of the inputs come first, in the inputs' order; then those of the parameters.
+    wrt = {key: inputs[i] if i < len(inputs) else parameters[key[1:]] for i, key in enumerate(OUTPUTS[part])}
 
     def loss():
-        return float(np.sum(da * _call(forward, *inputs, parameters)[0]))
+        result = _call(forward, *inputs, parameters)
+        return float(sum(np.sum(g * result[i]) for i, g in enumerate(upstream)))
 
-    gradients = _call(backward, da, _call(forward, *inputs, parameters)[2])
+    gradients = _call(backward, *upstream, _call(forward, *inputs, parameters)[-1])
     backward_name = getattr(backward, "__name__", "the backward pass")
     print(f"Gradient check of {backward_name} against finite differences of {name}:")
     errors = {}
@@ -293,18 +327,61 @@ EXAMPLES = {
 FIRST = "the example"
 LARGE_SCORES = "an example with large scores"
 
-# The outputs each exercise is judged on, by name.
+# The arguments of every exercise, in order.
+ARGUMENTS = {
+    "rnn_cell_forward": ("xt", "a_prev", "parameters"),
+    "rnn_forward": ("x", "a0", "parameters"),
+    "rnn_cell_backward": ("da_next", "cache"),
+    "rnn_backward": ("da", "caches"),
+    "lstm_cell_forward": ("xt", "a_prev", "c_prev", "parameters"),
+    "lstm_forward": ("x", "a0", "parameters"),
+    "lstm_cell_backward": ("da_next", "dc_next", "cache"),
+    "lstm_backward": ("da", "caches"),
+}
+# What each forward pass returns, in order: the last is the cache its backward pass reads.
+RESULTS = {
+    "rnn_cell_forward": ("a_next", "yt_pred", "cache"),
+    "rnn_forward": ("a", "y_pred", "caches"),
+    "lstm_cell_forward": ("a_next", "c_next", "yt_pred", "cache"),
+    "lstm_forward": ("a", "y", "c", "caches"),
+}
+# What a cell's cache holds, in order (a sequence's caches are (list of the cells' caches, x)).
+CACHE_LAYOUTS = {
+    "rnn_cell_forward": ("a_next", "a_prev", "xt", "parameters"),
+    "lstm_cell_forward": ("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt", "parameters"),
+}
+GATES = ("ft", "it", "cct", "ot")
+LSTM_WEIGHT_GRADIENTS = ("dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo")
+
+# The outputs each exercise is judged on, by name. A backward pass's gradients of its
+# inputs come first, in the order of the forward pass's arguments.
 OUTPUTS = {
     "rnn_cell_forward": ("a_next", "yt_pred"),
     "rnn_forward": ("a", "y_pred"),
     "rnn_cell_backward": GRADIENT_KEYS_CELL,
     "rnn_backward": GRADIENT_KEYS,
+    # The gates are judged too: lstm_cell_backward reads them from the cache.
+    "lstm_cell_forward": ("a_next", "c_next", "yt_pred") + GATES,
+    "lstm_forward": ("a", "y", "c"),
+    "lstm_cell_backward": ("dxt", "da_prev", "dc_prev") + LSTM_WEIGHT_GRADIENTS,
+    "lstm_backward": ("dx", "da0") + LSTM_WEIGHT_GRADIENTS,
 }
 RTOL, ATOL = 1e-4, 1e-6
 
+# The forward pass whose cache each backward pass reads.
+FEEDERS = {"rnn_cell_backward": "rnn_cell_forward", "rnn_backward": "rnn_forward",
+           "lstm_cell_backward": "lstm_cell_forward", "lstm_backward": "lstm_forward"}
+# The outputs of a forward pass that reach its backward pass through the cache (not y).
+CARRIED = {"rnn_cell_forward": ("a_next",), "rnn_forward": ("a",),
+           "lstm_cell_forward": ("a_next", "c_next") + GATES, "lstm_forward": ("a", "c")}
+# Where the student wrote each forward pass, for "fix ... first".
+WRITTEN_IN = {"rnn_cell_forward": "notebook 1", "rnn_forward": "notebooks 1 and 2",
+              "lstm_cell_forward": "exercise 1 of this notebook",
+              "lstm_forward": "exercises 1 and 2 of this notebook"}
+
 
 class EarlierNotebookError(AssertionError):
-    """The function under test is fed by one from an earlier notebook that is wrong."""
+    """The function under test is fed by one from an earlier notebook (or exercise) that is wrong."""
 
 
 class KnownMistake(AssertionError):
@@ -335,26 +412,65 @@ def _expected(part, example=FIRST):
     return _arrays(_data()[part]["reference"][example])
 
 
+def _upstream(part, ex):
+    """The upstream gradients the backward pass `part` gets on example `ex`."""
+    da = ex["da"]
+    return {"rnn_cell_backward": (da[:, :, 0],), "rnn_backward": (da,),
+            "lstm_cell_backward": (da[:, :, 0], ex["dc"]), "lstm_backward": (da,)}[part]
+
+
 def exercise_arguments(part, ex, forward=None):
     """The arguments the exercise `part` is tested with on example `ex` (a dict of
-    example_inputs); a backward pass gets the caches of `forward` (a forward function)."""
-    x, a0, da, parameters = ex["x"], ex["a0"], ex["da"], ex["parameters"]
-    if part == "rnn_cell_forward":
-        return x[:, :, 0], a0, parameters
-    if part == "rnn_forward":
-        return x, a0, parameters
-    if part == "rnn_cell_backward":
-        return da[:, :, 0], _call(forward, x[:, :, 0], a0, parameters)[2]
-    if part == "rnn_backward":
-        return da, _call(forward, x, a0, parameters)[2]
-    raise KeyError(part)
+    example_inputs); a backward pass gets the cache of `forward` (its forward function)."""
+    if part in FEEDERS:
+        return _upstream(part, ex) + (_call(forward, *exercise_arguments(FEEDERS[part], ex))[-1],)
+    x, a0 = ex["x"], ex["a0"]
+    return {"rnn_cell_forward": (x[:, :, 0], a0, ex["parameters"]),
+            "rnn_forward": (x, a0, ex["parameters"]),
+            "lstm_cell_forward": (x[:, :, 0], a0, ex["c0"], ex["lstm_parameters"]),
+            "lstm_forward": (x, a0, ex["lstm_parameters"])}[part]
 
 
 def exercise_outputs(part, result):
-    """{output name: value} of what the exercise `part` returned."""
-    if part in ("rnn_cell_forward", "rnn_forward"):
-        return dict(zip(OUTPUTS[part], result[:2]))
+    """{output name: value} of what the exercise `part` returned (an LSTM cell's gates come
+    from its cache); AssertionError saying what is asked for when the structure is wrong."""
+    if part in RESULTS:
+        names = RESULTS[part]
+        assert isinstance(result, tuple) and len(result) == len(names), \
+            f"{part} must return a tuple ({', '.join(names)})."
+        outputs = dict(zip(names[:-1], result[:-1]))
+        in_cache = [key for key in OUTPUTS[part] if key not in outputs]
+        if in_cache:
+            layout, cache = CACHE_LAYOUTS[part], result[-1]
+            assert isinstance(cache, tuple) and len(cache) == len(layout), \
+                f"{part}'s cache must be the tuple ({', '.join(layout)})."
+            outputs.update({key: cache[layout.index(key)] for key in in_cache})
+        return outputs
+    assert isinstance(result, dict), f"{part} must return a dict of gradients, got {type(result).__name__}."
+    missing = [key for key in OUTPUTS[part] if key not in result]
+    assert not missing, f"{part}'s gradients lack the key(s) {', '.join(missing)}."
     return {key: result[key] for key in OUTPUTS[part]}
+
+
+def cache_problem(part, args, result):
+    """None when the cache the forward pass `part` returned (with `result`, called on `args`)
+    holds what its backward pass reads, in the right places; else what is wrong with it."""
+    cache = result[-1]
+    if part in CACHE_LAYOUTS:
+        layout = CACHE_LAYOUTS[part]
+        known = {**dict(zip(RESULTS[part], result)), **dict(zip(ARGUMENTS[part], args))}
+        if not (isinstance(cache, tuple) and len(cache) == len(layout)
+                and all(same_structure(value, known[key]) for key, value in zip(layout, cache) if key in known)):
+            return f"{part}'s cache must be the tuple ({', '.join(layout)}), in that order."
+        return None
+    T_x = np.shape(args[0])[2]
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        return f"{part}'s caches must be the tuple (list_of_caches, x)."
+    if not (isinstance(cache[0], (list, tuple)) and len(cache[0]) == T_x):
+        return f"{part}'s caches[0] must hold one cache per time step ({T_x})."
+    if not same_structure(cache[1], args[0]):
+        return f"{part}'s caches[1] must be the input x."
+    return None
 
 
 def outputs_match(got, want, rtol=RTOL, atol=ATOL):
@@ -375,22 +491,23 @@ def outputs_match(got, want, rtol=RTOL, atol=ATOL):
     return True
 
 
-FEEDERS = {"rnn_cell_backward": "rnn_cell_forward", "rnn_backward": "rnn_forward"}
-
-
 def _fed_arguments(part, example, forward=None):
     """The arguments of exercise `part` on one of the EXAMPLES. A backward pass gets the
-    caches of your forward pass, whose values are checked first: if they are wrong, the
-    mistake is in the earlier notebook, and this test says so instead of blaming this one."""
+    cache of your forward pass, whose values are checked first: if they are wrong, the
+    mistake is in the earlier exercise, and this test says so instead of blaming this one."""
     ex = example_inputs(**EXAMPLES[example])
     feeder = FEEDERS.get(part)
     if feeder:
-        key = OUTPUTS[feeder][0]
-        got = _call(forward, *exercise_arguments(feeder, ex))
-        if not outputs_match({key: got[0]}, {key: _expected(feeder, example)[key]}):
-            notebooks = "notebook 1" if feeder == "rnn_cell_forward" else "notebooks 1 and 2"
-            raise EarlierNotebookError(f"{feeder} (from {notebooks}) gives wrong values on {example}, so its "
-                                       f"cache is wrong: fix {notebooks} first.")
+        try:
+            got = exercise_outputs(feeder, _call(forward, *exercise_arguments(feeder, ex)))
+        except AssertionError:
+            got = None
+        expected = _expected(feeder, example)
+        if not outputs_match(got and {key: got[key] for key in CARRIED[feeder]},
+                             {key: expected[key] for key in CARRIED[feeder]}):
+            place = WRITTEN_IN[feeder]
+            raise EarlierNotebookError(f"{feeder} (from {place}) gives wrong values on {example}, so its "
+                                       f"cache is wrong: fix {place} first.")
     return exercise_arguments(part, ex, forward)
 
 
@@ -488,21 +605,20 @@ def _check_values(value, label, expected, where=""):
             f"{value[index]:.6f}, expected {expected[index]:.6f}.")
 
 
-def _check_other_examples(part, run, labels):
+def _label(part, key):
+    """How the tests name an output: gradients["dxt"], ft (in the cache), a_next."""
+    if part in FEEDERS:
+        return f'gradients["{key}"]'
+    return f"{key} (in the cache)" if key not in RESULTS[part] else key
+
+
+def _check_other_examples(part, run):
     """The values on every example but the first (whose values the test printed)."""
     for example in EXAMPLES:
         if example != FIRST:
             got, expected = run(example), _expected(part, example)
             for key in OUTPUTS[part]:
-                _check_values(got[key], labels.get(key, key), expected[key], where=f" on {example}")
-
-
-def _check_unchanged(function, names, before, after):
-    for name, old, new in zip(names, before, after):
-        if not same_structure(old, new):
-            mistake = _data()["input_mutated"]
-            raise KnownMistake(f"{function} changed its argument {name} in place. "
-                               f"Known mistake: {mistake['name']}. {mistake['hint']}")
+                _check_values(got[key], _label(part, key), expected[key], where=f" on {example}")
 
 
 def same_structure(a, b):
@@ -516,124 +632,98 @@ def same_structure(a, b):
     return a == b
 
 
-def _called(function, part, names, args):
+def _called(function, part, args):
     """function(*args), checking it leaves its arguments as they came."""
     before = copy.deepcopy(args)
     result = _call(function, *args)
-    _check_unchanged(part, names, before, args)
+    for name, old, new in zip(ARGUMENTS[part], before, args):
+        if not same_structure(old, new):
+            mistake = _data()["input_mutated"]
+            raise KnownMistake(f"{part} changed its argument {name} in place. "
+                               f"Known mistake: {mistake['name']}. {mistake['hint']}")
     return result
 
 
-def check_rnn_cell_forward_shapes(rnn_cell_forward):
-    """Visible test: shapes of rnn_cell_forward's outputs and cache."""
-    with _diagnosed("rnn_cell_forward", _runner("rnn_cell_forward", rnn_cell_forward)):
-        xt, a_prev, parameters = exercise_arguments("rnn_cell_forward", example_inputs())
-        result = _call(rnn_cell_forward, xt, a_prev, parameters)
-        _check_tuple(result, "rnn_cell_forward", ["a_next", "yt_pred", "cache"])
-        a_next, yt_pred, cache = result
-        _check_shape(a_next, "a_next", a_prev.shape)
-        _check_shape(yt_pred, "yt_pred", (parameters["Wya"].shape[0], xt.shape[1]))
-        assert isinstance(cache, tuple) and len(cache) == 4, \
-            "cache must be the tuple (a_next, a_prev, xt, parameters)."
-    print("a_next.shape =", a_next.shape)
-    print("yt_pred.shape =", yt_pred.shape)
+def _forward_shapes(part, function):
+    """Visible shapes test of a forward pass: its outputs' shapes and its cache's layout."""
+    with _diagnosed(part, _runner(part, function)):
+        args = exercise_arguments(part, example_inputs())
+        result = _call(function, *args)
+        _check_tuple(result, part, RESULTS[part])
+        outputs = exercise_outputs(part, result)
+        for key, expected in _expected(part).items():
+            _check_shape(outputs[key], _label(part, key), expected.shape)
+        problem = cache_problem(part, args, result)
+        assert problem is None, problem
+    for key, value in zip(RESULTS[part][:-1], result):
+        print(f"{key}.shape =", np.shape(value))
+    if part not in CACHE_LAYOUTS:
+        print("len(caches[0]) =", len(result[-1][0]))
     print("All shape tests passed.")
 
 
-def check_rnn_cell_forward_values(rnn_cell_forward):
-    """Visible test: values of rnn_cell_forward on the examples."""
-    run = _runner("rnn_cell_forward", rnn_cell_forward)
-    with _diagnosed("rnn_cell_forward", run):
-        args = exercise_arguments("rnn_cell_forward", example_inputs())
-        a_next, yt_pred, cache = _called(rnn_cell_forward, "rnn_cell_forward", ("xt", "a_prev", "parameters"),
-                                         args)
-        expected = _expected("rnn_cell_forward")
-        _show("a_next[4]", a_next[4])
-        _show("yt_pred[1]", yt_pred[1])
-        _check_values(a_next, "a_next", expected["a_next"])
-        _check_values(yt_pred, "yt_pred", expected["yt_pred"])
-        xt, a_prev, parameters = args
-        assert (isinstance(cache, tuple) and len(cache) == 4 and np.array_equal(cache[0], a_next)
-                and np.array_equal(cache[1], a_prev) and np.array_equal(cache[2], xt) and cache[3] is parameters), \
-            "cache must be (a_next, a_prev, xt, parameters), in that order."
-        _check_other_examples("rnn_cell_forward", run, {})
+def _forward_values(part, function, shown):
+    """Visible values test of a forward pass: print the entries `shown` ((output, index)
+    pairs) on the first example, then compare every output on every example."""
+    run = _runner(part, function)
+    with _diagnosed(part, run):
+        args = exercise_arguments(part, example_inputs())
+        result = _called(function, part, args)
+        _check_tuple(result, part, RESULTS[part])
+        outputs = exercise_outputs(part, result)
+        for key, index in shown:
+            _show(key + "".join(f"[{i}]" for i in index), outputs[key][index])
+        for key, expected in _expected(part).items():
+            _check_values(outputs[key], _label(part, key), expected)
+        problem = cache_problem(part, args, result)
+        assert problem is None, problem
+        _check_other_examples(part, run)
     print("All value tests passed.")
-
-
-def check_rnn_forward_shapes(rnn_forward):
-    """Visible test: shapes of rnn_forward's outputs and caches."""
-    with _diagnosed("rnn_forward", _runner("rnn_forward", rnn_forward)):
-        x, a0, parameters = exercise_arguments("rnn_forward", example_inputs())
-        result = _call(rnn_forward, x, a0, parameters)
-        _check_tuple(result, "rnn_forward", ["a", "y_pred", "caches"])
-        a, y_pred, caches = result
-        n_x, m, T_x = x.shape
-        _check_shape(a, "a", (a0.shape[0], m, T_x))
-        _check_shape(y_pred, "y_pred", (parameters["Wya"].shape[0], m, T_x))
-        assert isinstance(caches, tuple) and len(caches) == 2, "caches must be the tuple (list_of_caches, x)."
-        assert len(caches[0]) == T_x, \
-            f"caches[0] must hold one cache per time step ({T_x}), got {len(caches[0])}."
-    print("a.shape =", a.shape)
-    print("y_pred.shape =", y_pred.shape)
-    print("len(caches[0]) =", len(caches[0]))
-    print("All shape tests passed.")
-
-
-def check_rnn_forward_values(rnn_forward):
-    """Visible test: values of rnn_forward on the examples."""
-    run = _runner("rnn_forward", rnn_forward)
-    with _diagnosed("rnn_forward", run):
-        args = exercise_arguments("rnn_forward", example_inputs())
-        a, y_pred, caches = _called(rnn_forward, "rnn_forward", ("x", "a0", "parameters"), args)
-        expected = _expected("rnn_forward")
-        _show("a[4][1]", a[4][1])
-        _show("y_pred[1][3]", y_pred[1][3])
-        _check_values(a, "a", expected["a"])
-        _check_values(y_pred, "y_pred", expected["y_pred"])
-        assert np.array_equal(caches[1], args[0]), "caches[1] must be the input x."
-        _check_other_examples("rnn_forward", run, {})
-    print("All value tests passed.")
-
-
-def _gradient_shapes(ex, keys):
-    n_x, m, T_x = ex["x"].shape
-    n_a = ex["a0"].shape[0]
-    first = (n_x, m) if keys[0] == "dxt" else (n_x, m, T_x)
-    return dict(zip(keys, [first, (n_a, m), (n_a, n_x), (n_a, n_a), (n_a, 1)]))
-
-
-def _check_gradients(gradients, name, keys, shapes):
-    assert isinstance(gradients, dict), f"{name} must return a dict of gradients, got {type(gradients).__name__}."
-    missing = [key for key in keys if key not in gradients]
-    assert not missing, f"{name}'s gradients lack the key(s) {', '.join(missing)}."
-    for key in keys:
-        _check_shape(gradients[key], f'gradients["{key}"]', shapes[key])
 
 
 def _backward_shapes(part, function, forward):
-    """Visible shapes test of a backward pass, on the caches of your forward pass."""
+    """Visible shapes test of a backward pass, on the cache of your forward pass."""
     with _diagnosed(part, _runner(part, function, forward)):
-        gradients = _call(function, *_fed_arguments(part, FIRST, forward))
-        _check_gradients(gradients, part, OUTPUTS[part], _gradient_shapes(example_inputs(), OUTPUTS[part]))
+        gradients = exercise_outputs(part, _call(function, *_fed_arguments(part, FIRST, forward)))
+        for key, expected in _expected(part).items():
+            _check_shape(gradients[key], _label(part, key), expected.shape)
     for key in OUTPUTS[part]:
         print(f'gradients["{key}"].shape =', np.shape(gradients[key]))
     print("All shape tests passed.")
 
 
-def _backward_values(part, function, forward, names, shown):
+def _backward_values(part, function, forward, shown):
     """Visible values test of a backward pass: print the entries `shown` ((key, index)
     pairs) on the first example, then compare every gradient on every example."""
     run = _runner(part, function, forward)
     with _diagnosed(part, run):
-        gradients = _called(function, part, names, list(_fed_arguments(part, FIRST, forward)))
-        _check_gradients(gradients, part, OUTPUTS[part], {k: v.shape for k, v in _expected(part).items()})
+        gradients = exercise_outputs(part, _called(function, part, list(_fed_arguments(part, FIRST, forward))))
         for key, index in shown:
             _show(f'gradients["{key}"]' + "".join(f"[{i}]" for i in index), gradients[key][index])
-        expected = _expected(part)
-        for key in OUTPUTS[part]:
-            _check_values(gradients[key], f'gradients["{key}"]', expected[key])
-        _check_other_examples(part, run, {key: f'gradients["{key}"]' for key in OUTPUTS[part]})
+        for key, expected in _expected(part).items():
+            _check_values(gradients[key], _label(part, key), expected)
+        _check_other_examples(part, run)
     print("All value tests passed.")
+
+
+def check_rnn_cell_forward_shapes(rnn_cell_forward):
+    """Visible test: shapes of rnn_cell_forward's outputs and cache."""
+    _forward_shapes("rnn_cell_forward", rnn_cell_forward)
+
+
+def check_rnn_cell_forward_values(rnn_cell_forward):
+    """Visible test: values of rnn_cell_forward on the examples."""
+    _forward_values("rnn_cell_forward", rnn_cell_forward, [("a_next", (4,)), ("yt_pred", (1,))])
+
+
+def check_rnn_forward_shapes(rnn_forward):
+    """Visible test: shapes of rnn_forward's outputs and caches."""
+    _forward_shapes("rnn_forward", rnn_forward)
+
+
+def check_rnn_forward_values(rnn_forward):
+    """Visible test: values of rnn_forward on the examples."""
+    _forward_values("rnn_forward", rnn_forward, [("a", (4, 1)), ("y_pred", (1, 3))])
 
 
 def check_rnn_cell_backward_shapes(rnn_cell_backward, rnn_cell_forward):
@@ -643,7 +733,7 @@ def check_rnn_cell_backward_shapes(rnn_cell_backward, rnn_cell_forward):
 
 def check_rnn_cell_backward_values(rnn_cell_backward, rnn_cell_forward):
     """Visible test: values of rnn_cell_backward on the examples."""
-    _backward_values("rnn_cell_backward", rnn_cell_backward, rnn_cell_forward, ("da_next", "cache"),
+    _backward_values("rnn_cell_backward", rnn_cell_backward, rnn_cell_forward,
                      [("dxt", (1, 2)), ("da_prev", (2, 3)), ("dWax", (3, 1)), ("dba", (4,))])
 
 
@@ -654,5 +744,50 @@ def check_rnn_backward_shapes(rnn_backward, rnn_forward):
 
 def check_rnn_backward_values(rnn_backward, rnn_forward):
     """Visible test: values of rnn_backward on the examples."""
-    _backward_values("rnn_backward", rnn_backward, rnn_forward, ("da", "caches"),
+    _backward_values("rnn_backward", rnn_backward, rnn_forward,
                      [("dx", (1, 2)), ("da0", (2, 3)), ("dWax", (3, 1)), ("dWaa", (1, 2)), ("dba", (4,))])
+
+
+def check_lstm_cell_forward_shapes(lstm_cell_forward):
+    """Visible test: shapes of lstm_cell_forward's outputs and cache."""
+    _forward_shapes("lstm_cell_forward", lstm_cell_forward)
+
+
+def check_lstm_cell_forward_values(lstm_cell_forward):
+    """Visible test: values of lstm_cell_forward (and of the gates in its cache) on the examples."""
+    _forward_values("lstm_cell_forward", lstm_cell_forward,
+                    [("a_next", (4,)), ("c_next", (2,)), ("yt_pred", (1,))])
+
+
+def check_lstm_forward_shapes(lstm_forward):
+    """Visible test: shapes of lstm_forward's outputs and caches."""
+    _forward_shapes("lstm_forward", lstm_forward)
+
+
+def check_lstm_forward_values(lstm_forward):
+    """Visible test: values of lstm_forward on the examples."""
+    _forward_values("lstm_forward", lstm_forward, [("a", (4, 3)), ("y", (1, 4)), ("c", (1, 2))])
+
+
+def check_lstm_cell_backward_shapes(lstm_cell_backward, lstm_cell_forward):
+    """Visible test: keys and shapes of lstm_cell_backward's gradients."""
+    _backward_shapes("lstm_cell_backward", lstm_cell_backward, lstm_cell_forward)
+
+
+def check_lstm_cell_backward_values(lstm_cell_backward, lstm_cell_forward):
+    """Visible test: values of lstm_cell_backward on the examples."""
+    _backward_values("lstm_cell_backward", lstm_cell_backward, lstm_cell_forward,
+                     [("dxt", (1, 2)), ("da_prev", (2, 3)), ("dc_prev", (2, 3)), ("dWf", (3, 1)),
+                      ("dbi", (4,)), ("dWo", (1, 2))])
+
+
+def check_lstm_backward_shapes(lstm_backward, lstm_forward):
+    """Visible test: keys and shapes of lstm_backward's gradients."""
+    _backward_shapes("lstm_backward", lstm_backward, lstm_forward)
+
+
+def check_lstm_backward_values(lstm_backward, lstm_forward):
+    """Visible test: values of lstm_backward on the examples."""
+    _backward_values("lstm_backward", lstm_backward, lstm_forward,
+                     [("dx", (1, 2)), ("da0", (2, 3)), ("dWf", (3, 1)), ("dbi", (4,)), ("dWc", (1, 2)),
+                      ("dbo", (4,))])
