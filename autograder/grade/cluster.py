@@ -78,7 +78,9 @@ def run(todo, address, data, timeout, on_result, progress, stop, crashed):
     """Grade `todo` on the Dask cluster at `address`; on_result(submission, result) once each."""
     from dask.distributed import Client, as_completed
     try:
-        client = Client(address, timeout="30s")
+        # Waits distributed.comm.timeouts.connect (30 s unless configured, for example with
+        # DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s) for the scheduler to answer.
+        client = Client(address)
     except (OSError, TimeoutError, ValueError) as error:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from None
     with client:
