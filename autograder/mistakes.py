@@ -281,7 +281,8 @@ MISTAKES = (
             _wrap_outputs("lstm_cell_backward", lambda g, da_next, dc_next, cache:
                           {**g, "dc_prev": g["dc_prev"] / cache[4]})),
     # lstm_backward
-    Mistake("lstm_da_prevt_not_carried", "lstm_backward", "the hidden state's gradient from the next step not carried back",
+    Mistake("lstm_da_prevt_not_carried", "lstm_backward",
+            "the hidden state's gradient from the next step not carried back",
             "At step t the cell's da_next is da[:, :, t] + da_prevt, the da_prev of step t + 1.",
             _backward_loop("lstm_cell_backward", _backwards, carry=False)),
     Mistake("lstm_dc_prevt_not_carried", "lstm_backward", "the memory's gradient from the next step not carried back",

@@ -161,7 +161,8 @@ def test_hidden_tests_name_the_mistakes_and_the_report_counts_them(graded):
              "s04_yt_from_a_prev": ("rnn_cell_forward_values", "yt_pred computed from a_prev"),
              "s05_a0_every_step": ("rnn_forward_values", "the initial state a0 used at every step"),
              "s06_time_forwards": ("rnn_backward_values", "time walked forwards in the backward pass"),
-             "s16_lstm_dc_next_forgotten": ("lstm_cell_backward_values", "dc_next left out of the memory's gradient")}
+             "s16_lstm_dc_next_forgotten": ("lstm_cell_backward_values",
+                                            "dc_next left out of the memory's gradient")}
     for student, (test, mistake) in named.items():
         outputs = {t["name"]: t["output"] for t in results(out, student)["tests"]}
         assert f"Known mistake: {mistake}." in outputs[test], outputs[test]

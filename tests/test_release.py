@@ -34,8 +34,8 @@ def test_release_is_fresh(regenerated):
 
 def test_release_ships_only_what_students_need():
     files = {str(p.relative_to(RELEASE)) for p in RELEASE.rglob("*") if p.is_file()}
-    assert files == {"1_rnn_cell_forward.ipynb", "2_rnn_forward.ipynb", "3_rnn_backward.ipynb", "4_lstm.ipynb", "rnn_utils.py",
-                     "visible_expected.json"} | {f"images/{p.name}" for p in (ROOT / "images").glob("*.png")}
+    assert files == {"1_rnn_cell_forward.ipynb", "2_rnn_forward.ipynb", "3_rnn_backward.ipynb", "4_lstm.ipynb",
+                     "rnn_utils.py", "visible_expected.json"} | {f"images/{p.name}" for p in (ROOT / "images").glob("*.png")}
 
 
 REGIONS = (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
