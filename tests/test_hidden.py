@@ -7,6 +7,7 @@ import pytest
 
 from autograder import hidden
 from tests import mistakes
+from tests.mistakes import student
 
 CHECKS = [f"{f}_{k}" for f in hidden.DEPENDENCIES for k in ("shapes", "values")]
 
@@ -107,3 +108,30 @@ def test_hidden_cases_cover_the_edge_shapes():
 def test_unknown_check_is_an_instructor_error():
     with pytest.raises(KeyError):
         hidden.check("rnn_forward_speed", {})
+
+
+def test_lstm_backward_is_graded_on_a_correct_cell():
+    """A wrong lstm_cell_backward costs its own points only."""
+    with pytest.raises(AssertionError, match="lstm_cell_backward: wrong values in dc_prev"):
+        hidden.check("lstm_cell_backward_values", student("lstm_dc_prev_without_ft"))
+    hidden.check("lstm_backward_values", student("lstm_dc_prev_without_ft"))
+
+
+def test_the_lstm_cache_is_checked_gate_by_gate():
+    """lstm_cell_backward reads the gates from the cache: swapped ones cost the forward pass."""
+    namespace = student()
+    right = namespace["lstm_cell_forward"]
+
+    def swapped(xt, a_prev, c_prev, parameters):
+        a_next, c_next, yt_pred, cache = right(xt, a_prev, c_prev, parameters)
+        return a_next, c_next, yt_pred, cache[:4] + (cache[5], cache[4]) + cache[6:]  # it before ft
+
+    def short(xt, a_prev, c_prev, parameters):
+        a_next, c_next, yt_pred, cache = right(xt, a_prev, c_prev, parameters)
+        return a_next, c_next, yt_pred, cache[:-1]
+    namespace["lstm_cell_forward"] = swapped
+    with pytest.raises(AssertionError, match="lstm_cell_forward: wrong values in ft"):
+        hidden.check("lstm_cell_forward_values", namespace)
+    namespace["lstm_cell_forward"] = short
+    with pytest.raises(AssertionError, match=r"lstm_cell_forward's cache must be the tuple \(a_next, c_next, a_prev"):
+        hidden.check("lstm_cell_forward_shapes", namespace)

@@ -50,6 +50,18 @@ def test_initialize_parameters_shapes_and_reproducibility():
 def test_example_inputs_shapes():
     ex = rnn_utils.example_inputs(seed=2, n_x=3, n_a=4, n_y=2, m=5, T_x=6)
     assert ex["x"].shape == (3, 5, 6) and ex["a0"].shape == (4, 5) and ex["da"].shape == (4, 5, 6)
+    assert ex["c0"].shape == ex["dc"].shape == (4, 5)
+    shapes = {k: v.shape for k, v in ex["lstm_parameters"].items()}
+    assert shapes == {**{f"W{g}": (4, 7) for g in "fico"}, **{f"b{g}": (4, 1) for g in "fico"},
+                      "Wy": (2, 4), "by": (2, 1)}
+
+
+def test_the_lstm_s_examples_leave_the_rnn_s_as_they_were():
+    """The LSTM's arrays have generators of their own: the RNN notebooks' printed values did not move."""
+    ex = rnn_utils.example_inputs()
+    rng = np.random.default_rng(1)
+    assert np.array_equal(ex["x"], rng.standard_normal((3, 10, 4)))
+    assert np.array_equal(ex["parameters"]["Wax"], rnn_utils.initialize_parameters(5, 3, 2, seed=1001)["Wax"])
 
 
 def test_numerical_gradient_of_a_known_function():
@@ -97,6 +109,10 @@ VISIBLE = [
     ("check_rnn_forward_values", "rnn_forward", ()),
     ("check_rnn_cell_backward_values", "rnn_cell_backward", ("rnn_cell_forward",)),
     ("check_rnn_backward_values", "rnn_backward", ("rnn_forward",)),
+    ("check_lstm_cell_forward_values", "lstm_cell_forward", ()),
+    ("check_lstm_forward_values", "lstm_forward", ()),
+    ("check_lstm_cell_backward_values", "lstm_cell_backward", ("lstm_cell_forward",)),
+    ("check_lstm_backward_values", "lstm_backward", ("lstm_forward",)),
 ]
 
 
@@ -142,3 +158,21 @@ def test_adam_minimises_a_badly_scaled_quadratic():
     for _ in range(2000):
         adam.step(parameters, {"dx": scales * parameters["x"]})
     assert np.all(np.abs(parameters["x"]) < 1e-2)
+
+
+def test_visible_lstm_checks_read_the_gates_from_the_cache(monkeypatch):
+    monkeypatch.chdir(reference.SOURCE)
+    right = mistakes.fresh_reference()["lstm_cell_forward"]
+
+    def lstm_cell_forward(xt, a_prev, c_prev, parameters):
+        a_next, c_next, yt_pred, cache = right(xt, a_prev, c_prev, parameters)
+        return a_next, c_next, yt_pred, cache[:6] + (cache[7], cache[6]) + cache[8:]  # ot before cct
+    with pytest.raises(AssertionError, match=r"Wrong values in cct \(in the cache\)"):
+        rnn_utils.check_lstm_cell_forward_values(lstm_cell_forward)
+
+
+def test_visible_lstm_backward_check_blames_a_wrong_forward(monkeypatch):
+    monkeypatch.chdir(reference.SOURCE)
+    ref = mistakes.fresh_reference()
+    with pytest.raises(AssertionError, match="fix exercise 1 of this notebook first"):
+        rnn_utils.check_lstm_cell_backward_shapes(ref["lstm_cell_backward"], mistakes.scaled(ref["lstm_cell_forward"]))
