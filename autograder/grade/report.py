@@ -155,7 +155,9 @@ def plot(out, all_results, tests):
     right.set_yticks(list(y), names, fontsize=8)
     right.set(xlim=(0, 100), xlabel="% of students who passed", title="Pass rate of each test")
     for yi, p in zip(y, passed):
-        right.text(min(100 * p / n + 1, 92), yi, f"{p}/{n}", va="center", fontsize=8)
+        share = 100 * p / n  # a long bar gets its label inside, a short one beside it
+        right.text(share - 1 if share > 85 else share + 1, yi, f"{p}/{n}", va="center", fontsize=8,
+                   ha="right" if share > 85 else "left", color="white" if share > 85 else "black")
     if counts:
         y = range(len(counts))[::-1]
         mistakes.barh(list(y), [c for _, c in counts], color="#c44e52")
