@@ -31,10 +31,31 @@ def test_objects_that_claim_equality_become_data_that_equals_nothing(tmp_path):
 
 def test_pickles_are_refused(tmp_path):
     stem = tmp_path / "evil"
-    (tmp_path / "evil.json").write_text('{"array": 0}')
-    np.savez(str(stem) + ".npz", np.array([object()], dtype=object))
+    (tmp_path / "evil.json").write_text('{"structure": {"array": 0}, "shapes": [[1]]}')
+    np.save(str(stem) + ".npy", np.array([object()], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError):
         probe.load(str(stem))
+
+
+@pytest.mark.parametrize("shapes", ['[[5]]', '[[-1, -2]]', '[[2], [2]]', '[["x"]]', '[{"a": 1}]', '5'])
+def test_shapes_the_values_do_not_fill_are_refused(tmp_path, shapes):
+    """A kernel may write any JSON beside three values: nothing it writes gets past ValueError."""
+    stem = tmp_path / "lying"
+    np.save(str(stem) + ".npy", np.arange(3.0))
+    (tmp_path / "lying.json").write_text('{"structure": {"array": 0}, "shapes": %s}' % shapes)
+    with pytest.raises(ValueError):
+        probe.load(str(stem))
+    (tmp_path / "lying.json").write_text(shapes)  # not even the document's outline
+    with pytest.raises(ValueError):
+        probe.load(str(stem))
+
+
+def test_many_arrays_round_trip_in_order(tmp_path):
+    value = [np.full((i % 3 + 1, 2), float(i)) for i in range(50)] + [np.zeros((0, 4)), np.float64(7.0)]
+    probe.save(str(tmp_path / "v"), value)
+    back = probe.load(str(tmp_path / "v"))
+    assert len(back) == 52 and all(np.array_equal(a, b) for a, b in zip(back, value))
+    assert back[50].shape == (0, 4) and back[51].shape == ()
 
 
 def replies_from(function_name, student, grade_id):
