@@ -8,7 +8,7 @@
 3. `python -m autograder grade --workers N` (default: the number of CPUs);
 4. `python -m autograder grade --scheduler ADDRESS` on a local Dask cluster of N one-thread workers
    (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed).
-The class is autograder.sample's (15 students: typical mistakes and broken files) times --copies,
+The class is autograder.sample's (16 students: typical mistakes and broken files) times --copies,
 under shuffled student ids: in a real class ids say nothing of the work, while the sample class
 numbers its slowest submissions (an endless loop, a dead kernel) last, so that with two workers
 one of them would grade those alone at the end. --sample-order keeps that worst-case order.
