@@ -154,6 +154,18 @@ class Sandbox:
             os.chown(folder, 0, 0)
 
 
+def uid_in_use(uid):
+    """Whether a live sandbox holds `uid` (its processes are then another grader's, not leftovers)."""
+    try:
+        with open(UID_LOCKS / str(uid), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the file closes
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        return False
+    return False
+
+
 def kill_user(uid, patience=10.0):
     """SIGKILL every process of `uid` (a fork bomb keeps forking) and wait until even their
     zombies are reaped: they count against the next kernel's process limit."""

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -68,10 +69,15 @@ def test_no_process_a_submission_started_survives(graded):
             return ""
     pids = [p.name for p in os.scandir("/proc") if p.name.isdigit()]
     assert [pid for pid in pids if cwd(pid).startswith(str(out))] == []
-    if AS_ROOT:
-        assert [pid for pid in pids if sandbox.FIRST_UID <= os.stat(f"/proc/{pid}").st_uid < sandbox.FIRST_UID + 1000
-                and sandbox._state_of(__import__("pathlib").Path(f"/proc/{pid}"), os.stat(f"/proc/{pid}").st_uid)
-                not in (None, "Z")] == []
+    if AS_ROOT:  # a sandbox uid another test's grader holds right now is that grader's business
+        def leftover(pid):
+            try:
+                uid = os.stat(f"/proc/{pid}").st_uid
+            except OSError:
+                return False  # gone
+            return (sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + 1000 and not sandbox.uid_in_use(uid)
+                    and sandbox._state_of(Path(f"/proc/{pid}"), uid) not in (None, "Z"))
+        assert [pid for pid in pids if leftover(pid)] == []
 
 
 def test_feedback_and_results_show_no_hidden_test(graded):
