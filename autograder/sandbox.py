@@ -119,13 +119,9 @@ class Sandbox:
         """A uid no other worker on this machine uses (held by a lock for this process's life)."""
         UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
         for uid in range(FIRST_UID, FIRST_UID + 1000):
-            lock = open(UID_LOCKS / str(uid), "w")
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.close()
-                continue
-            return uid, lock
+            lock = _try_lock(uid)
+            if lock:
+                return uid, lock
         raise RuntimeError("no free sandbox uid")
 
     def prepare(self, folder):
@@ -154,15 +150,26 @@ class Sandbox:
             os.chown(folder, 0, 0)
 
 
+def _try_lock(uid):
+    """The lock file of sandbox uid `uid`, locked by this process; None when another holds it."""
+    lock = open(UID_LOCKS / str(uid), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
 def uid_in_use(uid):
     """Whether a live sandbox holds `uid` (its processes are then another grader's, not leftovers)."""
     try:
-        with open(UID_LOCKS / str(uid), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the file closes
-    except BlockingIOError:
-        return True
-    except FileNotFoundError:
+        lock = _try_lock(uid)
+    except FileNotFoundError:  # no sandbox ever ran here
         return False
+    if lock is None:
+        return True
+    lock.close()
     return False
 
 
