@@ -63,9 +63,12 @@ def describe(case):
 
 
 def inputs(function, case, ref):
-    """The arguments `function` is called with in `case`; caches come from the reference."""
+    """The arguments `function` is called with in `case`; caches come from the reference.
+    Every function draws inputs of its own (the case's seed, moved by the function's place):
+    what an oracle table of one function's test holds answers no other function's test."""
     feeder = rnn_utils.FEEDERS.get(function)
-    return tuple(rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**case),
+    seeded = dict(case, seed=case["seed"] + 1000 * (1 + list(DEPENDENCIES).index(function)))
+    return tuple(rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**seeded),
                                               getattr(ref, feeder) if feeder else None))
 
 
@@ -118,36 +121,52 @@ def split(grade_id):
 
 def check(grade_id, namespace):
     """Run the hidden check `grade_id` in this process (outside grading: nbval, instructors),
-    replying as the probe does; raises AssertionError with the student's message."""
-    function, kind = split(grade_id)
-    ref = reference.load()
-    for dependency in DEPENDENCIES[function]:
-        namespace[dependency] = getattr(ref, dependency)
-    student = namespace.get(function)
-    replies = []
-    with np.errstate(all="ignore"):
-        for case in HIDDEN_CASES:
-            args = list(inputs(function, case, ref))
-            if not callable(student):
-                replies.append({"error": "missing"})
-                continue
-            try:
-                replies.append({"result": student(*args), "args_after": tuple(args)})
-            except Exception as error:
-                replies.append({"error": type(error).__name__})
-    message = verdict(grade_id, replies)
+    as the probe does in a graded kernel; raises AssertionError with the student's message."""
+    from .probe import run
+    message = verdict(grade_id, run(request(grade_id), namespace, until_cell_ends=True))
     if message:
         raise (NotImplementedError if message.endswith("not implemented yet.") else AssertionError)(message)
 
 
+def oracle_tables(function, cases):
+    """{dependency: [(arguments, result)]}: every call the reference `function` makes to the
+    functions it depends on, on `cases` (lists of arguments) and on the visible examples, and
+    the calls of the visible tests to the forward pass that makes a backward pass's cache. A
+    dependency never called gets no table (the student's own definition answers, as it would
+    anyway). What the visible examples add is public: visible_expected.json holds it."""
+    ref = reference.load()
+    namespace = getattr(ref, function).__globals__  # the reference functions share one namespace
+    tables = {name: [] for name in DEPENDENCIES[function]}
+    originals = {name: namespace[name] for name in tables}
+
+    def recorder(name):
+        def call(*args):
+            known = copy.deepcopy(args)
+            result = originals[name](*args)
+            tables[name].append((known, copy.deepcopy(result)))
+            return result
+        return call
+    feeder = rnn_utils.FEEDERS.get(function)
+    try:
+        namespace.update({name: recorder(name) for name in tables})
+        visible = [rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**example),
+                                                namespace[feeder] if feeder else None)
+                   for example in rnn_utils.EXAMPLES.values()]
+        for args in list(cases) + visible:
+            getattr(ref, function)(*copy.deepcopy(args))
+    finally:
+        namespace.update(originals)
+    return {name: table for name, table in tables.items() if table}
+
+
 def request(grade_id):
-    """What the probe in the student's kernel needs: the cases' arguments, and the source of
-    the correct versions of the functions the graded one depends on. No expected value."""
+    """What the probe in the student's kernel needs: the cases' arguments, and an oracle table
+    for each function the graded one calls. No expected value of its own, no source code."""
     function, _ = split(grade_id)
     ref = reference.load()
-    return {"function": function,
-            "cases": [inputs(function, case, ref) for case in HIDDEN_CASES],
-            "dependencies": reference.sources(DEPENDENCIES[function])}
+    cases = [inputs(function, case, ref) for case in HIDDEN_CASES]
+    return {"function": function, "cases": cases, "oracles": oracle_tables(function, cases),
+            "rtol": RTOL, "atol": ATOL}
 
 
 def verdict(grade_id, replies):

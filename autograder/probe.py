@@ -1,35 +1,48 @@
 """The only grader code that runs in a student's kernel. It holds no secret.
 
 A graded test cell's hidden region calls `probe(grade_id, globals())`. While grading,
-the grader has written the request for that cell into PROBE_DIR just before the cell
-runs: the graded function's name, the arguments of every hidden case, and the source
-of the correct versions of the functions it depends on. The probe installs those,
-calls the student's function on each case, and writes what came back (and the
-arguments afterwards, to see mutation) as plain data: float64 arrays, numbers,
-strings, tuples, lists and dicts. The grader reads that after the cell, computes the
-expected values itself, and decides. Nothing the kernel prints, patches or returns
-can make a wrong answer pass: a verdict needs outputs that equal the reference's.
+the grader has written every request of the notebook, before its kernel started, into
+a read-only folder (named by $AUTOGRADER_REQUESTS): the graded function's name, the
+arguments of its hidden cases, and for each function it depends on an *oracle table*:
+the calls a correct implementation makes on those inputs, and what they return. No
+reference source ever enters a kernel.
 
-Outside grading (nbval, an instructor running a source notebook) there is no
-request, and the probe runs the same checks in this process (`autograder.hidden`).
+The probe puts an oracle in place of each dependency (it answers from its table,
+matching arguments by value within tolerance; a call a correct solution does not make
+goes to the student's own definition, or fails), calls the student's function on each
+case, and puts the student's namespace back as it was when the test cell ends (its
+visible tests run on the same oracles, whose tables also hold the calls made on the
+visible examples, all public): what a probe installs never outlives its cell, whatever
+the cell order. It publishes what came back (and the arguments
+afterwards, to see mutation) as plain data on the kernel's output channel: float64
+arrays, numbers, strings, tuples, lists and dicts. The grader takes that message out
+of the notebook, computes the expected values itself, and decides. Nothing the kernel
+prints, patches or returns can make a wrong answer pass.
+
+Outside grading (nbval, an instructor running a source notebook) there is no request
+folder, and the same run is judged in this process (`autograder.hidden.check`).
 
 This module imports only the standard library and numpy: the grader ships it alone.
 """
 
+import base64
+import copy
 import json
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 
-PROBE_DIR = ".autograder_probe"
-MAX_ARRAY_BYTES = 64 * 2 ** 20  # outputs larger than this are not data we need
+REQUESTS_ENV = "AUTOGRADER_REQUESTS"
+REPLY_MIME = "application/vnd.autograder.reply+json"
+MAX_ARRAY_BYTES = 4 * 2 ** 20   # outputs larger than this are not data we need (hidden inputs are small)
+MAX_CHARS = 16 * 2 ** 20        # a reply's text, at most (the grader refuses longer ones unread)
+MAX_NODES = 200_000             # values in a reply's structure, at most (counted before parsing)
 
 
-def encode(value, arrays, depth=0):
+def encode(value, arrays, depth=0, max_depth=8):
     """A JSON-able description of `value`, its arrays appended to `arrays` as float64 copies."""
-    if depth > 8:
+    if depth > max_depth:
         return {"other": "nested too deeply"}
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         try:
@@ -43,9 +56,9 @@ def encode(value, arrays, depth=0):
     if value is None or type(value) in (bool, int, float, str):
         return {"value": value if type(value) is not float or np.isfinite(value) else repr(value)}
     if type(value) in (tuple, list):
-        return {type(value).__name__: [encode(v, arrays, depth + 1) for v in value]}
+        return {type(value).__name__: [encode(v, arrays, depth + 1, max_depth) for v in value]}
     if type(value) is dict and all(type(k) is str for k in value):
-        return {"dict": {k: encode(v, arrays, depth + 1) for k, v in value.items()}}
+        return {"dict": {k: encode(v, arrays, depth + 1, max_depth) for k, v in value.items()}}
     return {"other": type(value).__name__}
 
 
@@ -74,80 +87,152 @@ class Unknown:
         return f"<{self.description}>"
 
 
-def save(stem, value):
-    """Write `value` as stem.json (its structure and each array's shape) and stem.npy (all the
-    arrays' values one after another, float64, no pickles): one read of one array, where a
-    file per array cost a read each (an LSTM reply holds hundreds)."""
+def dumps(value, max_depth=8):
+    """`value` as one JSON text: its structure, each array's shape, and all the arrays' values
+    one after another (float64, base64). No pickles, nothing to execute. A reply nests 8 deep at
+    most (a student's object may nest for ever); a request's oracle tables nest deeper."""
     arrays = []
-    structure = encode(value, arrays)
+    structure = encode(value, arrays, max_depth=max_depth)
     values = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
-    np.save(f"{stem}.npy", values, allow_pickle=False)
-    Path(f"{stem}.json").write_text(json.dumps({"structure": structure, "shapes": [a.shape for a in arrays]}))
+    return json.dumps({"structure": structure, "shapes": [a.shape for a in arrays],
+                       "values": base64.b64encode(values.astype("<f8").tobytes()).decode("ascii")})
 
 
-def load(stem, max_bytes=512 * 2 ** 20):
-    """Read what `save` wrote; refuses pickles, oversized files and shapes the values do not fill
-    (ValueError: the kernel that wrote them is not trusted)."""
-    for suffix in (".json", ".npy"):
-        if os.path.getsize(f"{stem}{suffix}") > max_bytes:
-            raise ValueError(f"{Path(stem).name}{suffix} is too large")
-    document = json.loads(Path(f"{stem}.json").read_text())
-    values = np.load(f"{stem}.npy", allow_pickle=False)
-    if values.dtype != np.float64 or values.ndim != 1:
-        raise ValueError(f"{Path(stem).name}.npy is not one array of float64")
-    arrays, start = [], 0
+def loads(text, max_chars=MAX_CHARS, max_nodes=MAX_NODES):
+    """Read what `dumps` wrote. Its size and number of values are checked before it is parsed,
+    so a hostile reply costs the grader at most about `max_chars` of memory; anything that is
+    not what `dumps` writes raises ValueError (the kernel that wrote it is not trusted)."""
+    if not isinstance(text, str) or len(text) > max_chars:
+        raise ValueError("the reply is not text or is too large")
+    if text.count("{") + text.count("[") > max_nodes:
+        raise ValueError("the reply holds too many values")
     try:
-        structure = document["structure"]
+        document = json.loads(text)
+        values = np.frombuffer(base64.b64decode(document["values"], validate=True), dtype="<f8")
+        arrays, start = [], 0
         for shape in document["shapes"]:
             shape = tuple(int(n) for n in shape)
             size = math.prod(shape)
             if min(shape, default=0) < 0 or start + size > values.size:
                 raise ValueError
-            arrays.append(values[start:start + size].reshape(shape).copy())
+            arrays.append(values[start:start + size].reshape(shape).astype(np.float64))
             start += size
-    except (TypeError, ValueError, KeyError):
-        raise ValueError(f"{Path(stem).name}.json does not describe arrays its values fill") from None
-    return decode(structure, arrays)
+        return decode(document["structure"], arrays)
+    except Exception:  # broken JSON, wrong types, too deep (RecursionError): all refused alike
+        raise ValueError("the reply is not what the probe writes") from None
 
 
-def request_stem(grade_id):
-    return os.path.join(PROBE_DIR, f"{grade_id}.request")
+# --- oracles: a dependency's answers on exactly the calls a correct solution makes ---
+
+class OracleMiss(Exception):
+    """A dependency was called in a way a correct solution does not call it."""
 
 
-def reply_stem(grade_id):
-    return os.path.join(PROBE_DIR, f"{grade_id}.reply")
+_asarray = np.asarray  # bound once: a student who patches numpy's functions harms only their own grade
 
 
-def _install(sources, namespace):
-    """Run the dependencies' reference source in a namespace of their own, bind them in the notebook's."""
-    import rnn_utils
-    env = {"np": np, "__name__": "reference"}
-    env.update({name: getattr(rnn_utils, name) for name in rnn_utils.__all__})
-    for name, source in sources.items():
-        exec(compile(source, f"<reference {name}>", "exec"), env)
-    for name in sources:
-        namespace[name] = env[name]
+def same_value(a, b, rtol, atol):
+    """Whether two arguments are equal: arrays within tolerance (with the array type's own
+    operators, which no code in the kernel can replace), containers item by item."""
+    if isinstance(b, np.ndarray):
+        try:
+            a = _asarray(a, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return a.shape == b.shape and bool((abs(a - b) <= atol + rtol * abs(b)).all())
+    if isinstance(b, (tuple, list)):
+        return isinstance(a, (tuple, list)) and len(a) == len(b) and \
+            all(same_value(x, y, rtol, atol) for x, y in zip(a, b))
+    if isinstance(b, dict):
+        return isinstance(a, dict) and set(a) == set(b) and all(same_value(a[k], b[k], rtol, atol) for k in b)
+    return type(a) is type(b) and a == b
+
+
+class Oracle:
+    """Stands for the dependency `name` while a graded function runs: answers the calls in
+    `table` ([(arguments, result)]); any other call goes to `own` (the student's definition
+    that the oracle replaced), or raises OracleMiss when there is none."""
+
+    def __init__(self, name, table, own, rtol, atol):
+        self.name, self.table, self.own, self.rtol, self.atol = name, table, own, rtol, atol
+        self.__name__ = name
+
+    def __call__(self, *args):
+        for known, result in self.table:
+            if same_value(args, known, self.rtol, self.atol):
+                return copy.deepcopy(result)
+        if callable(self.own):
+            return self.own(*args)
+        raise OracleMiss(f"{self.name} is not defined: run its answer cell.")
+
+
+_MISSING = object()
+
+
+def run(request, namespace, until_cell_ends=False):
+    """Call the student's function on every case of `request`, with oracles in place of its
+    dependencies. The namespace is put back as it was afterwards: at once, or (`until_cell_ends`,
+    in IPython) when the test cell ends, so that the cell's visible tests also run on correct
+    dependencies, as the hidden ones do. Returns the replies."""
+    function, rtol, atol = request["function"], request["rtol"], request["atol"]
+    oracles = request["oracles"]
+    saved = {name: namespace.get(name, _MISSING) for name in oracles}
+    student = namespace.get(function)
+
+    def restore(*args):
+        for name, value in saved.items():
+            if value is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+    replies = []
+    try:
+        for name, table in oracles.items():
+            own = saved[name] if saved[name] is not _MISSING else None
+            namespace[name] = Oracle(name, table, own, rtol, atol)
+        with np.errstate(all="ignore"):
+            for args in request["cases"]:
+                args = list(copy.deepcopy(args))
+                if not callable(student):
+                    replies.append({"error": "missing"})
+                    continue
+                try:
+                    result = student(*args)
+                except Exception as error:  # the student's error, reported by type (its text may echo inputs)
+                    replies.append({"error": type(error).__name__})
+                    continue
+                replies.append({"result": result, "args_after": tuple(args)})
+    finally:
+        if not (until_cell_ends and _after_this_cell(restore)):
+            restore()
+    return replies
+
+
+def _after_this_cell(callback):
+    """Run `callback` once, when the running IPython cell ends; False outside IPython."""
+    try:
+        shell = get_ipython()  # noqa: F821 (a builtin in IPython)
+    except NameError:
+        return False
+
+    def once(*args):
+        shell.events.unregister("post_run_cell", once)
+        callback()
+    shell.events.register("post_run_cell", once)
+    return True
 
 
 def probe(grade_id, namespace):
     """Run the hidden cases of `grade_id` on the function in `namespace` (see the module docstring)."""
-    if not os.path.exists(request_stem(grade_id) + ".json"):
+    folder = os.environ.get(REQUESTS_ENV)
+    if folder is None:
         from autograder import hidden  # not grading: check here, against the reference
         return hidden.check(grade_id, namespace)
-    request = load(request_stem(grade_id))
-    _install(request["dependencies"], namespace)
-    student = namespace.get(request["function"])
-    replies = []
-    with np.errstate(all="ignore"):
-        for args in request["cases"]:
-            args = list(args)
-            if not callable(student):
-                replies.append({"error": "missing"})
-                continue
-            try:
-                result = student(*args)
-            except Exception as error:  # the student's error, reported by type (its text may echo inputs)
-                replies.append({"error": type(error).__name__})
-                continue
-            replies.append({"result": result, "args_after": tuple(args)})
-    save(reply_stem(grade_id), replies)
+    try:
+        with open(os.path.join(folder, os.path.basename(grade_id)), encoding="ascii") as file:
+            request = loads(file.read(), max_chars=2 ** 31, max_nodes=2 ** 31)
+    except (OSError, ValueError):
+        return  # no reply: the grader says the hidden tests did not complete
+    reply = dumps(run(request, namespace, until_cell_ends=True))
+    from IPython.display import publish_display_data
+    publish_display_data({REPLY_MIME: reply}, metadata={"grade_id": grade_id})

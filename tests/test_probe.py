@@ -1,5 +1,7 @@
 """The probe's reply is plain data, and verdicts on it cannot be faked from the kernel."""
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -7,10 +9,9 @@ from autograder import hidden, probe, reference
 from tests import mistakes
 
 
-def test_plain_data_round_trips(tmp_path):
+def test_plain_data_round_trips():
     value = {"a": (np.arange(3.0), [1, 2.5, None, "x"]), "b": np.float32(2.0)}
-    probe.save(str(tmp_path / "v"), value)
-    back = probe.load(str(tmp_path / "v"))
+    back = probe.loads(probe.dumps(value))
     assert np.array_equal(back["a"][0], np.arange(3.0)) and back["a"][1] == [1, 2.5, None, "x"]
     assert back["b"].dtype == np.float64 and float(back["b"]) == 2.0
 
@@ -23,54 +24,48 @@ class AlwaysEqual:
         raise TypeError("no")
 
 
-def test_objects_that_claim_equality_become_data_that_equals_nothing(tmp_path):
-    probe.save(str(tmp_path / "v"), (AlwaysEqual(), np.ones(2)))
-    back = probe.load(str(tmp_path / "v"))
+def test_objects_that_claim_equality_become_data_that_equals_nothing():
+    back = probe.loads(probe.dumps((AlwaysEqual(), np.ones(2))))
     assert isinstance(back[0], probe.Unknown) and not (back[0] == 1)
 
 
-def test_pickles_are_refused(tmp_path):
-    stem = tmp_path / "evil"
-    (tmp_path / "evil.json").write_text('{"structure": {"array": 0}, "shapes": [[1]]}')
-    np.save(str(stem) + ".npy", np.array([object()], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError):
-        probe.load(str(stem))
-
-
 @pytest.mark.parametrize("shapes", ['[[5]]', '[[-1, -2]]', '[[2], [2]]', '[["x"]]', '[{"a": 1}]', '5'])
-def test_shapes_the_values_do_not_fill_are_refused(tmp_path, shapes):
+def test_shapes_the_values_do_not_fill_are_refused(shapes):
     """A kernel may write any JSON beside three values: nothing it writes gets past ValueError."""
-    stem = tmp_path / "lying"
-    np.save(str(stem) + ".npy", np.arange(3.0))
-    (tmp_path / "lying.json").write_text('{"structure": {"array": 0}, "shapes": %s}' % shapes)
+    values = base64.b64encode(np.arange(3.0).tobytes()).decode()
     with pytest.raises(ValueError):
-        probe.load(str(stem))
-    (tmp_path / "lying.json").write_text(shapes)  # not even the document's outline
+        probe.loads('{"structure": {"array": 0}, "shapes": %s, "values": "%s"}' % (shapes, values))
     with pytest.raises(ValueError):
-        probe.load(str(stem))
+        probe.loads(shapes)  # not even the document's outline
 
 
-def test_many_arrays_round_trip_in_order(tmp_path):
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,                          # nested past any recursion limit
+    '{"structure": {"list": [' + "[]," * 300_000 + '[]]}, "shapes": [], "values": ""}',  # too many values
+    '{"structure": {"value": "' + "x" * (probe.MAX_CHARS + 1) + '"}, "shapes": [], "values": ""}',  # too long
+    '{"structure": {"array": 0}, "shapes": [[1]], "values": "not base64!"}',
+    '{"structure": {"dict": {"a": {"tuple": 5}}}, "shapes": [], "values": ""}',
+    b"bytes, not text",
+])
+def test_hostile_replies_are_refused_before_they_cost_memory(text):
+    with pytest.raises(ValueError):
+        probe.loads(text)
+
+
+def test_many_arrays_round_trip_in_order():
     value = [np.full((i % 3 + 1, 2), float(i)) for i in range(50)] + [np.zeros((0, 4)), np.float64(7.0)]
-    probe.save(str(tmp_path / "v"), value)
-    back = probe.load(str(tmp_path / "v"))
+    back = probe.loads(probe.dumps(value))
     assert len(back) == 52 and all(np.array_equal(a, b) for a, b in zip(back, value))
     assert back[50].shape == (0, 4) and back[51].shape == ()
 
 
 def replies_from(function_name, student, grade_id):
-    """What the probe would write for `student`, computed here without a kernel."""
-    request = hidden.request(grade_id)
-    out = []
-    for args in request["cases"]:
-        args = list(args)
-        out.append({"result": student(*args), "args_after": tuple(args)})
-    return out
+    """What the probe would publish for `student`, computed here without a kernel."""
+    return probe.run(hidden.request(grade_id), {function_name: student})
 
 
 def roundtrip(tmp_path, replies):
-    probe.save(str(tmp_path / "reply"), replies)
-    return probe.load(str(tmp_path / "reply"))
+    return probe.loads(probe.dumps(replies))
 
 
 @pytest.mark.parametrize("function", list(hidden.DEPENDENCIES))
@@ -101,9 +96,44 @@ def test_incomplete_or_failing_replies_fail(replies, message):
     assert message in hidden.verdict("rnn_forward_values", replies)
 
 
-def test_the_request_carries_no_expected_value():
+def test_the_request_carries_no_expected_value_and_no_source():
     request = hidden.request("rnn_backward_values")
-    assert set(request) == {"function", "cases", "dependencies"}
-    assert set(request["dependencies"]) == set(hidden.DEPENDENCIES["rnn_backward"])
-    assert "def rnn_backward" not in "".join(request["dependencies"].values())
-    assert reference.sources(["rnn_cell_forward"])["rnn_cell_forward"].startswith("def rnn_cell_forward")
+    assert set(request) == {"function", "cases", "oracles", "rtol", "atol"}
+    # what the reference rnn_backward calls, and the forward pass its visible tests take the cache from
+    assert {"rnn_cell_backward", "rnn_forward"} <= set(request["oracles"]) <= set(hidden.DEPENDENCIES["rnn_backward"])
+    for grade_id in [f"{f}_{kind}" for f in hidden.DEPENDENCIES for kind in ("shapes", "values")]:
+        text = probe.dumps(hidden.request(grade_id), max_depth=32)
+        assert "Unknown" not in repr(probe.loads(text)), grade_id
+        assert "def " not in text and "SOLUTION" not in text and "return" not in text, grade_id
+
+
+def test_no_two_functions_share_a_hidden_input():
+    ref = reference.load()
+    seen = {}
+    for function in hidden.DEPENDENCIES:
+        for case in hidden.HIDDEN_CASES:
+            x = hidden.inputs(function, case, ref)[0]
+            key = np.asarray(x).tobytes()
+            assert key not in seen, (function, seen.get(key))
+            seen[key] = function
+
+
+def test_an_oracle_answers_exactly_the_calls_of_a_right_answer_and_no_other():
+    request = hidden.request("rnn_forward_values")
+    (args, result), = request["oracles"]["rnn_cell_forward"][:1]
+    oracle = probe.Oracle("rnn_cell_forward", request["oracles"]["rnn_cell_forward"], None, hidden.RTOL, hidden.ATOL)
+    assert all(np.array_equal(a, b) for a, b in zip(oracle(*args)[:2], result[:2]))
+    assert all(np.array_equal(a, b) for a, b in zip(oracle(args[0].astype(np.float32), *args[1:])[:2], result[:2]))
+    with pytest.raises(probe.OracleMiss):
+        oracle(args[0] + 1, *args[1:])
+    own = probe.Oracle("rnn_cell_forward", [], lambda *a: "the student's own", hidden.RTOL, hidden.ATOL)
+    assert own(*args) == "the student's own"
+
+
+def test_the_namespace_is_as_it_was_after_a_probe():
+    ref = reference.load()
+    own = object()
+    namespace = {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
+    replies = probe.run(hidden.request("rnn_backward_values"), namespace)
+    assert hidden.verdict("rnn_backward_values", replies) is None
+    assert namespace == {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
