@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv test test-browser browser postgres demo release figures fixtures answer-key bench clean
+.PHONY: venv sandbox test test-browser browser postgres demo release figures fixtures answer-key bench clean
 
 venv: $(STAMP)
 
@@ -42,7 +42,7 @@ fixtures: venv
 	$(BIN)/python -m tests.hostile tests/fixtures/hostile
 
 ## demo: the main job: build a sample class from release/, grade it, print the table
-demo: release
+demo: release sandbox
 	rm -rf build/demo
 	$(BIN)/python -m autograder sample-class build/demo/submissions
 	$(BIN)/python -m autograder grade build/demo/submissions --out build/demo/out --timeout 10
@@ -52,29 +52,33 @@ demo: release
 bench: venv
 	$(BIN)/python bench/bench_grading.py
 
-# $(call apt-install,PACKAGE,CHECK,WHAT): when CHECK fails, install Debian's PACKAGE (as root, with
-# apt-get); else, or when that fails, say that WHAT will be skipped. Never fails the build.
+# $(call apt-install,PACKAGE,CHECK,WITHOUT): when CHECK fails, install Debian's PACKAGE (as root, with
+# apt-get); else, or when that fails, say what happens WITHOUT it. Never fails the build.
 define apt-install
 	@if $(2) >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian's $(1) for $(3)"; \
 		apt-get install -y -q --no-install-recommends $(1) >/dev/null 2>&1 \
 		|| { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(1) >/dev/null; } \
-		|| echo "could not install $(1): $(3) will be skipped"; \
-	else echo "no $(1), and not root with apt-get to install it: $(3) will be skipped"; fi
+		|| echo "could not install $(1): without it, $(3)"; \
+	else echo "no $(1), and not root with apt-get to install it: without it, $(3)"; fi
 endef
+
+## sandbox: Debian's bubblewrap, which runs every student kernel (grading refuses to run without it)
+sandbox:
+	$(call apt-install,bubblewrap,command -v bwrap,grading refuses to run student code)
 
 ## browser: Debian's Chromium for the browser tests
 browser:
-	$(call apt-install,chromium,test -x /usr/bin/chromium,the browser tests)
+	$(call apt-install,chromium,test -x /usr/bin/chromium,the browser tests are skipped)
 
 ## postgres: Debian's PostgreSQL server for the gradebook tests
 postgres:
-	$(call apt-install,postgresql,ls /usr/lib/postgresql/*/bin/initdb,the PostgreSQL tests)
+	$(call apt-install,postgresql,ls /usr/lib/postgresql/*/bin/initdb,the PostgreSQL tests are skipped)
 
 ## test: every test (unit, release checks, nbval on source/ and notebooks/, the browser tests when
 ## Chromium is there; -rs prints why a test was skipped)
-test: venv browser postgres
+test: venv sandbox browser postgres
 	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests source/rnn_step_by_step notebooks \
 		--nbval --nbval-current-env --nbval-cell-timeout=300
 

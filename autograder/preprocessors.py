@@ -2,8 +2,8 @@
 
 import os
 import re
-import resource
-import shutil
+import asyncio
+import signal
 import time
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import nbformat
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from . import hidden, probe, sandbox
 
@@ -43,18 +43,27 @@ LAYOUTS = {}
 class ProbedExecute(Execute):
     """nbgrader's Execute, with verdicts for the hidden tests decided outside the kernel.
 
-    Before a test cell whose hidden region calls `probe("<grade_id>", globals())` runs,
-    its request (hidden inputs, correct dependencies; see autograder/probe.py) is
-    written beside the notebook; after it ran, the reply is read and judged here with
-    the reference. A failed verdict is appended to the cell as an error output, which
-    is how nbgrader's SaveAutoGrades sees a failed test. The request and reply files
-    exist only while that cell runs.
+    Before the kernel starts, the requests of the notebook's probed test cells (hidden
+    inputs and oracle tables; see autograder/probe.py) are written to the sandbox's
+    read-only request folder. The probe publishes its reply as a display message of its
+    own type; it is taken out of the cell (never kept in the notebook) and judged here
+    with the reference. A failed verdict is appended to the cell as an error output, which
+    is how nbgrader's SaveAutoGrades sees a failed test. What a cell prints is kept up to
+    `max_output_chars`; IOPub messages larger than `max_message_bytes` are dropped unread.
     """
 
     notebook_timeout = Integer(None, allow_none=True, help=(
         "Wall seconds for the whole notebook: cells that would start later are not run.")).tag(config=True)
     cell_cpu_seconds = Integer(None, allow_none=True, help=(
         "CPU seconds the kernel may use in one cell (an RLIMIT_CPU set before each cell).")).tag(config=True)
+    max_output_chars = Integer(1_000_000, help=(
+        "Characters of output kept per cell; the rest is replaced by a note.")).tag(config=True)
+    max_message_bytes = Integer(32 * 2 ** 20, help=(
+        "Largest part of a kernel's message that is parsed; a larger one is dropped unread.")).tag(config=True)
+    sandbox = Bool(True, help=(
+        "Run kernels in the sandbox (autograder/sandbox.py); False is --unsafe-no-sandbox.")).tag(config=True)
+    raise_on_iopub_timeout = Bool(False, help=(
+        "An output dropped for its size may take the cell's idle message with it: go on.")).tag(config=True)
 
     def _folder(self):
         return Path(self.resources.get("metadata", {}).get("path") or ".")
@@ -62,7 +71,7 @@ class ProbedExecute(Execute):
     def _restore_layout(self, folder):
         """Each notebook starts in the folder as nbgrader laid it out: the support files
         (rnn_utils.py, ...) as they were before the first notebook ran, and nothing that
-        student code wrote since (files, __pycache__, links)."""
+        student code wrote since (only a kernel without a sandbox writes here at all)."""
         def support_files():
             return [p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()) and p.suffix != ".ipynb"]
         layout = LAYOUTS.get(folder)
@@ -76,53 +85,95 @@ class ProbedExecute(Execute):
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             (folder / relative).write_bytes(data)
 
-    def _limit_cpu(self):
-        """Before a cell: the kernel may use `cell_cpu_seconds` more CPU time, then SIGXCPU ends it."""
-        try:
-            fields = Path(f"/proc/{self._kernel_pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used = (int(fields[11]) + int(fields[12])) // os.sysconf("SC_CLK_TCK")
-            _, hard = resource.prlimit(self._kernel_pid, resource.RLIMIT_CPU)
-            soft = used + self.cell_cpu_seconds
-            resource.prlimit(self._kernel_pid, resource.RLIMIT_CPU,
-                             (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
-        except (OSError, ValueError, IndexError):
-            pass  # the kernel is gone or not ours to limit: the wall-clock timeout still applies
+    async def _watch_cpu(self):
+        """During a cell: end the kernel once it has used `cell_cpu_seconds` of CPU time in it. Polled
+        from here: lowering the kernel's RLIMIT_CPU from outside needs CAP_SYS_RESOURCE, which a
+        root in a container may lack, and a limit the kernel sets itself it could raise again."""
+        if self._kernel_process[0] != self._kernel_pid:  # found once per kernel: a scan of /proc
+            self._kernel_process = (self._kernel_pid, sandbox.kernel_process(self._kernel_pid))
+        pid = self._kernel_process[1]
+        start = _cpu_seconds(pid)
+        if start is None:
+            return
+        while True:
+            await asyncio.sleep(CPU_POLL_SECONDS)
+            used = _cpu_seconds(pid)
+            if used is None:
+                return
+            if used - start > self.cell_cpu_seconds:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                return
 
     def preprocess(self, nb, resources=None, km=None):
-        """Run the notebook with the probe beside it, in the worker's sandbox if there is one."""
+        """Run the notebook in this process's sandbox (made here for a plain `nbgrader autograde`)."""
         self.resources = resources
         folder = self._folder()
         self._restore_layout(folder)
-        package = folder / "autograder"
-        shutil.rmtree(package, ignore_errors=True)
-        package.mkdir()
-        (package / "__init__.py").write_text("")
-        shutil.copy(Path(__file__).with_name("probe.py"), package / "probe.py")
-        self._kernel_pid = None
+        box = sandbox.current or sandbox.for_this_process(unsafe=not self.sandbox)
+        box.kernel_config(self.config)
+        box.prepare(folder)
+        self.shutdown_kernel = "immediate"
+        box.write_requests({grade_id: probe.dumps(hidden.request(grade_id), max_depth=REQUEST_DEPTH)
+                            for grade_id in filter(None, map(probed_grade_id, nb.cells))})
+        self._kernel_pid, self._kernel_process = None, (None, None)
         self._deaths = set()
+        self._probing, self._reply, self._kept = None, None, 0
         self._started = None  # the notebook's clock starts with its first cell, not the kernel's start-up
-        if sandbox.current:
-            sandbox.current.prepare(folder)
         try:
             return super().preprocess(nb, resources, km)
         finally:
-            if sandbox.current:
-                sandbox.current.clean_up(folder, self._kernel_pid)
-            shutil.rmtree(package, ignore_errors=True)
+            box.clean_up(self._kernel_pid)
+            box.write_requests({})
+
+    async def async_start_new_kernel_client(self):
+        # A message part larger than the limit is not parsed: it becomes a note of its size.
+        make_client, limit = self.km.client, self.max_message_bytes
+
+        def limited_client(**kwargs):
+            client = make_client(**kwargs)
+            unpack = client.session.unpack
+            client.session.unpack = lambda data: unpack(data) if len(data) <= limit else {CUT: len(data)}
+            return client
+        self.km.client = limited_client
+        return await super().async_start_new_kernel_client()
+
+    def process_message(self, msg, cell, cell_index):
+        """Take the probe's reply out of the cell; keep at most `max_output_chars` of the rest."""
+        content, kind = msg.get("content", {}), msg.get("msg_type")
+        data = content.get("data") if isinstance(content.get("data"), dict) else {}
+        if probe.REPLY_MIME in data:
+            metadata = content.get("metadata") if isinstance(content.get("metadata"), dict) else {}
+            if self._probing and metadata.get("grade_id") == self._probing:
+                self._reply = data[probe.REPLY_MIME]
+            return None
+        if kind in ("stream", "display_data", "execute_result", "error", "update_display_data"):
+            size = content[CUT] if CUT in content else len(str(content.get("text", ""))) + \
+                sum(len(str(v)) for v in data.values()) + sum(len(str(line)) for line in content.get("traceback", []))
+            self._kept += size
+            if self._kept > self.max_output_chars or CUT in content:
+                if self._kept - size <= self.max_output_chars:
+                    cell.outputs.append(nbformat.v4.new_output(
+                        "stream", name="stderr", text=f"[output cut: more than {self.max_output_chars} characters]\n"))
+                return None
+        return super().process_message(msg, cell, cell_index)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if self._kernel_pid is None and self.km is not None:
             self._kernel_pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
         if self._started is None:
             self._started = time.monotonic()
+        self._kept = 0
         if cell.cell_type == "code" and self.notebook_timeout and \
                 time.monotonic() - self._started > self.notebook_timeout:
             message = f"not run: the notebook used up its {self.notebook_timeout} s."
             cell.outputs = [nbformat.v4.new_output("error", ename="NotebookTimeout", evalue=message,
                                                    traceback=[f"NotebookTimeout: {message}"])]
             return cell
-        if cell.cell_type == "code" and self.cell_cpu_seconds and self._kernel_pid:
-            self._limit_cpu()
+        watch = asyncio.ensure_future(self._watch_cpu()) \
+            if cell.cell_type == "code" and self.cell_cpu_seconds and self._kernel_pid else None
         try:
             return await self._execute_probed(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
@@ -136,6 +187,9 @@ class ProbedExecute(Execute):
                 "error", ename="KernelDied", evalue=KERNEL_DIED, traceback=[f"KernelDied: {KERNEL_DIED}"])]
             await self._restart(cell_index)
             return cell
+        finally:
+            if watch:
+                watch.cancel()
 
     async def _restart(self, cell_index):
         await ensure_async(self.km.restart_kernel(now=True))
@@ -153,17 +207,12 @@ class ProbedExecute(Execute):
         grade_id = probed_grade_id(cell)
         if grade_id is None:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        folder = self._folder() / probe.PROBE_DIR
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir()
-        if sandbox.current:
-            sandbox.current.prepare(folder)  # the kernel (the sandbox user) writes its reply here
-        probe.save(str(self._folder() / probe.request_stem(grade_id)), hidden.request(grade_id))
+        self._probing, self._reply = grade_id, None
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-            failure = self._verdict(grade_id)
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            self._probing = None
+        failure = self._verdict(grade_id)
         if failure:
             ename, message = failure
             error = nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
@@ -178,10 +227,9 @@ class ProbedExecute(Execute):
 
     def _verdict(self, grade_id):
         """None, or (ename, message) for the student."""
-        stem = str(self._folder() / probe.reply_stem(grade_id))
         try:
-            replies = probe.load(stem)
-        except (OSError, ValueError, KeyError, IndexError, RecursionError):
+            replies = probe.loads(self._reply)
+        except ValueError:
             return INCOMPLETE, f"{hidden.split(grade_id)[0]}: the hidden tests did not complete."
         message = hidden.verdict(grade_id, replies)
         if message is None:
@@ -189,6 +237,18 @@ class ProbedExecute(Execute):
         return ("NotImplementedError" if message.endswith("is not implemented yet.") else "AssertionError"), message
 
 
+def _cpu_seconds(pid):
+    """CPU seconds (user + system) process `pid` has used, or None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+CPU_POLL_SECONDS = 0.25
+REQUEST_DEPTH = 32  # oracle tables of caches of tuples of dicts
+CUT = "autograder_cut"  # what stands for a message part too large to parse
 INCOMPLETE = "HiddenTestsIncomplete"
 KERNEL_DIED = "the kernel died while running this cell (a crash, os._exit, exhausted memory or CPU time)."
 MAX_RESTARTS = 5  # notebook 3's gradient checks call the functions its tests call

@@ -1,22 +1,30 @@
-"""The sandbox a student's kernel runs in while it is graded.
+"""The sandbox a student's kernel runs in while it is graded: one per worker process.
 
-Enforced always: a new session (all its processes are killed when the notebook is
-done), and limits on memory (address space), file size, CPU time and processes.
-Enforced when the grader runs as root (as CI does): the kernel runs as an unprivileged
-user of its own (one per worker), in a network namespace with no network, and in a
-mount namespace where the repository (source/, autograder/, tests/), OUT (gradebook,
-results, other students) and the usual homes of data (/work, /home, /root, /srv, /mnt,
-/opt, /tmp, /var/tmp) are empty; only the Python installation, the virtualenv and the
-kernel's connection folder are put back. The kernel keeps its working folder (the
-throwaway copy of one submission) as its current directory: the only files it sees.
+Built from Linux namespaces with bubblewrap (`bwrap`, Debian's package, what Flatpak
+uses), which an ordinary user may run: the same isolation with root or without.
+
+- A PID namespace per kernel: when the kernel's sandbox ends, every process in it
+  ends (the kernel sees only its own processes in /proc). No process scan.
+- A file system of its own: the Python installation and the virtualenv read-only,
+  the submission's working folder on a size-limited tmpfs (the disk quota), private
+  /tmp, /var/tmp, /dev/shm and /run; nothing else of the host (not the repository,
+  OUT, SUBMISSIONS, the home folders). What the kernel writes dies with it.
+- No network (its own network namespace), its own IPC and UTS namespaces. The kernel
+  talks to the grader over IPC sockets in the one folder shared with it.
+- Limits: memory for the sandbox as a whole and a process count, in a cgroup where
+  the grader may create one (root: cgroup v2, else v1's memory and pids controllers);
+  else memory per process (address space) and a process count (RLIMIT_NPROC). CPU
+  time, file size. As root the kernel also runs as a user of its own (one per worker).
+
+The grader's hidden-test requests reach the kernel through a read-only folder written
+before the kernel starts; replies come back over the kernel's own output channel
+(see probe.py), so the grader never opens a path the kernel could have written.
 
 `Sandbox(...).kernelspec_dir` is a Jupyter kernel folder whose "python3" kernel starts
-`python -m autograder.sandbox POLICY -- python -m ipykernel_launcher -f ...`: this module
-applies POLICY, then execs the kernel. Kernels talk to the grader over IPC sockets in
-the connection folder, since a kernel with no network has no loopback to reach.
+`python sandbox.py POLICY -- python -m ipykernel_launcher -f ...`: `launch` (stdlib only)
+applies POLICY and execs bwrap, which runs the kernel.
 """
 
-import ctypes
 import fcntl
 import json
 import multiprocessing.util
@@ -24,78 +32,173 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-HIDDEN_ROOTS = ("/work", "/home", "/root", "/srv", "/mnt", "/opt", "/tmp", "/var/tmp")
 FIRST_UID = 61000
 UID_LOCKS = Path("/run/autograder-sandbox-uids")
+BWRAP = "bwrap"
+INSIDE = "/run/autograder"  # in the sandbox: the submission (read-only), the probe, the requests
 
 
 @dataclass
 class Limits:
-    memory_bytes: int = 2 * 2 ** 30      # address space of each process of the kernel
+    memory_bytes: int = 2 * 2 ** 30      # the whole sandbox with a cgroup, else each process's address space
+    disk_bytes: int = 512 * 2 ** 20      # the working folder's tmpfs: all a notebook may write there
+    scratch_bytes: int = 64 * 2 ** 20    # each of /tmp, /var/tmp, /dev/shm, /run
     file_bytes: int = 256 * 2 ** 20      # largest file it may write
     cpu_seconds: int = 900               # CPU time of the kernel process, whole notebook
-    processes: int = 64                  # processes and threads of the sandbox user (root only)
+    processes: int = 64                  # processes and threads of the sandbox
 
 
-@dataclass
-class Policy:
-    limits: dict
-    uid: int | None = None               # None: not root, no user switch or namespaces
-    hide: list = field(default_factory=list)
-    expose: list = field(default_factory=list)
-    home: str = "/tmp/home"
-
-
-# The sandbox of this worker process, if any (set by the grading worker, used by ProbedExecute).
+# The sandbox of this process, if any (set by the grading worker, or by for_this_process).
 current = None
+
+
+class SandboxUnavailable(RuntimeError):
+    """Namespaces cannot be created here: grading untrusted code needs --unsafe-no-sandbox."""
+
+
+UNSAFE_WARNING = (
+    "--unsafe-no-sandbox: student code runs as you, with your files, your network and your processes: it can "
+    "read the solutions and the gradebook, change grades, and leave processes running. Only limits on memory, "
+    "file size and CPU time, and the kernel's process group, remain.")
 
 
 def running_as_root():
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-NOT_ENFORCED_WITHOUT_ROOT = (
-    "not running as root: the sandbox applies memory, file-size, CPU and process-group limits, "
-    "but not a separate user, no network, or hidden grader files (run the grader as root for those).")
+def namespaces_problem():
+    """None when bwrap can build the sandbox here, else one sentence saying why not."""
+    if not shutil.which(BWRAP):
+        return ("bubblewrap (bwrap) is not installed: install Debian's bubblewrap package "
+                "(apt-get install bubblewrap), or pass --unsafe-no-sandbox")
+    try:
+        run = subprocess.run([BWRAP, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap could not run ({error}); pass --unsafe-no-sandbox to grade without a sandbox"
+    if run.returncode != 0:
+        why = (run.stderr.strip().splitlines() or ["no message"])[-1]
+        return (f"this machine does not let bwrap create namespaces ({why}); enable unprivileged user "
+                "namespaces, or pass --unsafe-no-sandbox")
+    return None
+
+
+# --- limits for the sandbox as a whole: a cgroup when the grader may make one ---
+
+def _own_cgroups():
+    """{controller or "": path} of this process, from /proc/self/cgroup."""
+    found = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            found[controller] = path
+    return found
+
+
+class Cgroup:
+    """A cgroup for one worker's kernels (one at a time): memory and process count for the
+    sandbox as a whole. `folders` are what the launcher joins (v2: one; v1: memory and pids)."""
+
+    def __init__(self, folders, version):
+        self.folders, self.version = folders, version
+
+    @classmethod
+    def create(cls, name, limits):
+        """The cgroup, or None where this process may not make one (not root, no controller)."""
+        try:
+            own = _own_cgroups()
+            base = Path("/sys/fs/cgroup")
+            if (base / "cgroup.controllers").exists():  # v2 alone
+                parent = base / own[""].lstrip("/")
+                if not {"memory", "pids"} <= set((parent / "cgroup.subtree_control").read_text().split()):
+                    return None
+                folder = parent / name
+                folder.mkdir(exist_ok=True)
+                (folder / "memory.max").write_text(str(limits.memory_bytes))
+                (folder / "memory.swap.max").write_text("0") if (folder / "memory.swap.max").exists() else None
+                (folder / "pids.max").write_text(str(limits.processes))
+                return cls([folder], 2)
+            memory = base / "memory" / own["memory"].lstrip("/") / name
+            pids = base / "pids" / own["pids"].lstrip("/") / name
+            for folder in (memory, pids):
+                folder.mkdir(exist_ok=True)
+            (memory / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
+            if (memory / "memory.memsw.limit_in_bytes").exists():
+                (memory / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_bytes))
+            (pids / "pids.max").write_text(str(limits.processes))
+            return cls([memory, pids], 1)
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def remove(self):
+        for folder in self.folders:
+            for _ in range(50):  # the last processes of a killed sandbox take a moment to leave
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
 
 
 class Sandbox:
     """Everything one worker needs to start sandboxed kernels, and to clean up after them."""
 
-    def __init__(self, root, hide=(), limits=None):
+    def __init__(self, root, limits=None, unsafe=False):
         self.root = Path(root)
         self.limits = limits or Limits()
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
         # Connection files and IPC sockets, in a short path: a socket path has at most 107 bytes.
         self.runtime = Path(tempfile.mkdtemp(prefix="ag-kernels-", dir="/tmp"))
         # Removed when this process exits: by atexit in a main process, and also in a forked
         # pool worker, which leaves by os._exit and runs multiprocessing's finalizers only.
         multiprocessing.util.Finalize(self, shutil.rmtree, (str(self.runtime), True), exitpriority=1)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.uid = None
-        if running_as_root():
-            self.uid, self._lock = self._claim_uid()
-            os.chmod(self.runtime, 0o1777)
-        hide = sorted({str(Path(p).resolve()) for p in (*HIDDEN_ROOTS, *hide) if Path(p).exists()})
-        # A folder inside one already hidden is hidden with it (and could not be mounted on).
-        hide = [p for p in hide if not any(p.startswith(q.rstrip("/") + "/") for q in hide if q != p)]
-        expose = sorted({str(Path(p).resolve()) for p in (sys.base_prefix, sys.prefix, self.runtime)})
-        policy = Policy(asdict(self.limits), self.uid, hide, expose)
+        self.uid, self.cgroup = None, None
+        self.namespaces = not unsafe
+        if self.namespaces:
+            problem = namespaces_problem()
+            if problem:
+                raise SandboxUnavailable(problem)
+            if running_as_root():
+                self.uid, self._lock = self._claim_uid()
+                os.chmod(self.runtime, 0o1777)
+                self.cgroup = Cgroup.create(f"autograder-{os.getpid()}", self.limits)
+                if self.cgroup:
+                    multiprocessing.util.Finalize(self, self.cgroup.remove, exitpriority=2)
+        # What the kernel may import of ours: the probe alone (see probe.py).
+        self.lib = self.root / "lib"
+        (self.lib / "autograder").mkdir(parents=True, exist_ok=True)
+        (self.lib / "autograder" / "__init__.py").write_text("")
+        shutil.copy(Path(__file__).with_name("probe.py"), self.lib / "autograder" / "probe.py")
+        # The hidden tests' requests of the notebook being graded (written before its kernel starts).
+        self.requests = self.root / "requests"
+        self.requests.mkdir(exist_ok=True)
         self.policy_file = self.root / "policy.json"
-        self.policy_file.write_text(json.dumps(asdict(policy)))
+        self.policy_file.write_text(json.dumps(self.policy()))
         self.kernelspec_dir = self.root / "jupyter"
         spec = self.kernelspec_dir / "kernels" / "python3"
         spec.mkdir(parents=True, exist_ok=True)
         (spec / "kernel.json").write_text(json.dumps({
-            # Run as a script (stdlib only): the kernel starts where `autograder` is not importable.
-            "argv": [sys.executable, str(Path(__file__).resolve()), str(self.policy_file), "--",
+            # Run as a script (stdlib only): the launcher needs nothing of the grader's.
+            "argv": [sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(self.policy_file), "--",
                      sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3 (sandboxed)", "language": "python"}))
+
+    def policy(self):
+        return {"limits": asdict(self.limits), "namespaces": self.namespaces, "uid": self.uid,
+                "cgroups": [str(f) for f in self.cgroup.folders] if self.cgroup else [],
+                "python": sorted({str(Path(p).resolve()) for p in (sys.base_prefix, sys.prefix)}),
+                "runtime": str(self.runtime), "lib": str(self.lib),
+                "requests": str(self.requests)}
 
     def use(self):
         """Make this worker process start kernels in this sandbox: our kernelspec comes first on
@@ -107,12 +210,26 @@ class Sandbox:
 
     def kernel_config(self, config):
         """IPC sockets in the runtime folder (a kernel without network cannot use TCP loopback).
-        Kernels are shut down at once, not gracefully: clean_up kills whatever they leave
-        anyway, and a graceful shutdown waits a fifth of a second per notebook for nothing."""
+        Kernels are shut down at once, not gracefully: ending the sandbox ends all they left."""
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = str(self.runtime / "kernel")
         config.ProbedExecute.shutdown_kernel = "immediate"
         return config
+
+    def prepare(self, folder):
+        """As root, let the sandbox user read the submission's folder (a throwaway copy), which
+        the sandbox copies into its working folder."""
+        if self.uid is not None:
+            for path in [Path(folder), *Path(folder).rglob("*")]:
+                if not path.is_symlink():
+                    os.chmod(path, path.stat().st_mode | (0o005 if path.is_dir() else 0o004))
+
+    def write_requests(self, requests):
+        """The notebook's hidden-test requests {grade_id: text}, before its kernel starts."""
+        for old in self.requests.iterdir():
+            old.unlink()
+        for grade_id, data in requests.items():
+            (self.requests / grade_id).write_text(data)
 
     @staticmethod
     def _claim_uid():
@@ -124,30 +241,87 @@ class Sandbox:
                 return uid, lock
         raise RuntimeError("no free sandbox uid")
 
-    def prepare(self, folder):
-        """Give the kernel's working folder to the sandbox user."""
-        if self.uid is not None:
-            for path in [Path(folder), *Path(folder).rglob("*")]:
-                if not path.is_symlink():
-                    os.chown(path, self.uid, self.uid)
-
-    def clean_up(self, folder, kernel_pid=None):
-        """Kill every process the kernel left, take the folder back, drop what is not a plain file."""
-        if self.uid is not None:
-            kill_user(self.uid)
-        elif kernel_pid:
-            try:
-                os.killpg(kernel_pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for path in sorted(Path(folder).rglob("*"), reverse=True):
-            # A symlink or device left by student code must not redirect what the grader writes next.
-            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+    def clean_up(self, kernel_pid=None):
+        """End the kernel's sandbox (its PID namespace ends with it) and empty the runtime folder."""
+        if kernel_pid:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(kernel_pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            wait_gone(kernel_pid)
+        for path in self.runtime.iterdir():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
                 path.unlink(missing_ok=True)
-            elif self.uid is not None:
-                os.chown(path, 0, 0)
-        if self.uid is not None:
-            os.chown(folder, 0, 0)
+
+
+def describe(limits, own_user, cgroup):
+    """One sentence for the instructor: what the sandbox enforces here."""
+    memory = (f"{limits.memory_bytes // 2 ** 20} MiB and {limits.processes} processes for the whole sandbox "
+              f"(cgroup v{cgroup.version})" if cgroup else
+              f"{limits.memory_bytes // 2 ** 20} MiB per process and {limits.processes} processes more "
+              f"(no cgroup could be made{'' if running_as_root() else ' without root'})")
+    user = "as a user of its own" if own_user else "as you, in a user namespace"
+    return (f"bubblewrap: each kernel runs {user}, with no network, only its own processes and a "
+            f"{limits.disk_bytes // 2 ** 20} MiB working folder; limits: {memory}.")
+
+
+def describe_here(limits=None):
+    """`describe` for the sandboxes a grader would make on this machine."""
+    limits = limits or Limits()
+    cgroup = Cgroup.create(f"autograder-check-{os.getpid()}", limits) if running_as_root() else None
+    if cgroup:
+        cgroup.remove()
+    return describe(limits, running_as_root(), cgroup)
+
+
+def for_this_process(unsafe=False):
+    """The sandbox of this process, made on first use: how a plain `nbgrader autograde` or
+    formgrader's Autograde button, configured by the course's nbgrader_config.py, gets one."""
+    global current
+    if current is None:
+        root = tempfile.mkdtemp(prefix="autograder-sandbox-")
+        current = Sandbox(root, unsafe=unsafe)
+        multiprocessing.util.Finalize(current, shutil.rmtree, (root, True), exitpriority=0)
+        current.use()
+    return current
+
+
+def wait_gone(pid, patience=5.0):
+    """Wait (with a deadline) until `pid` and the sandbox under it have left /proc."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state == "Z":
+            return
+        time.sleep(0.01)
+
+
+def kernel_process(pid):
+    """The kernel's own process in the sandbox started as `pid`: the process that is PID 2 of
+    the sandbox's PID namespace (bwrap's init is 1), or `pid` itself without a sandbox."""
+    children = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                status = Path(f"/proc/{entry.name}/status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+            children.setdefault(int(fields.get("PPid", "0")), []).append((int(entry.name), fields.get("NSpid", "")))
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for child, nspid in children.get(parent, []):
+            if nspid.split()[-1:] == ["2"] and len(nspid.split()) > 1:
+                return child
+            todo.append(child)
+    return pid
 
 
 def _try_lock(uid):
@@ -173,69 +347,32 @@ def uid_in_use(uid):
     return False
 
 
-def kill_user(uid, patience=10.0):
-    """SIGKILL every process of `uid` (a fork bomb keeps forking) and wait until even their
-    zombies are reaped: they count against the next kernel's process limit."""
-    deadline = time.monotonic() + patience
-    while time.monotonic() < deadline:
-        processes = [(int(p.name), state) for p in Path("/proc").iterdir() if p.name.isdigit()
-                     for state in [_state_of(p, uid)] if state]
-        if not processes:
-            return
-        for pid, state in processes:
-            if state != "Z":
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        time.sleep(0.02)
+# --- the launcher: the kernel's parent, run by jupyter_client; applies the policy, execs bwrap ---
 
+# Of /etc, what Python, numpy and matplotlib read: not the rest (it may hold an instructor's secrets).
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
+       "alternatives", "fonts", "mime.types")
 
-def _state_of(proc, uid):
-    """The state letter of a process of `uid` (R, S, Z...), or None for anyone else's."""
-    try:
-        if proc.stat().st_uid != uid:
-            return None
-        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return None
-
-
-# --- the launcher: runs as the kernel's parent, applies the policy, then execs the kernel ---
-
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT = 4096, 16384, 1 << 18, 1, 32
-MNT_DETACH = 2
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result, what):
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{what}: {os.strerror(error)}")
-
-
-def _mount(source, target, fstype, flags, data=None):
-    _check(_libc.mount(source.encode() if source else None, target.encode(),
-                       fstype.encode() if fstype else None, flags, data.encode() if data else None),
-           f"mount {target}")
-
-
-def _hide_and_expose(hide, expose):
-    """In a new mount namespace: empty tmpfs over `hide`, then `expose` put back (read-only)."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    stash = "/run/autograder-stash"
-    os.makedirs(stash, exist_ok=True)
-    _mount("tmpfs", stash, "tmpfs", 0, "mode=0700")
-    for i, path in enumerate(expose):
-        os.makedirs(f"{stash}/{i}")
-        _mount(path, f"{stash}/{i}", None, MS_BIND | MS_REC)
-    for path in hide:
-        _mount("tmpfs", path, "tmpfs", 0, "mode=1777" if path in ("/tmp", "/var/tmp") else "mode=0755")
-    for i, path in enumerate(expose):
-        os.makedirs(path, exist_ok=True)
-        _mount(f"{stash}/{i}", path, None, MS_BIND | MS_REC)
-    _check(_libc.umount2(stash.encode(), MNT_DETACH), "umount stash")
+# Run in the sandbox before the kernel: copy the submission (read-only) into the working folder (the
+# tmpfs), make a home, close every descriptor bwrap was given (one to a host folder would lead out of
+# the sandbox), exec the kernel. Only regular files and folders are copied.
+INIT = """
+import os, shutil, sys
+source = sys.argv[1]
+for folder, subfolders, files in os.walk(source):
+    target = os.path.join(".", os.path.relpath(folder, source))
+    os.makedirs(target, exist_ok=True)
+    for name in files:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            try:
+                shutil.copyfile(path, os.path.join(target, name))
+            except OSError:
+                pass
+os.makedirs(os.environ["HOME"], exist_ok=True)
+os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _limit(name, value):
@@ -244,32 +381,100 @@ def _limit(name, value):
     resource.setrlimit(name, (value, value))
 
 
+def _tasks_of(uid):
+    """How many processes and threads `uid` runs now (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def bwrap_command(policy, work, command, source=lambda path: path):
+    """The bwrap command line that runs `command` in the sandbox, in the working folder `work`.
+    `source(path)` is where bwrap finds a folder of the host (see `staged`)."""
+    limits = policy["limits"]
+    scratch = str(limits["scratch_bytes"])
+    argv = [BWRAP, "--unshare-all", "--die-with-parent", "--hostname", "sandbox",
+            "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+    for link in ("bin", "lib", "lib32", "lib64", "sbin"):
+        path = Path("/") / link
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            argv += ["--ro-bind", str(path), str(path)]
+    for name in ETC:
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for place in ("/tmp", "/var/tmp", "/dev/shm", "/run"):
+        argv += ["--size", scratch, "--tmpfs", place]
+    argv += ["--dir", "/run/lock", "--symlink", "/run/lock", "/var/lock"]
+    for path in policy["python"]:
+        argv += ["--ro-bind", source(path), path]
+    argv += ["--bind", source(policy["runtime"]), policy["runtime"],
+             "--size", str(limits["disk_bytes"]), "--tmpfs", work,
+             "--ro-bind", source(work), f"{INSIDE}/submission",
+             "--ro-bind", source(policy["lib"]), f"{INSIDE}/lib",
+             "--ro-bind", source(policy["requests"]), f"{INSIDE}/requests",
+             "--chdir", work]
+    home = "/tmp/home"
+    for name, value in {"HOME": home, "MPLCONFIGDIR": home, "IPYTHONDIR": f"{home}/.ipython", "TMPDIR": "/tmp",
+                        "PYTHONPATH": f"{INSIDE}/lib", "AUTOGRADER_REQUESTS": f"{INSIDE}/requests"}.items():
+        argv += ["--setenv", name, value]
+    # ipykernel would take bwrap's init (PID 1 here) for a parent that died, and exit; 1 says "no parent
+    # to watch" (the sandbox ends with the grader's kernel manager anyway).
+    argv += ["--setenv", "JPY_PARENT_PID", "1"]
+    return argv + ["--", command[0], "-I", "-S", "-c", INIT, f"{INSIDE}/submission", *command]
+
+
+def staged(policy, work, command, uid):
+    """As root: the sandbox run as `uid`. That user may not reach the host folders the sandbox
+    needs by their paths (a Python under /root, a course under a 0700 folder), so a first bwrap,
+    still root, binds each at /run/autograder-stage/N of a mount namespace of its own; setpriv
+    drops to `uid`; the sandbox's bwrap binds them from there."""
+    folders = sorted({*policy["python"], policy["runtime"], work, policy["lib"], policy["requests"]})
+    stage = {path: f"/run/autograder-stage/{i}" for i, path in enumerate(folders)}
+    outer = [BWRAP, "--dev-bind", "/", "/", "--die-with-parent", "--tmpfs", "/run",
+             "--perms", "0755", "--dir", "/run/autograder-stage"]
+    for path, place in stage.items():
+        outer += ["--bind", path, place]
+    return outer + ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                    *bwrap_command(policy, work, command, stage.__getitem__)]
+
+
 def launch(policy_file, command):
     policy = json.loads(Path(policy_file).read_text())
     limits = policy["limits"]
     if os.getsid(0) != os.getpid():  # jupyter_client usually starts kernels in a new session already
         os.setsid()
-    uid = policy["uid"]
-    if uid is not None:
-        connection = command[command.index("-f") + 1]
-        os.chown(connection, uid, uid)              # the kernel reads it after dropping root
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
-        # The working folder (the one submission's throwaway copy) stays where it is.
-        work = os.getcwd()
-        _hide_and_expose(policy["hide"], policy["expose"] + [work])
-        os.chdir(work)
-        os.makedirs(policy["home"], exist_ok=True)
-        os.chown(policy["home"], uid, uid)
-        os.environ.update(HOME=policy["home"], MPLCONFIGDIR=policy["home"], IPYTHONDIR=policy["home"] + "/.ipython")
-        _limit(resource.RLIMIT_NPROC, limits["processes"])
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    _limit(resource.RLIMIT_AS, limits["memory_bytes"])
+    # jupyter_client interrupts a cell with SIGINT to the kernel's process group: bwrap would die of
+    # it (and the sandbox with it). Ignored here and so in bwrap; ipykernel installs its own handler
+    # while a cell runs, so the interrupt still reaches the student's code.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_AS, limits["memory_bytes"])  # each process too: a cgroup acts only when pages are used
     _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
     _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
-    _limit(resource.RLIMIT_CORE, 0)
-    os.execv(command[0], command)
+    if not policy["namespaces"]:  # --unsafe-no-sandbox: limits only
+        os.environ.update(PYTHONPATH=policy["lib"], AUTOGRADER_REQUESTS=policy["requests"])
+        os.execv(command[0], command)
+    work = os.getcwd()
+    uid = policy["uid"]
+    for folder in policy["cgroups"]:  # the sandbox as a whole is limited
+        Path(folder, "cgroup.procs").write_text(str(os.getpid()))
+    if uid is not None:
+        connection = command[command.index("-f") + 1]
+        os.chown(connection, uid, uid)  # the kernel reads it as the sandbox user
+        argv = staged(policy, work, command, uid)
+    else:
+        argv = bwrap_command(policy, work, command)
+    # RLIMIT_NPROC counts every process of the real user (root is exempt): a user of its own gets
+    # `processes`; without one, the sandbox may add that many to what this user already runs.
+    _limit(resource.RLIMIT_NPROC, limits["processes"] + (0 if uid is not None else _tasks_of(os.getuid())))
+    os.execvp(argv[0], argv)
 
 
 if __name__ == "__main__":

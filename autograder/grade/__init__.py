@@ -116,7 +116,18 @@ def _load_cached(out, db_url, student, key):
             gb.find_submission(ASSIGNMENT, student)
     except (OSError, ValueError, MissingEntry):
         return None
-    return state["result"] if state.get("key") == key else None
+    result = state.get("result") if state.get("key") == key else None
+    if result is None or not graded_fully(result):
+        return None
+    return result
+
+
+def graded_fully(result):
+    """False when the grader, not the submission, failed (a crash, an internal error, a notebook
+    nbgrader could not finish): such a student is graded again on the next run, never served
+    from the cache."""
+    return not result.get("error") and not any(
+        "could not be graded" in (entry.get("problem") or "") for entry in result.get("notebooks", {}).values())
 
 
 def _save(out, course, submission, result, key):
@@ -188,7 +199,8 @@ def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
         progress.update(1)
 
 
-def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None):
+def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
+          unsafe=False):
     """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows.
 
     Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
@@ -197,12 +209,12 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *args: stop.set())
     try:
-        return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler)
+        return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe)
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
-def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler):
+def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe):
     from tqdm import tqdm
 
     prefer_this_environment()
@@ -227,8 +239,11 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         else:
             results[submission.student_id] = cached
     workers = workers or os.cpu_count() or 1
-    if not sandbox.running_as_root():
-        log("Sandbox: " + sandbox.NOT_ENFORCED_WITHOUT_ROOT)
+    problem = None if unsafe or scheduler else sandbox.namespaces_problem()
+    if problem:
+        raise SetupError(f"cannot sandbox student code: {problem}.")
+    if not scheduler:
+        log("Sandbox: " + (sandbox.UNSAFE_WARNING if unsafe else sandbox.describe_here()))
     where = f"the Dask cluster at {scheduler}" if scheduler else f"{min(workers, max(len(todo), 1))} worker(s)"
     log(f"Grading {len(todo)} of {len(submissions)} submissions with {where}; "
         f"{len(submissions) - len(todo)} unchanged since the last run.")
@@ -256,10 +271,8 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         workdir = out / ".work"
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
-            # The sandboxed kernels must not see OUT nor a gradebook kept elsewhere.
-            hide = [str(out)] + ([os.path.dirname(db_url[len("sqlite:///"):])] if db_url.startswith("sqlite:///") else [])
             initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
-                        hide)
+                        unsafe)
             run_pool(todo, workers, initargs, on_result, progress, stop, ready=register)
     tests = report.tests_of(course / "source" / ASSIGNMENT)
     rows, all_results = [], []
@@ -280,7 +293,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
 def main(args):
     try:
         grade(args.submissions, args.out, workers=args.workers, timeout=args.timeout, db_url=args.db,
-              scheduler=args.scheduler)
+              scheduler=args.scheduler, unsafe=args.unsafe_no_sandbox)
     except (SetupError, collect.CollectError, cluster.ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -65,7 +65,7 @@ def _worker_for(data, timeout):
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             archive.extractall(root / "bundle")
         _CURRENT = (key, worker.Worker(root / "bundle" / "source", root / "bundle" / "template_gradebook.db",
-                                       timeout, workdir=root, hide=[str(root / "bundle")]), root)
+                                       timeout, workdir=root), root)
     return _CURRENT[1]
 
 

@@ -24,7 +24,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from .. import collect, preprocessors, sandbox
-from ..course import ASSIGNMENT, ROOT, nbgrader_config, prefer_this_environment
+from ..course import ASSIGNMENT, nbgrader_config, prefer_this_environment
 
 # Failures nbgrader reports in its log, and what they mean for the student.
 FAILURES = (
@@ -63,13 +63,13 @@ def failure_reason(name, result):
 class Worker:
     """A private nbgrader course in a temporary folder, reused for one submission after another."""
 
-    def __init__(self, course_source, template_db, timeout, workdir=None, hide=()):
+    def __init__(self, course_source, template_db, timeout, workdir=None, unsafe=False):
         prefer_this_environment()
         self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=workdir))
         os.chmod(self.root, 0o755)
-        # Student kernels start in the sandbox, see nothing of the grader but the probe
-        # (ProbedExecute puts it beside the notebook), and import nothing from ROOT.
-        sandbox.current = sandbox.Sandbox(self.root / "sandbox", hide=[ROOT, *hide])
+        # Student kernels start in the sandbox, see nothing of the grader but the probe, and
+        # import nothing from ROOT.
+        sandbox.current = sandbox.Sandbox(self.root / "sandbox", unsafe=unsafe)
         sandbox.current.use()
         os.environ.pop("PYTHONPATH", None)
         (self.root / "source").symlink_to(Path(course_source).resolve())
@@ -142,7 +142,9 @@ class Worker:
         folder.mkdir(parents=True, exist_ok=True)
         for name, entry in result["notebooks"].items():
             if entry["autograded"]:  # a failed nbgrader run removes the folder: put back what was graded
-                (folder / f"{name}.ipynb").write_text(entry["autograded"])
+                path = folder / f"{name}.ipynb"
+                path.unlink(missing_ok=True)  # nbgrader leaves it read-only (root alone would not notice)
+                path.write_text(entry["autograded"])
         feedback = self.api.generate_feedback(ASSIGNMENT, student, force=True)
         if not feedback["success"]:
             result["log"] += feedback.get("log", "") + feedback.get("error", "")
@@ -156,7 +158,7 @@ class Worker:
 _worker = None
 
 
-def start(course_source, template_db, timeout, workdir, log_file=None, hide=()):
+def start(course_source, template_db, timeout, workdir, log_file=None, unsafe=False):
     """Pool initializer. The worker's and its kernels' stdout and stderr (kernel start-up
     warnings, tracebacks) go to `log_file`, keeping the instructor's terminal quiet."""
     global _worker
@@ -165,7 +167,7 @@ def start(course_source, template_db, timeout, workdir, log_file=None, hide=()):
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
     warnings.simplefilter("ignore")
-    _worker = Worker(course_source, template_db, timeout, workdir, hide)
+    _worker = Worker(course_source, template_db, timeout, workdir, unsafe)
 
 
 def started():
