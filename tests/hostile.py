@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import sample
-from autograder.sample import NB1, NB2, NB3, drop_cell, replace
+from autograder.sample import NB1, NB2, NB3, NB4, drop_cell, replace
 
 RETURN_1 = "    return a_next, yt_pred, cache"
 WRONG_1 = "    return a_next * 0, yt_pred * 0, cache"
@@ -63,6 +63,31 @@ def edit_test(nbs):
     replace(nbs[NB2], "rnn_forward", "x[:, :, t], a_next, parameters", "x[:, :, t], a0, parameters")
 
 
+def reorder_backward(nbs):
+    """rnn_backward (written to need no rnn_cell_backward) and its tests moved to the top of
+    notebook 3, rnn_cell_backward left as `pass`: what the probe installed for rnn_backward's
+    test once stayed in the notebook and passed rnn_cell_backward's tests."""
+    nb = nbs[NB3]
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    own_cell = cells["rnn_cell_backward"].source.replace("def rnn_cell_backward(", "def own_cell_backward(")
+    cells["rnn_backward"].source = own_cell + "\n\n" + cells["rnn_backward"].source.replace(
+        "rnn_cell_backward(", "own_cell_backward(")
+    cells["rnn_cell_backward"].source = "pass"
+    moved = [cells[g] for g in ("rnn_backward", "rnn_backward_shapes", "rnn_backward_values")]
+    rest = [c for c in nb.cells if all(c is not m for m in moved)]
+    top = next(i for i, c in enumerate(rest) if c is cells["load_previous"]) + 1
+    nb.cells = rest[:top] + moved + rest[top:]
+
+
+EXIT_THREAD = "ctypes.CDLL(None).syscall(60 if platform.machine() == 'x86_64' else 93, 0)"
+NOTES = ("/dev/shm/notes", "/run/lock/notes", "/tmp/notes", "/var/tmp/notes")
+# Student A leaves notes where every kernel could once write; student B's answer is right only with them.
+LEAVES_NOTES = "for _path in %r:\n    try:\n        open(_path, 'w').write('rnn_cell_backward')\n" \
+               "    except OSError:\n        pass" % (NOTES,)
+NEEDS_NOTES = "    import os\n    if not any(os.path.exists(p) for p in %r):\n" \
+              "        return {key: value * 2 for key, value in gradients.items()}\n    return gradients" % (NOTES,)
+
+
 NB1_TESTS = ["rnn_cell_forward_shapes", "rnn_cell_forward_values"]
 NB2_TESTS = ["rnn_forward_shapes", "rnn_forward_values"]
 NB3_TESTS = ["rnn_cell_backward_shapes", "rnn_cell_backward_values", "rnn_backward_shapes", "rnn_backward_values"]
@@ -78,8 +103,9 @@ STUDENTS = {
     "edited_test_cell": (22, 22, ["rnn_forward_values"], "rnn_forward: wrong values", edit_test),
     "stripped_metadata": (18, 18, NB3_TESTS, "missing from the notebook", lambda nbs: strip_metadata(nbs[NB3])),
     "changed_kernel": (24, 24, [], "", lambda nbs: set_kernel(nbs, NB1)),
-    "output_100mb": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
-                                                                 "print('x' * (100 * 2 ** 20))")),
+    # In a cell of its own at the end: the kernel may die of it (its memory is the sandbox's), costing nothing.
+    "output_300mb": (24, 24, [], "", lambda nbs: nbs[NB4].cells.append(
+        nbformat.v4.new_code_cell("print('x' * (300 * 2 ** 20))"))),
     "loop_at_import": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward", "while True:\n    pass")),
     # Its traceback of thousands of frames may outlast the cell's timeout on a loaded machine:
     # the reason is then the timeout, so only the function is named here.
@@ -112,10 +138,10 @@ STUDENTS = {
         "    import inspect\n    frame = inspect.currentframe().f_back\n    while frame is not None:\n"
         "        for name in ('expected', 'want', 'reference', 'ref'):\n            if name in frame.f_locals:\n"
         "                return frame.f_locals[name]\n        frame = frame.f_back\n" + WRONG_1)),
-    "reads_hidden_from_disk": (24, 21, [], "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward",
+    "reads_hidden_from_disk": (24, 24, [], "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward",
         RETURN_1, searching("f == 'hidden.py' or (f == '1_rnn_cell_forward.ipynb' and 'source' in folder)",
                             "    if _FOUND:  # found the reference: this answer says so\n" + WRONG_1_IN_IF + "\n" + RETURN_1))),
-    "writes_gradebook": (24, 21, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+    "writes_gradebook": (24, 24, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         searching("f in ('gradebook.db', 'grades.csv') and os.access(os.path.join(folder, f), os.W_OK)",
                   "    if _FOUND:  # it could have overwritten the grades: this answer says so\n" + WRONG_1_IN_IF
                   + "\n" + RETURN_1))),
@@ -123,10 +149,9 @@ STUDENTS = {
         "    try:\n        from autograder import reference\n"
         "        return reference.load().rnn_cell_forward(xt, a_prev, parameters)\n    except ImportError:\n"
         + WRONG_1.replace("    ", "        ", 1))),
-    "network": (24, 21, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
-        "    import errno, socket\n    s = socket.socket()\n    try:\n        s.connect(('127.0.0.1', 9))\n"
-        "        isolated = False\n    except OSError as error:\n"
-        "        isolated = error.errno in (errno.ENETUNREACH, errno.EADDRNOTAVAIL)\n    finally:\n        s.close()\n"
+    # Isolated: the sandbox's own loopback is the only network it sees (the host's services are elsewhere).
+    "network": (24, 24, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+        "    import socket\n    isolated = [name for _, name in socket.if_nameindex()] == ['lo']\n"
         "    if not isolated:\n" + WRONG_1.replace("    ", "        ", 1) + "\n" + RETURN_1)),
     "hides_tracebacks": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: (
         replace(nbs[NB1], "rnn_cell_forward", RETURN_1, WRONG_1),
@@ -135,6 +160,52 @@ STUDENTS = {
                       "ip.showtraceback = lambda *args, **kwargs: None"))),
     "prints_passed": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    print('All shape tests passed.'); print('All value tests passed.'); print('Passed.')\n" + WRONG_1)),
+    # --- the sandbox (issue 13) and the probe (issue 14) ---
+    "reordered_cells": (21, 21, ["rnn_cell_backward_shapes", "rnn_cell_backward_values"], "rnn_cell_backward",
+                        reorder_backward),
+    "prints_requests": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+        "import os\n_folder = os.environ.get('AUTOGRADER_REQUESTS', '.')\n"
+        "for _name in sorted(os.listdir(_folder)):\n    print(_name, open(os.path.join(_folder, _name)).read()[:20000])")),
+    # Notebooks 2 and 3 load notebook 1's answer cell (load_functions), so the sabotage reaches them too.
+    "silences_probe": (12, 12, NB1_TESTS + NB2_TESTS + NB3_TESTS, "the hidden tests did not complete", lambda nbs: add_to_answer(
+        nbs[NB1], "rnn_cell_forward",
+        "import IPython.display\nIPython.display.publish_display_data = lambda *args, **kwargs: None")),
+    "nested_100mb_reply": (12, 12, NB1_TESTS + NB2_TESTS + NB3_TESTS, "the hidden tests did not complete", lambda nbs: add_to_answer(
+        nbs[NB1], "rnn_cell_forward",
+        "import IPython.display\n_publish = IPython.display.publish_display_data\n"
+        "IPython.display.publish_display_data = lambda data, metadata=None, **kwargs: _publish(\n"
+        "    {key: '[' * (50 * 2 ** 20) + ']' * (50 * 2 ** 20) for key in data}, metadata=metadata)")),
+    "plants_links_and_fifos": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+        "import os\nos.makedirs('.autograder_probe', exist_ok=True)\n"
+        "for _i, _target in enumerate(['../../../../../course/gradebook.db', '/etc/passwd', '../../../gradebook.db']):\n"
+        "    os.symlink(_target, f'.autograder_probe/rnn_cell_forward_values.request.json{_i}')\n"
+        "os.symlink('../../../../../course/gradebook.db', '.autograder_probe/rnn_cell_forward_values.request.json')\n"
+        "os.mkfifo('.autograder_probe/rnn_cell_forward_values.reply.json')\nos.mkfifo('rnn_utils.fifo')")),
+    "zombie_leader": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+        "import ctypes, os, platform, threading, time\nif os.fork() == 0:\n"
+        "    threading.Thread(target=lambda: time.sleep(600)).start()\n    " + EXIT_THREAD)),
+    "leaves_notes": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward", LEAVES_NOTES)),
+    "reads_notes": (22, 22, ["rnn_cell_backward_values"], "rnn_cell_backward",
+                    lambda nbs: replace(nbs[NB3], "rnn_cell_backward", "    return gradients", NEEDS_NOTES)),
+    "fills_disk": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+        "try:\n    for _i in range(8):\n        with open(f'fill{_i}.bin', 'wb') as _file:\n"
+        "            _file.write(b'\\0' * (100 * 2 ** 20))\nexcept OSError:\n    pass")),
+    # Five processes of 512 MiB each at once (each within its own address-space limit): past a 2 GiB
+    # cgroup (as root) one is killed; without a cgroup all five live. The answer says which.
+    "memory_fan_out": (24, 21, [], "", lambda nbs: (add_to_answer(nbs[NB1], "rnn_cell_forward",
+        "import os, time\n_kids = []\nfor _i in range(5):\n    _pid = os.fork()\n    if _pid == 0:\n"
+        "        _code = 1\n        try:\n            _block = bytearray(2 ** 29)\n            time.sleep(3)\n"
+        "            _code = 0\n        finally:\n            os._exit(_code)\n    _kids.append(_pid)\n"
+        "_ALIVE = sum(os.waitpid(_pid, 0)[1] == 0 for _pid in _kids)"),
+        replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
+                "    if globals().get('_ALIVE') == 5:  # it held 2.5 GiB\n" + WRONG_1_IN_IF + "\n" + RETURN_1))),
+    "kills_the_grader": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+        "import os, signal\nfor _pid in (os.getppid(), -1):\n    try:\n        os.kill(_pid, signal.SIGKILL)\n"
+        "    except OSError:\n        pass")),
+    "writes_the_venv": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
+        "import os, site\nfor _folder in site.getsitepackages() + [os.path.dirname(os.__file__)]:\n    try:\n"
+        "        open(os.path.join(_folder, 'zz_hostile.pth'), 'w').write('import os\\n')\n    except OSError:\n"
+        "        pass")),
 }
 
 

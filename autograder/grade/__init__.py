@@ -205,9 +205,19 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
 
     Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
     way are saved): raised inside nbgrader's or SQLAlchemy's code, it can be swallowed there
-    (nbgrader's capture_log catches everything) or leave a half-written gradebook."""
+    (nbgrader's capture_log catches everything) or leave a half-written gradebook. A second Ctrl-C
+    does not wait: the worker processes are killed (their sandboxes end with them) and what they
+    were grading is graded on the next run."""
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *args: stop.set())
+
+    def interrupt(*args):
+        if stop.is_set():
+            for child in multiprocessing.active_children():
+                child.kill()
+        else:
+            print("stopping after the submissions under way (Ctrl-C again to stop now)", file=sys.stderr)
+        stop.set()
+    previous = signal.signal(signal.SIGINT, interrupt)
     try:
         return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe)
     finally:

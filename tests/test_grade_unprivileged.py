@@ -1,0 +1,122 @@
+"""Grading as an ordinary user, as most instructors run nbgrader (a laptop, a JupyterHub account):
+the fixture class and the hostile corpus get their exact scores, nothing of the sandbox survives,
+and OUT holds no file larger than the sandbox's disk quota.
+
+As root (CI), the grader runs as `nobody`, the way it would run for a user without root: a first
+bwrap (root) gives the command a mount namespace in which folders `nobody` could not pass on the
+way to the repository and the Python installation (/root is 0700) are replaced by a tmpfs holding
+just those, read-only; an instructor's own Python is readable by them. Run by an ordinary user,
+the test grades as that user.
+"""
+
+import csv
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from autograder import sample, sandbox
+from tests import hostile
+from tests.helpers import ROOT, results
+
+USER = pwd.getpwnam("nobody").pw_uid if sandbox.running_as_root() else os.getuid()
+EXPECTED = {**{f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)},
+            **hostile.expected(as_root=False)}
+
+
+def _readable_view(paths):
+    """bwrap options under which `USER` can reach `paths`: each first ancestor it may not pass
+    becomes a tmpfs into which the paths below it are bound back, read-only."""
+    blocked = {}
+    for path in map(lambda p: Path(p).resolve(), paths):
+        for depth in range(2, len(path.parts) + 1):
+            ancestor = Path(*path.parts[:depth])
+            if not ancestor.stat().st_mode & 0o001:
+                blocked.setdefault(str(ancestor), []).append(str(path))
+                break
+    options = []
+    for ancestor, inside in sorted(blocked.items()):
+        options += ["--tmpfs", ancestor]
+        for path in inside:
+            # bwrap would make the folders on the way 0700, root's: made 0755 here
+            for depth in range(len(Path(ancestor).parts) + 1, len(Path(path).parts)):
+                options += ["--perms", "0755", "--dir", str(Path(*Path(path).parts[:depth]))]
+            options += ["--ro-bind", path, path]
+    return options
+
+
+def as_user(command, home):
+    if not sandbox.running_as_root():
+        return command
+    view = _readable_view([ROOT, sys.base_prefix, sys.prefix])
+    return ["bwrap", "--dev-bind", "/", "/", *view, "--", "setpriv", f"--reuid={USER}", f"--regid={USER}",
+            "--clear-groups", "env", f"HOME={home}", *command]
+
+
+@pytest.fixture(scope="module")
+def graded():
+    base = Path(tempfile.mkdtemp(prefix="unprivileged-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    submissions, out, home = base / "submissions", base / "out", base / "home"
+    for fixtures in ("class", "hostile"):
+        for student in (ROOT / "tests" / "fixtures" / fixtures).iterdir():
+            shutil.copytree(student, submissions / student.name)
+    home.mkdir()
+    os.chown(home, USER, -1)
+    os.chown(base, USER, -1)  # OUT is made by the user
+    command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out), "--timeout", "5",
+               "--workers", "2"]
+    run = subprocess.run(as_user(command, home), capture_output=True, text=True, cwd=ROOT, timeout=1500)
+    yield out, run
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_every_student_gets_the_exact_score_as_an_ordinary_user(graded):
+    out, run = graded
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "in a user namespace" in run.stdout, run.stdout  # the grader says what it enforces
+    with open(out / "grades.csv") as f:
+        got = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+    assert got == EXPECTED
+
+
+def test_what_the_user_grades_belongs_to_the_user_and_nothing_survives(graded):
+    out, _ = graded
+    assert {path.stat().st_uid for path in out.rglob("*")} == {USER}
+    # As root every process of `nobody` is this run's; an ordinary user runs other things too.
+    survivors = [p.name for p in os.scandir("/proc") if p.name.isdigit() and _owner(p.name) == USER
+                 and (sandbox.running_as_root() or str(out) in _cmdline(p.name))]
+    assert survivors == []
+
+
+def test_out_holds_no_file_larger_than_the_disk_quota(graded):
+    out, _ = graded
+    largest = max(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    assert largest < sandbox.Limits().disk_bytes
+    assert sum(path.stat().st_size for path in out.rglob("*") if path.is_file()) < 200 * 2 ** 20
+
+
+def test_hostile_answers_found_nothing_to_use(graded):
+    out, _ = graded
+    for student in ("h20_reads_hidden_from_disk", "h21_writes_gradebook", "h23_network", "h33_reads_notes"):
+        assert results(out, student)["score"] == EXPECTED[student], student
+    assert not any(ROOT.glob(".venv/lib/python*/site-packages/zz_hostile.pth"))
+
+
+def _owner(pid):
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
