@@ -123,7 +123,8 @@ class ProbedExecute(Execute):
         self._probing, self._reply, self._kept = None, None, 0
         self._started = None  # the notebook's clock starts with its first cell, not the kernel's start-up
         try:
-            return super().preprocess(nb, resources, km)
+            with box.in_use():
+                return super().preprocess(nb, resources, km)
         finally:
             box.clean_up(self._kernel_pid)
             box.write_requests({})

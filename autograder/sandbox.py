@@ -25,6 +25,7 @@ before the kernel starts; replies come back over the kernel's own output channel
 applies POLICY and execs bwrap, which runs the kernel.
 """
 
+import contextlib
 import fcntl
 import json
 import multiprocessing.util
@@ -208,6 +209,23 @@ class Sandbox:
                           TMPDIR=str(self.runtime))
         tempfile.tempdir = str(self.runtime)
 
+    @contextlib.contextmanager
+    def in_use(self):
+        """`use` for the time of one notebook, then the environment as it was (a process that
+        is not a grading worker, such as nbgrader's own command, keeps its own)."""
+        names = ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "TMPDIR")
+        before, tempdir = {name: os.environ.get(name) for name in names}, tempfile.tempdir
+        self.use()
+        try:
+            yield self
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            tempfile.tempdir = tempdir
+
     def kernel_config(self, config):
         """IPC sockets in the runtime folder (a kernel without network cannot use TCP loopback).
         Kernels are shut down at once, not gracefully: ending the sandbox ends all they left."""
@@ -242,7 +260,8 @@ class Sandbox:
         raise RuntimeError("no free sandbox uid")
 
     def clean_up(self, kernel_pid=None):
-        """End the kernel's sandbox (its PID namespace ends with it) and empty the runtime folder."""
+        """End the kernel's sandbox (its PID namespace ends with it) and empty the runtime folder.
+        With a cgroup, whatever is still in it (a sandbox of a kernel restarted earlier) ends too."""
         if kernel_pid:
             for kill in (os.killpg, os.kill):
                 try:
@@ -250,6 +269,12 @@ class Sandbox:
                 except (ProcessLookupError, PermissionError):
                     pass
             wait_gone(kernel_pid)
+        for folder in self.cgroup.folders if self.cgroup else []:
+            for pid in (folder / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         for path in self.runtime.iterdir():
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -285,7 +310,6 @@ def for_this_process(unsafe=False):
         root = tempfile.mkdtemp(prefix="autograder-sandbox-")
         current = Sandbox(root, unsafe=unsafe)
         multiprocessing.util.Finalize(current, shutil.rmtree, (root, True), exitpriority=0)
-        current.use()
     return current
 
 
@@ -304,7 +328,7 @@ def wait_gone(pid, patience=5.0):
 
 def kernel_process(pid):
     """The kernel's own process in the sandbox started as `pid`: the process that is PID 2 of
-    the sandbox's PID namespace (bwrap's init is 1), or `pid` itself without a sandbox."""
+    the innermost PID namespace (bwrap's init is 1), or `pid` itself without a sandbox."""
     children = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -314,14 +338,14 @@ def kernel_process(pid):
                 continue
             fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
             children.setdefault(int(fields.get("PPid", "0")), []).append((int(entry.name), fields.get("NSpid", "")))
-    todo = [pid]
+    todo, found = [pid], (1, pid)
     while todo:
         parent = todo.pop()
         for child, nspid in children.get(parent, []):
-            if nspid.split()[-1:] == ["2"] and len(nspid.split()) > 1:
-                return child
+            if nspid.split()[-1:] == ["2"] and len(nspid.split()) > found[0]:
+                found = (len(nspid.split()), child)
             todo.append(child)
-    return pid
+    return found[1]
 
 
 def _try_lock(uid):
@@ -437,7 +461,10 @@ def staged(policy, work, command, uid):
     drops to `uid`; the sandbox's bwrap binds them from there."""
     folders = sorted({*policy["python"], policy["runtime"], work, policy["lib"], policy["requests"]})
     stage = {path: f"/run/autograder-stage/{i}" for i, path in enumerate(folders)}
-    outer = [BWRAP, "--dev-bind", "/", "/", "--die-with-parent", "--tmpfs", "/run",
+    # The first bwrap has a PID namespace of its own too: when jupyter_client kills it, everything
+    # under it ends, the second bwrap included (entering its user namespace clears that bwrap's
+    # parent-death signal, so it would outlive the first).
+    outer = [BWRAP, "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent", "--tmpfs", "/run",
              "--perms", "0755", "--dir", "/run/autograder-stage"]
     for path, place in stage.items():
         outer += ["--bind", path, place]

@@ -1,6 +1,12 @@
 """ProbedExecute's own limits: wall time per notebook, CPU time per cell, a kernel that dies."""
 
+import os
+import signal
+import time
+from pathlib import Path
+
 import nbformat
+from nbclient.util import run_sync
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.preprocessors import ProbedExecute
@@ -30,3 +36,32 @@ def test_a_cell_past_its_cpu_time_costs_that_cell_only(tmp_path):
 def test_a_dead_kernel_costs_its_cell_only(tmp_path):
     outputs = run(tmp_path, ["y = 41", "import os; os._exit(1)", "print(y + 1)"])
     assert outputs[1] == [("KernelDied", None)] and outputs[2] == [(None, "42\n")]
+
+
+def test_killing_the_process_jupyter_started_ends_the_whole_sandbox(tmp_path):
+    """jupyter_client kills only the process it started (on a restart; a dead worker's bwrap is
+    killed by its parent-death signal): the sandbox under it, and a sleeper its kernel started,
+    must end with it."""
+    counts = []
+
+    class KillingTheLauncher(ProbedExecute):
+        async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+            if cell_index == 1:
+                os.kill(self._kernel_pid, signal.SIGKILL)
+                time.sleep(1)
+                counts.append(sum("987" in _cmdline(p.name) for p in os.scandir("/proc") if p.name.isdigit()))
+            return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+        execute_cell = run_sync(async_execute_cell)  # as ProbedExecute does
+
+    nb = new_notebook(cells=[new_code_cell(s) for s in [
+        "import subprocess; sleeper = subprocess.Popen(['sleep', '987'])", "print('on')"]])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    KillingTheLauncher(timeout=30).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert counts == [0]
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
