@@ -15,8 +15,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 venv: $(STAMP)
 
 $(STAMP): requirements.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, this is " + sys.version' \
-		|| { echo "Set PYTHON=/path/to/python3.11 (or newer)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11, 0) and "this is Python " + sys.version.split()[0])' \
+		|| { echo "$(PYTHON) is not Python 3.11.0 or newer, the lowest that works: point PYTHON= at another interpreter, e.g. make demo PYTHON=/usr/bin/python3.11"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@

@@ -1,7 +1,11 @@
-"""environment.yml (conda-forge) names the same packages and versions as requirements.txt."""
+"""environment.yml (conda-forge) names the same packages and versions as requirements.txt, and the pins install
+on every Python from the Makefile's floor to the newest CPython with wheels for all of them."""
 
 import re
+import subprocess
+import sys
 
+import pytest
 import yaml
 
 from tests.helpers import ROOT
@@ -28,3 +32,27 @@ def test_environment_yml_agrees_with_the_pip_pins():
 def test_requirements_are_all_pinned():
     lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert lines and all(re.fullmatch(r"[\w.\-\[\]]+==[\w.+!-]+", line) for line in lines)
+
+
+# The floor is the lowest Python the Makefile accepts (Debian 12's python3 is 3.11.2). The newest is the last CPython
+# with wheels for every pin: 3.15's numpy (2.5) and contourpy (1.4) need Python 3.12+, so no one pin fits 3.11 and 3.15.
+FLOOR, NEWEST = "3.11.0", "3.14"
+
+
+@pytest.mark.parametrize("python", [FLOOR, NEWEST])
+def test_the_pins_resolve_on_the_lowest_and_the_newest_python(python, tmp_path):
+    """pip's resolver picks requirements.txt from the registries as that Python would, installing nothing: a pin
+    whose Requires-Python or wheels leave it out (soupsieve 4.1.3 needs 3.11.5) fails, and so does a yanked one."""
+    # --target only because pip 23 (Debian 12's and .venv's) takes --python-version with it alone; nothing is written.
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+                          "--only-binary=:all:", "--python-version", python, "--target", str(tmp_path / "target"),
+                          "--disable-pip-version-check", "-r", str(ROOT / "requirements.txt")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"requirements.txt does not resolve for Python {python}:\n{run.stderr[-3000:]}"
+    yanked = [line for line in run.stderr.splitlines() if "is a yanked version" in line]
+    assert not yanked, "\n".join(yanked)
+
+
+def test_the_makefile_asks_for_the_python_the_pins_need():
+    floor = tuple(int(part) for part in FLOOR.split("."))
+    assert f"sys.version_info < {floor}" in (ROOT / "Makefile").read_text()
