@@ -172,7 +172,8 @@ class Sandbox:
             if running_as_root():
                 self.uid, self._lock = self._claim_uid()
                 os.chmod(self.runtime, 0o1777)
-                self.cgroup = Cgroup.create(f"autograder-{os.getpid()}", self.limits)
+                # Named for this sandbox alone: a process may make several (one per Dask bundle).
+                self.cgroup = Cgroup.create(f"autograder-{os.getpid()}-{self.runtime.name}", self.limits)
                 if self.cgroup:
                     multiprocessing.util.Finalize(self, self.cgroup.remove, exitpriority=2)
         # What the kernel may import of ours: the probe alone (see probe.py).

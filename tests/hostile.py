@@ -105,7 +105,7 @@ STUDENTS = {
     "changed_kernel": (24, 24, [], "", lambda nbs: set_kernel(nbs, NB1)),
     # In a cell of its own at the end: the kernel may die of it (its memory is the sandbox's), costing nothing.
     "output_300mb": (24, 24, [], "", lambda nbs: nbs[NB4].cells.append(
-        nbformat.v4.new_code_cell("print('x' * (300 * 2 ** 20))"))),
+        nbformat.v4.new_code_cell("print('x' * (300 * 2 ** 20))", id="prints-300mb"))),
     "loop_at_import": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward", "while True:\n    pass")),
     # Its traceback of thousands of frames may outlast the cell's timeout on a loaded machine:
     # the reason is then the timeout, so only the function is named here.
@@ -190,15 +190,15 @@ STUDENTS = {
     "fills_disk": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
         "try:\n    for _i in range(8):\n        with open(f'fill{_i}.bin', 'wb') as _file:\n"
         "            _file.write(b'\\0' * (100 * 2 ** 20))\nexcept OSError:\n    pass")),
-    # Five processes of 512 MiB each at once (each within its own address-space limit): past a 2 GiB
-    # cgroup (as root) one is killed; without a cgroup all five live. The answer says which.
+    # Ten processes of 256 MiB each at once (each well within its own address-space limit): past a
+    # 2 GiB cgroup (as root) one is killed; without a cgroup all ten live. The answer says which.
     "memory_fan_out": (24, 21, [], "", lambda nbs: (add_to_answer(nbs[NB1], "rnn_cell_forward",
-        "import os, time\n_kids = []\nfor _i in range(5):\n    _pid = os.fork()\n    if _pid == 0:\n"
-        "        _code = 1\n        try:\n            _block = bytearray(2 ** 29)\n            time.sleep(3)\n"
+        "import os, time\n_kids = []\nfor _i in range(10):\n    _pid = os.fork()\n    if _pid == 0:\n"
+        "        _code = 1\n        try:\n            _block = bytearray(2 ** 28)\n            time.sleep(3)\n"
         "            _code = 0\n        finally:\n            os._exit(_code)\n    _kids.append(_pid)\n"
         "_ALIVE = sum(os.waitpid(_pid, 0)[1] == 0 for _pid in _kids)"),
         replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
-                "    if globals().get('_ALIVE') == 5:  # it held 2.5 GiB\n" + WRONG_1_IN_IF + "\n" + RETURN_1))),
+                "    if globals().get('_ALIVE') == 10:  # it held 2.5 GiB\n" + WRONG_1_IN_IF + "\n" + RETURN_1))),
     "kills_the_grader": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
         "import os, signal\nfor _pid in (os.getppid(), -1):\n    try:\n        os.kill(_pid, signal.SIGKILL)\n"
         "    except OSError:\n        pass")),
