@@ -86,18 +86,23 @@ class ProbedExecute(Execute):
             (folder / relative).write_bytes(data)
 
     async def _watch_cpu(self):
-        """During a cell: end the kernel once it has used `cell_cpu_seconds` of CPU time in it. Polled
-        from here: lowering the kernel's RLIMIT_CPU from outside needs CAP_SYS_RESOURCE, which a
-        root in a container may lack, and a limit the kernel sets itself it could raise again."""
+        """During a cell: end the kernel once its sandbox (with a cgroup: all its processes; else
+        the kernel's own process) has used `cell_cpu_seconds` of CPU time in it. Polled from here:
+        lowering the kernel's RLIMIT_CPU from outside needs CAP_SYS_RESOURCE, which a root in a
+        container may lack, and a limit the kernel sets itself it could raise again."""
         if self._kernel_process[0] != self._kernel_pid:  # found once per kernel: a scan of /proc
             self._kernel_process = (self._kernel_pid, sandbox.kernel_process(self._kernel_pid))
         pid = self._kernel_process[1]
-        start = _cpu_seconds(pid)
+        cgroup = self._box.cgroup
+
+        def used_now():
+            return cgroup.cpu_seconds() if cgroup else _cpu_seconds(pid)
+        start = used_now()
         if start is None:
             return
         while True:
             await asyncio.sleep(CPU_POLL_SECONDS)
-            used = _cpu_seconds(pid)
+            used = used_now()
             if used is None:
                 return
             if used - start > self.cell_cpu_seconds:
@@ -112,7 +117,7 @@ class ProbedExecute(Execute):
         self.resources = resources
         folder = self._folder()
         self._restore_layout(folder)
-        box = sandbox.current or sandbox.for_this_process(unsafe=not self.sandbox)
+        box = self._box = sandbox.current or sandbox.for_this_process(unsafe=not self.sandbox)
         box.kernel_config(self.config)
         box.prepare(folder)
         self.shutdown_kernel = "immediate"

@@ -104,8 +104,9 @@ def _own_cgroups():
 
 
 class Cgroup:
-    """A cgroup for one worker's kernels (one at a time): memory and process count for the
-    sandbox as a whole. `folders` are what the launcher joins (v2: one; v1: memory and pids)."""
+    """A cgroup for one worker's kernels (one at a time): memory, process count and CPU time for
+    the sandbox as a whole. `folders` are what the launcher joins (v2: one; v1: memory, pids and
+    cpuacct)."""
 
     def __init__(self, folders, version):
         self.folders, self.version = folders, version
@@ -128,14 +129,25 @@ class Cgroup:
                 return cls([folder], 2)
             memory = base / "memory" / own["memory"].lstrip("/") / name
             pids = base / "pids" / own["pids"].lstrip("/") / name
-            for folder in (memory, pids):
+            cpu = base / "cpuacct" / own["cpuacct"].lstrip("/") / name
+            for folder in (memory, pids, cpu):
                 folder.mkdir(exist_ok=True)
             (memory / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
             if (memory / "memory.memsw.limit_in_bytes").exists():
                 (memory / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_bytes))
             (pids / "pids.max").write_text(str(limits.processes))
-            return cls([memory, pids], 1)
+            return cls([memory, pids, cpu], 1)
         except (OSError, KeyError, ValueError):
+            return None
+
+    def cpu_seconds(self):
+        """CPU time used by every process that has been in this cgroup, or None if unreadable."""
+        try:
+            if self.version == 2:
+                stat = dict(line.split() for line in (self.folders[0] / "cpu.stat").read_text().splitlines())
+                return int(stat["usage_usec"]) / 1e6
+            return int((self.folders[2] / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, KeyError, ValueError, IndexError):
             return None
 
     def remove(self):

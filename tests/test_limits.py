@@ -9,6 +9,7 @@ import nbformat
 from nbclient.util import run_sync
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograder import sandbox
 from autograder.preprocessors import ProbedExecute
 
 
@@ -31,6 +32,20 @@ def test_a_cell_past_its_cpu_time_costs_that_cell_only(tmp_path):
     outputs = run(tmp_path, ["x = 1", "while True:\n    pass", "print(x + 1)"], cell_cpu_seconds=1)
     assert outputs[1] == [("KernelDied", None)]
     assert outputs[2] == [(None, "2\n")], "the kernel restarted and the earlier cells were replayed"
+
+
+def test_cpu_time_counts_the_whole_sandbox_where_a_cgroup_holds_it(tmp_path):
+    """Two children spin while the kernel sleeps: with a cgroup (root), their CPU time is the
+    sandbox's and ends the cell; without one, only the kernel's own process is counted."""
+    burn = ("import subprocess, sys, time\n"
+            "kids = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(2)]\n"
+            "time.sleep(6)\nprint('slept')")
+    outputs = run(tmp_path, ["x = 1", burn, "print(x + 1)"], cell_cpu_seconds=1)
+    if sandbox.describe_here().count("cgroup v"):
+        assert outputs[1] == [("KernelDied", None)]
+    else:
+        assert outputs[1] == [(None, "slept\n")]
+    assert outputs[2] == [(None, "2\n")]
 
 
 def test_a_dead_kernel_costs_its_cell_only(tmp_path):
