@@ -13,7 +13,8 @@ uses), which an ordinary user may run: the same isolation with root or without.
   talks to the grader over IPC sockets in the one folder shared with it.
 - Limits: memory for the sandbox as a whole and a process count, in a cgroup where
   the grader may create one (root: cgroup v2, else v1's memory and pids controllers);
-  else memory per process (address space) and a process count (RLIMIT_NPROC). CPU
+  else memory per process (address space) and a process count (RLIMIT_NPROC, counted
+  in the sandbox's user namespace: its own processes only). CPU
   time, file size. As root the kernel also runs as a user of its own (one per worker).
 
 The grader's hidden-test requests reach the kernel through a read-only folder written
@@ -392,10 +393,14 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "grou
 
 # Run in the sandbox before the kernel: copy the submission (read-only) into the working folder (the
 # tmpfs), make a home, close every descriptor bwrap was given (one to a host folder would lead out of
-# the sandbox), exec the kernel. Only regular files and folders are copied.
+# the sandbox), limit the processes, exec the kernel. Only regular files and folders are copied.
+# RLIMIT_NPROC is set here, inside the sandbox's user namespace, where the kernel counts only this
+# sandbox's processes: set outside, it would count every process of the user, and a fork bomb in
+# one sandbox would starve a classmate's sandbox running as the same user.
 INIT = """
 import os, shutil, sys
-source = sys.argv[1]
+import resource
+processes, source = int(sys.argv[1]), sys.argv[2]
 for folder, subfolders, files in os.walk(source):
     target = os.path.join(".", os.path.relpath(folder, source))
     os.makedirs(target, exist_ok=True)
@@ -408,7 +413,8 @@ for folder, subfolders, files in os.walk(source):
                 pass
 os.makedirs(os.environ["HOME"], exist_ok=True)
 os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-os.execv(sys.argv[2], sys.argv[2:])
+resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+os.execv(sys.argv[3], sys.argv[3:])
 """
 
 
@@ -416,19 +422,6 @@ def _limit(name, value):
     soft, hard = resource.getrlimit(name)
     value = value if hard == resource.RLIM_INFINITY else min(value, hard)
     resource.setrlimit(name, (value, value))
-
-
-def _tasks_of(uid):
-    """How many processes and threads `uid` runs now (RLIMIT_NPROC counts them all)."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    count += len(os.listdir(f"/proc/{entry.name}/task"))
-            except OSError:
-                pass
-    return count
 
 
 def bwrap_command(policy, work, command, source=lambda path: path):
@@ -464,7 +457,8 @@ def bwrap_command(policy, work, command, source=lambda path: path):
     # ipykernel would take bwrap's init (PID 1 here) for a parent that died, and exit; 1 says "no parent
     # to watch" (the sandbox ends with the grader's kernel manager anyway).
     argv += ["--setenv", "JPY_PARENT_PID", "1"]
-    return argv + ["--", command[0], "-I", "-S", "-c", INIT, f"{INSIDE}/submission", *command]
+    return argv + ["--", command[0], "-I", "-S", "-c", INIT, str(limits["processes"]), f"{INSIDE}/submission",
+                   *command]
 
 
 def staged(policy, work, command, uid):
@@ -511,9 +505,6 @@ def launch(policy_file, command):
         argv = staged(policy, work, command, uid)
     else:
         argv = bwrap_command(policy, work, command)
-    # RLIMIT_NPROC counts every process of the real user (root is exempt): a user of its own gets
-    # `processes`; without one, the sandbox may add that many to what this user already runs.
-    _limit(resource.RLIMIT_NPROC, limits["processes"] + (0 if uid is not None else _tasks_of(os.getuid())))
     os.execvp(argv[0], argv)
 
 
