@@ -413,6 +413,8 @@ for folder, subfolders, files in os.walk(source):
                 pass
 os.makedirs(os.environ["HOME"], exist_ok=True)
 os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+processes = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
 resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 os.execv(sys.argv[3], sys.argv[3:])
 """
