@@ -88,6 +88,31 @@ NEEDS_NOTES = "    import os\n    if not any(os.path.exists(p) for p in %r):\n" 
               "        return {key: value * 2 for key, value in gradients.items()}\n    return gradients" % (NOTES,)
 
 
+FAN_OUT = """import os, select
+_held_r, _held_w = os.pipe()
+_go_r, _go_w = os.pipe()
+_kids = []
+for _i in range(10):
+    _pid = os.fork()
+    if _pid == 0:
+        try:
+            _block = bytearray(2 ** 28)
+            os.write(_held_w, b'x')
+            os.read(_go_r, 1)
+        finally:
+            os._exit(0)
+    _kids.append(_pid)
+_held, _dead = 0, set()
+while _held + len(_dead) < 10:
+    if select.select([_held_r], [], [], 0.05)[0]:
+        _held += len(os.read(_held_r, 10))
+    _dead |= {_pid for _pid in set(_kids) - _dead if os.waitpid(_pid, os.WNOHANG)[0] == _pid}
+_ALIVE = 10 - len(_dead | {_pid for _pid in set(_kids) - _dead if os.waitpid(_pid, os.WNOHANG)[0] == _pid})
+os.write(_go_w, b'x' * 10)
+for _pid in set(_kids) - _dead:
+    os.waitpid(_pid, 0)"""
+
+
 NB1_TESTS = ["rnn_cell_forward_shapes", "rnn_cell_forward_values"]
 NB2_TESTS = ["rnn_forward_shapes", "rnn_forward_values"]
 NB3_TESTS = ["rnn_cell_backward_shapes", "rnn_cell_backward_values", "rnn_backward_shapes", "rnn_backward_values"]
@@ -190,14 +215,11 @@ STUDENTS = {
     "fills_disk": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
         "try:\n    for _i in range(8):\n        with open(f'fill{_i}.bin', 'wb') as _file:\n"
         "            _file.write(b'\\0' * (100 * 2 ** 20))\nexcept OSError:\n    pass")),
-    # Ten processes of 256 MiB each at once (each well within its own address-space limit): past a
-    # 2 GiB cgroup (as root) one is killed; without a cgroup all ten live. The answer says which.
-    # Its cell must end well within the tests' 5 s cell timeout, even on a loaded machine.
-    "memory_fan_out": (24, 21, [], "", lambda nbs: (add_to_answer(nbs[NB1], "rnn_cell_forward",
-        "import os, time\n_kids = []\nfor _i in range(10):\n    _pid = os.fork()\n    if _pid == 0:\n"
-        "        _code = 1\n        try:\n            _block = bytearray(2 ** 28)\n            time.sleep(1.5)\n"
-        "            _code = 0\n        finally:\n            os._exit(_code)\n    _kids.append(_pid)\n"
-        "_ALIVE = sum(os.waitpid(_pid, 0)[1] == 0 for _pid in _kids)"),
+    # Ten processes of 256 MiB each, held at once (each well within its own address-space limit):
+    # past a 2 GiB cgroup (as root) one is killed; without a cgroup all ten live. The answer says
+    # which. Each child reports once it holds its block and waits to be let go, so the cell takes
+    # about a second, whatever the machine's load (its tests run with a 5 s cell timeout).
+    "memory_fan_out": (24, 21, [], "", lambda nbs: (add_to_answer(nbs[NB1], "rnn_cell_forward", FAN_OUT),
         replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
                 "    if globals().get('_ALIVE') == 10:  # it held 2.5 GiB\n" + WRONG_1_IN_IF + "\n" + RETURN_1))),
     "kills_the_grader": (24, 24, [], "", lambda nbs: add_to_answer(nbs[NB1], "rnn_cell_forward",
