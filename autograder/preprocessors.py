@@ -1,8 +1,9 @@
 """nbgrader preprocessors we configure in place of nbgrader's own, one fix each."""
 
+import asyncio
+import functools
 import os
 import re
-import asyncio
 import signal
 import time
 from pathlib import Path
@@ -121,7 +122,7 @@ class ProbedExecute(Execute):
         box.kernel_config(self.config)
         box.prepare(folder)
         self.shutdown_kernel = "immediate"
-        box.write_requests({grade_id: probe.dumps(hidden.request(grade_id), max_depth=REQUEST_DEPTH)
+        box.write_requests({grade_id: request_text(grade_id)
                             for grade_id in filter(None, map(probed_grade_id, nb.cells))})
         self._kernel_pid, self._kernel_process = None, (None, None)
         self._deaths = set()
@@ -241,6 +242,13 @@ class ProbedExecute(Execute):
         if message is None:
             return None
         return ("NotImplementedError" if message.endswith("is not implemented yet.") else "AssertionError"), message
+
+
+@functools.lru_cache(maxsize=None)
+def request_text(grade_id):
+    """The request of `grade_id` as the probe reads it. The same for every notebook of every
+    student (it depends on the reference alone): made once per process, not once per notebook."""
+    return probe.dumps(hidden.request(grade_id), max_depth=REQUEST_DEPTH)
 
 
 def _cpu_seconds(pid):
