@@ -397,6 +397,13 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "grou
 # RLIMIT_NPROC is set here, inside the sandbox's user namespace, where the kernel counts only this
 # sandbox's processes: set outside, it would count every process of the user, and a fork bomb in
 # one sandbox would starve a classmate's sandbox running as the same user.
+# numpy's OpenBLAS starts a thread per core, each reserving ~40 MiB of address space: on a 48-core
+# machine a kernel holds ~2 GiB before any student code, and RLIMIT_AS (the memory limit without a
+# cgroup) then fails what passes on a laptop. One thread makes a kernel the same on every machine,
+# its sums rounded the same way, and its CPU time per cell the time of the student's own code.
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 INIT = """
 import os, shutil, sys
 import resource
@@ -454,7 +461,8 @@ def bwrap_command(policy, work, command, source=lambda path: path):
              "--chdir", work]
     home = "/tmp/home"
     for name, value in {"HOME": home, "MPLCONFIGDIR": home, "IPYTHONDIR": f"{home}/.ipython", "TMPDIR": "/tmp",
-                        "PYTHONPATH": f"{INSIDE}/lib", "AUTOGRADER_REQUESTS": f"{INSIDE}/requests"}.items():
+                        "PYTHONPATH": f"{INSIDE}/lib", "AUTOGRADER_REQUESTS": f"{INSIDE}/requests",
+                        **ONE_BLAS_THREAD}.items():
         argv += ["--setenv", name, value]
     # ipykernel would take bwrap's init (PID 1 here) for a parent that died, and exit; 1 says "no parent
     # to watch" (the sandbox ends with the grader's kernel manager anyway).
@@ -495,7 +503,7 @@ def launch(policy_file, command):
     _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
     _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
     if not policy["namespaces"]:  # --unsafe-no-sandbox: limits only
-        os.environ.update(PYTHONPATH=policy["lib"], AUTOGRADER_REQUESTS=policy["requests"])
+        os.environ.update(PYTHONPATH=policy["lib"], AUTOGRADER_REQUESTS=policy["requests"], **ONE_BLAS_THREAD)
         os.execv(command[0], command)
     work = os.getcwd()
     uid = policy["uid"]
