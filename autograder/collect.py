@@ -1,22 +1,47 @@
-"""Collect: turn SUBMISSIONS (a folder or a .zip) into one Submission per student.
+"""Collect: turn SUBMISSIONS (a folder or a .zip) into one Submission per student, and account
+for every file in it: each one is either used by exactly one student or set aside with a reason
+(Collection.entries, written as collection.csv).
 
-Layouts understood, inside a folder or a zip (the zip may wrap them in one top folder):
-- nbgrader's submitted layout: <student_id>/<assignment>/<notebook>.ipynb (+ optional timestamp.txt);
-- the same without the assignment level: <student_id>/<notebook>.ipynb;
-- an LMS's flat download: <student_id>_<anything>_<notebook>.ipynb, where <notebook> is one of the
-  assignment's notebook names (what `nbgrader zip_collect` untangles with a regular expression).
-Nothing here judges a notebook: an unreadable file is still collected, and grading says what is wrong.
+Layouts understood, inside a folder or a zip, either of them wrapped in single top folders:
+- nbgrader's submitted layout: <student>/<assignment>/<notebook>.ipynb (+ optional timestamp.txt);
+- the same without the assignment level: <student>/<notebook>.ipynb;
+- a student folder whose single subfolder has another name (<student>/hw_rnn/...): used, and noted;
+- Canvas: <lastfirst>_[LATE_]<user id>_<attachment id>_<file name as uploaded>;
+- Moodle: <Full Name>_<id>_assignsubmission_file_/<file name as uploaded> (or without the folder);
+- Blackboard: <Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file name as uploaded>;
+- any flat download: <student>_<anything>_<notebook>.ipynb.
+A .zip a student uploaded to an LMS is opened as that student's files (one level deep).
+Notebook names are recognised with the browser's " (1)", Canvas's "-1" resubmission suffixes and
+without their leading number; when a student has several files for one notebook, the latest by
+the LMS's own marks is used.
+
+Nothing is extracted to disk: zip members are read into memory, within limits. Symbolic links are
+never followed. Nothing here judges a notebook: an unreadable one is still used, and grading says
+what is wrong with it.
 """
 
+import csv
 import hashlib
+import io
+import logging
+import os
 import re
 import shutil
-import tempfile
+import stat
+import unicodedata
 import zipfile
+import zlib
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 from nbgrader.utils import parse_utc
+
+MEMBER_LIMIT = 64 * 2**20      # bytes of one file, in a zip or a folder
+ARCHIVE_LIMIT = 2**30          # bytes read out of zips in all, nested ones included
+MEMBERS_LIMIT = 10_000         # files in one zip
 
 
 class CollectError(ValueError):
@@ -25,10 +50,16 @@ class CollectError(ValueError):
 
 @dataclass
 class Submission:
-    student_id: str
+    student_id: str                  # a safe nbgrader id, derived from submitted_as
     files: dict                      # relative path -> bytes (notebooks and anything else submitted)
     timestamp: str | None = None     # as written in timestamp.txt, if valid
     notes: list = field(default_factory=list)
+    submitted_as: str = ""           # the id exactly as the LMS file name or folder gave it
+    lms_user_id: str | None = None   # the LMS's own user id, when the file name carries one
+    set_aside: list = field(default_factory=list)   # (path, reason) of this student's files not used
+
+    def __post_init__(self):
+        self.submitted_as = self.submitted_as or self.student_id
 
     def digest(self):
         """Identifies the submission's content: a changed file means a new digest."""
@@ -39,96 +70,590 @@ class Submission:
         return h.hexdigest()
 
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][\w.@+-]*$")
-SKIPPED = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
+@dataclass
+class Entry:
+    """One file found under SUBMISSIONS, and what became of it."""
+    path: str              # relative to SUBMISSIONS; inside a zip: archive.zip!top/file.ipynb
+    student_id: str        # "" when the file is no graded student's
+    submitted_as: str
+    used_as: str           # the relative path it was graded as; "" when set aside
+    reason: str            # why it was set aside; "" when used
+
+    def category(self):
+        """The reason without its details (what counts() counts)."""
+        return self.reason.split(" (")[0] if self.reason else "used"
 
 
-def _read_folder(folder):
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not SKIPPED & set(p.relative_to(folder).parts)}
+@dataclass
+class Collection:
+    submissions: list      # Submission, sorted by student_id
+    entries: list          # Entry, one per file found, sorted by path
+
+    # Callers written for the plain list collect() used to return keep working.
+    def __iter__(self):
+        return iter(self.submissions)
+
+    def __len__(self):
+        return len(self.submissions)
+
+    def counts(self):
+        """{"used": 40, "superseded by a later resubmission": 2, ...}"""
+        return dict(Counter(entry.category() for entry in self.entries))
+
+    def summary(self):
+        """One line, e.g. "52 files: 48 graded, 2 superseded by a later resubmission, 2 not a notebook..."."""
+        counts = self.counts()
+        parts = [f"{counts.pop('used', 0)} graded"]
+        parts += [f"{n} {category}" for category, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+        total = len(self.entries)
+        return f"{total} file{'' if total == 1 else 's'}: " + ", ".join(parts)
+
+    def write_csv(self, path):
+        """collection.csv: one row per file found. `path` is the file, or a folder to write it in."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "collection.csv"
+        with open(path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["path", "student_id", "submitted_as", "used_as", "reason"])
+            for e in self.entries:
+                writer.writerow([e.path, e.student_id, e.submitted_as, e.used_as, e.reason])
+        return path
 
 
-def _timestamp(files, notes):
-    raw = files.pop("timestamp.txt", None)
-    if raw is None:
-        return None
-    text = raw.decode("utf-8", "replace").strip()
+# Reading: every file under SUBMISSIONS, as a _File whose bytes are read only when it may be used.
+# nbgrader's ExtractorPlugin (zip_collect's first step) is not used: it unpacks every archive to disk,
+# nested ones to any depth, with no size limit, and reads Info-ZIP's UTF-8 names as cp437.
+
+@dataclass
+class _File:
+    path: str                        # as in collection.csv
+    parts: tuple                     # where layouts see it: folders, and a zip's members under its top
+    size: int = 0                    # as the folder or the zip declares it
+    read: Callable | None = None     # read(n): at most n of its bytes
+    in_archive: bool = False
+    reason: str = ""                 # why it cannot be used, whatever the layout
+    data: bytes | None = None
+
+
+class _Budget:
+    """What may still be read out of zips during one collect()."""
+    def __init__(self):
+        self.left = ARCHIVE_LIMIT
+
+
+class _TooMany(Exception):
+    pass
+
+
+# Files that tools leave beside a submission; set aside, and still accounted for.
+_LITTER = {"__MACOSX": "macOS metadata", ".DS_Store": "macOS metadata", "Thumbs.db": "Windows metadata",
+           "desktop.ini": "Windows metadata", ".ipynb_checkpoints": "a Jupyter checkpoint copy",
+           "__pycache__": "Python's bytecode cache"}
+
+
+def _litter(parts):
+    for part in parts:
+        if part in _LITTER:
+            return _LITTER[part]
+    return "macOS metadata" if parts[-1].startswith("._") else ""   # AppleDouble resource forks
+
+
+def _read_at_most(path):
+    def read(n):
+        # O_NOFOLLOW: a file turned into a link after the folder was listed is not followed either.
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            return f.read(n)
+    return read
+
+
+def _read_folder(folder, shown="", parts=()):
+    """Every file under `folder`; a symbolic link is listed, never followed."""
+    files = []
     try:
-        parse_utc(text)
-        return text
-    except (ValueError, OverflowError):
-        notes.append(f"timestamp.txt ignored: {text[:40]!r} is not a date")
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as error:
+        return [_File(shown.rstrip("/"), parts, reason=f"cannot be read ({error.strerror})")]
+    for entry in entries:
+        # A name that is not UTF-8 is kept visible (as \x.. escapes), and never used.
+        name = os.fsencode(entry.name).decode("utf-8", "backslashreplace")
+        path, here = shown + name, parts + (name,)
+        if entry.is_symlink():
+            files.append(_File(path, here, reason="a symbolic link"))
+        elif entry.is_dir(follow_symlinks=False):
+            files.extend(_read_folder(entry.path, path + "/", here))
+        else:
+            reason = _litter(here) or ("unreadable file name" if name != entry.name else "")
+            if not reason and not entry.is_file(follow_symlinks=False):
+                reason = "not a regular file"
+            size = 0 if reason else entry.stat(follow_symlinks=False).st_size
+            files.append(_File(path, here, size, _read_at_most(entry.path), reason=reason))
+    return files
+
+
+def _member_name(info):
+    """A member's name as its maker meant it. Info-ZIP (Linux's `zip`) and many other tools store
+    UTF-8 names without the flag bit that says so, and zipfile then reads them as cp437."""
+    name = info.orig_filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except UnicodeError:
+            pass
+    return name.replace("\\", "/")   # some Windows tools separate folders with backslashes
+
+
+def _member_problem(info, name, parts):
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link"
+    if any(ord(c) < 32 for c in name):
+        return "unreadable file name"
+    if name.startswith("/") or ".." in parts:
+        return "an unsafe path in the archive"
+    if info.flag_bits & 0x1:
+        return "encrypted"
+    return ""
+
+
+def _zip_files(archive, shown):
+    """The files in an open zip, to be read from it in memory (nothing is extracted)."""
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    if len(infos) > MEMBERS_LIMIT:
+        raise _TooMany(len(infos))
+    files, seen = [], Counter()
+    for info in infos:
+        name = _member_name(info)
+        seen[name] += 1
+        path = f"{shown}!{name}" + (f" [copy {seen[name]}]" if seen[name] > 1 else "")
+        parts = tuple(part for part in name.split("/") if part not in ("", "."))
+        if not parts:
+            parts = (name,)
+        reason = _litter(parts) or _member_problem(info, name, parts)
+
+        def read(n, info=info):
+            with archive.open(info) as member:
+                return member.read(n)
+        files.append(_File(path, parts, info.file_size, read, in_archive=True, reason=reason))
+    return files
+
+
+def _size(n):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
+
+
+def _load(file, budget):
+    """Read `file` into memory within the limits, or set the reason it cannot be."""
+    if file.reason or file.data is not None:
+        return
+    too_large = f"too large (over {_size(MEMBER_LIMIT)})"
+    whole_archive = f"too large (the archive holds over {_size(ARCHIVE_LIMIT)})"
+    if file.size > MEMBER_LIMIT:
+        file.reason = too_large
+        return
+    if file.in_archive and file.size > budget.left:
+        file.reason = whole_archive
+        return
+    try:
+        data = file.read(MEMBER_LIMIT + 1)   # a member that lies about its size stops here too
+    except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as error:
+        file.reason = f"cannot be read ({error})"
+        return
+    if len(data) > MEMBER_LIMIT:
+        file.reason = too_large
+    elif file.in_archive and len(data) > budget.left:
+        file.reason = whole_archive
+    else:
+        budget.left -= len(data) if file.in_archive else 0
+        file.data = data
+
+
+# Names: what the LMS put in a file's name, the assignment's notebooks, safe student ids.
+
+class LmsFileName(FileNameCollectorPlugin):
+    """nbgrader zip_collect's file-name plugin, with one LMS's named_regexp: student_id, file_id
+    (the file's name as the student uploaded it) and the marks the LMS adds (user_id, attachment,
+    timestamp)."""
+
+    def collect(self, file_name):
+        # zip_collect's plugin passes .ipynb files only; here a student's .zip is opened, and any
+        # other file is still attributed to its student and accounted for.
+        return self._match(file_name)
+
+
+_QUIET = logging.getLogger(__name__ + ".names")
+_QUIET.setLevel(logging.ERROR)   # the plugin warns on every name that does not match: most do not
+
+MOODLE = LmsFileName(log=_QUIET, named_regexp=(
+    r"(?P<student_id>.+)_(?P<user_id>\d+)_assignsubmission_[a-z]+_(?P<file_id>.*)$"))
+BLACKBOARD = LmsFileName(log=_QUIET, named_regexp=(
+    r"(?P<assignment>.+)_(?P<student_id>[^_]+)_attempt_(?P<timestamp>\d{4}(?:-\d\d){5})(?:_(?P<file_id>.+)|\.txt)$"))
+CANVAS = LmsFileName(log=_QUIET, named_regexp=(
+    r"(?P<student_id>.+?)_(?:LATE_)?(?P<user_id>\d+)_(?P<attachment>\d+)_(?P<file_id>.+)$"))
+ANY_FLAT = LmsFileName(log=_QUIET, named_regexp=r"(?P<student_id>[^_]+)_(?P<file_id>.+)$")
+
+
+def _lms_order(found):
+    """How late the LMS says a file came in, from the marks it put in the name."""
+    if found.get("attachment"):
+        return (int(found["attachment"]),)          # Canvas numbers attachments as they arrive
+    if found.get("timestamp"):
+        return (int(re.sub(r"\D", "", found["timestamp"])),)
+    return (0,)
+
+
+class _Notebooks:
+    """The assignment's notebooks, as file names may spell them."""
+
+    def __init__(self, notebooks):
+        self.spellings = {}
+        for notebook in notebooks:
+            self.spellings[notebook.lower()] = notebook
+            bare = re.sub(r"^\d+[_ -]*", "", notebook).lower()   # rnn_cell_forward for 1_rnn_cell_forward
+            self.spellings.setdefault(bare or notebook.lower(), notebook)
+        names = "|".join(re.escape(s) for s in sorted(self.spellings, key=len, reverse=True))
+        # The shortest prefix first, so the longest spelling wins; then Canvas's -N, the browser's (N).
+        self.pattern = re.compile(rf"(?P<prefix>.*?[_ -])??(?P<name>{names})"
+                                  rf"(?:-(?P<resubmission>\d+))?(?: ?\((?P<copy>\d+)\))?\.ipynb", re.I)
+        self.exact = {f"{notebook}.ipynb" for notebook in notebooks}
+
+    def match(self, file_name, prefixed=True):
+        """(notebook, (resubmission, copy)) for a file name of one of the notebooks, else None."""
+        found = self.pattern.fullmatch(file_name)
+        if not found or (found["prefix"] and not prefixed):
+            return None
+        return self.spellings[found["name"].lower()], (int(found["resubmission"] or 0), int(found["copy"] or 0))
+
+    def lms_name(self, file_name):
+        """What an LMS's download name says (student_id, file_id, ...), else None."""
+        for plugin in (MOODLE, BLACKBOARD, CANVAS):
+            found = plugin.collect(file_name)
+            if found:
+                return found
+        if not self.match(file_name, prefixed=False):   # 1_rnn_cell_forward.ipynb is no student "1"'s
+            found = ANY_FLAT.collect(file_name)
+            if found and self.match(found["file_id"]):
+                return found
         return None
 
 
-def _student_folders(folder, assignment):
-    """Submissions in the (possibly assignment-less) submitted layout."""
-    found = []
-    for student in sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in SKIPPED):
-        inner = student / assignment
-        if inner.is_dir():
-            found.append((student.name, inner))
-        elif any(student.glob("*.ipynb")):
-            found.append((student.name, student))
-    return found
+def safe_id(submitted_as):
+    """An nbgrader student id for `submitted_as`: accents dropped, anything but letters, digits
+    and ._- replaced by _, no leading . _ or -. An id that is already safe is unchanged."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", submitted_as) if not unicodedata.combining(c))
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip("._-")
 
 
-def _flat_files(folder, notebooks):
-    """Submissions in an LMS's flat layout, grouped by student."""
-    names = "|".join(re.escape(n) for n in sorted(notebooks, key=len, reverse=True))
-    pattern = re.compile(rf"^(?P<student>[^_]+)_(?:.*_)?(?P<notebook>{names})(?:-\d+)?\.ipynb$")
-    students = {}
-    for path in sorted(folder.glob("*.ipynb")):
-        match = pattern.match(path.name)
-        if match:
-            students.setdefault(match["student"], {})[match["notebook"] + ".ipynb"] = path.read_bytes()
-    return students
+def _student_ids(owners):
+    """{(submitted_as, lms_user_id): student_id}, distinct. Ids already safe are taken first, so
+    that they never change; two students whose ids would be the same get -2, -3, ... in a fixed order."""
+    def order(owner):
+        submitted_as, user_id = owner
+        return safe_id(submitted_as) != submitted_as, submitted_as, (user_id or "").zfill(20)
+    ids, taken = {}, set()
+    for owner in sorted(owners, key=order):
+        submitted_as, user_id = owner
+        base = safe_id(submitted_as) or "student" + (f"_{safe_id(user_id)}" if user_id else "")
+        student_id, n = base, 2
+        while student_id in taken:
+            student_id, n = f"{base}-{n}", n + 1
+        taken.add(student_id)
+        ids[owner] = student_id
+    return ids
 
 
-def _locate(folder, assignment, notebooks):
-    """Descend through single wrapping folders (a zip's top folder, 'submitted/') to the layout."""
-    for _ in range(3):
-        if _student_folders(folder, assignment) or _flat_files(folder, notebooks):
-            return folder
-        children = [p for p in folder.iterdir() if p.name not in SKIPPED]
-        if len(children) == 1 and children[0].is_dir():
-            folder = children[0]
+# Layouts: where the class is, and whose each file is.
+
+PASS = "pass the folder that holds one folder per student (nbgrader's submitted/) or an LMS download."
+_NOT_A_CLASS = {"release": "the assignment as released to students",
+                "source": "the assignment's source, with its solutions"}
+
+
+def _contents(files, level):
+    """What is directly in the folder `level`: its files by name, and its folders with the files
+    under each. Files already set aside (litter, links) do not count."""
+    loose, folders = {}, defaultdict(list)
+    n = len(level)
+    for file in files:
+        if not file.reason and len(file.parts) > n and file.parts[:n] == level:
+            if len(file.parts) == n + 1:
+                loose[file.parts[n]] = file
+            else:
+                folders[file.parts[n]].append(file)
+    return loose, folders
+
+
+class _Place:
+    """Where a folder `level` of SUBMISSIONS is, for messages."""
+
+    def __init__(self, top, level, files):
+        chain = (top.resolve().parent.name, top.resolve().name) if top.is_dir() else ("", "")
+        chain += level
+        self.name, self.parent = chain[-1], chain[-2]
+        if top.is_dir():
+            self.shown = f"{top}/" + "".join(f"{part}/" for part in level)
+            self.below_grades = (top.resolve().parent / "grades.csv").exists()
         else:
-            break
-    return folder
+            self.shown = f"{top}!{'/'.join(level)}/" if level else str(top)
+            self.below_grades = False
+        if level:
+            self.below_grades = "grades.csv" in _contents(files, level[:-1])[0]
+
+
+def _own_folder(files, folder, assignment, notebooks):
+    """Whether `folder` is one student's: it holds the assignment's folder or notebooks named as
+    they are (not an LMS's names), or it is named as Moodle names a student's folder."""
+    loose, folders = _contents(files, folder)
+    return bool(MOODLE.collect(folder[-1]) or assignment in folders
+                or any(notebooks.match(name, prefixed=False) for name in loose))
+
+
+def _refuse_wrong_folder(place, files, level, assignment, notebooks):
+    """A folder that holds no class's submissions but is often passed for one: say what to pass."""
+    loose, folders = _contents(files, level)
+    if "grades.csv" in loose or {"course", "results"} <= folders.keys():
+        raise CollectError(f"{place.shown} is the grader's output folder, not submissions: pass the folder "
+                           f"or .zip of the students' submissions that was graded into it.")
+    if {"nbgrader_config.py", "gradebook.db"} & loose.keys() or "source" in folders:
+        if place.below_grades:
+            raise CollectError(f"{place.shown} is the nbgrader course the grader wrote in its output folder, not "
+                               f"submissions: pass the folder or .zip of the students' submissions instead.")
+        raise CollectError(f"{place.shown} is an nbgrader course folder, not submissions: pass its submitted/ "
+                           f"folder, which holds one folder per student, or an LMS download.")
+    if place.name in _NOT_A_CLASS and assignment in folders:
+        raise CollectError(f"{place.shown} is {_NOT_A_CLASS[place.name]}, not submissions: {PASS}")
+    if assignment in folders and notebooks.exact & _contents(files, level + (assignment,))[0].keys():
+        raise CollectError(f"{place.shown} is one student's folder (it holds {assignment}/), not a class's "
+                           f"submissions: {PASS}")
+    own_notebooks = sorted(notebooks.exact & loose.keys())
+    if own_notebooks and not any(notebooks.lms_name(name) for name in loose) \
+            and not any(_own_folder(files, level + (name,), assignment, notebooks) for name in folders):
+        if place.name == assignment and place.parent in _NOT_A_CLASS:
+            raise CollectError(f"{place.shown} is {_NOT_A_CLASS[place.parent]}, not submissions: {PASS}")
+        what = "one assignment folder" if place.name == assignment else "one student's folder"
+        raise CollectError(f"{place.shown} is {what} (it holds {own_notebooks[0]} itself), "
+                           f"not a class's submissions: {PASS}")
+
+
+def _class_level(top, files, assignment, notebooks):
+    """The folder that holds the class (one folder or file per student), through wrapping folders."""
+    level = ()
+    while True:
+        _refuse_wrong_folder(_Place(top, level, files), files, level, assignment, notebooks)
+        loose, folders = _contents(files, level)
+        if loose or len(folders) != 1:
+            return level
+        [child] = folders
+        if _own_folder(files, level + (child,), assignment, notebooks):
+            if child in _NOT_A_CLASS:   # release/ or source/ zipped, or in a folder of its own
+                _refuse_wrong_folder(_Place(top, level + (child,), files), files, level + (child,), assignment,
+                                     notebooks)
+            return level   # a class of one student, not a wrapping folder
+        level += (child,)
+
+
+@dataclass
+class _Placed:
+    file: _File
+    owner: tuple | None                # (submitted_as, lms_user_id) of the student it belongs to
+    used_as: str = ""
+    order: tuple = ()                  # the later submitted, the larger
+    reason: str = ""
+
+
+class _Placer:
+    """Whose each file is, and what it is used as."""
+
+    def __init__(self, assignment, notebooks, budget):
+        self.assignment, self.notebooks, self.budget = assignment, notebooks, budget
+        self.placed = []
+        self.notes = defaultdict(list)
+
+    def use(self, file, owner, used_as, order=()):
+        _load(file, self.budget)
+        self.placed.append(_Placed(file, owner, "" if file.reason else used_as, order, file.reason))
+
+    def set_aside(self, file, owner, reason):
+        self.placed.append(_Placed(file, owner, reason=file.reason or reason))
+
+    def notebook(self, file, owner, file_name, order):
+        found = self.notebooks.match(file_name)
+        if found:
+            self.use(file, owner, f"{found[0]}.ipynb", order + found[1])
+        else:
+            self.set_aside(file, owner, "not a notebook of this assignment")
+
+    def class_level(self, files, level):
+        n = len(level)
+        folders = defaultdict(list)
+        for file in files:
+            if file.parts[:n] != level:
+                self.set_aside(file, None, "not in a student's folder")
+            elif len(file.parts) == n + 1:
+                self.lms_file(file)
+            else:
+                folders[file.parts[n]].append(file)
+        for name, inside in sorted(folders.items()):
+            moodle = MOODLE.collect(name)
+            if moodle:
+                self.upload(inside, (moodle["student_id"], moodle["user_id"]), (0,), open_zips=True)
+            else:
+                self.student_folder(name, inside, n + 1)
+
+    def lms_file(self, file):
+        """A file in an LMS's flat download, named for its student."""
+        found = self.notebooks.lms_name(file.parts[-1])
+        if not found:
+            return self.set_aside(file, None, "not in a student's folder (nor named for one)")
+        owner = (found["student_id"], found.get("user_id"))
+        file_name = found["file_id"] or file.parts[-1]     # Blackboard's receipt has none
+        if file_name.lower().endswith(".zip"):
+            return self.upload([file], owner, _lms_order(found), open_zips=True)
+        self.notebook(file, owner, file_name, _lms_order(found))
+
+    def upload(self, files, owner, order, open_zips):
+        """What a student uploaded to an LMS: its notebooks, found by name at any depth."""
+        for file in files:
+            if open_zips and file.parts[-1].lower().endswith(".zip") and not file.reason:
+                self.upload(self.unzip(file), owner, order, open_zips=False)
+            else:
+                self.notebook(file, owner, file.parts[-1], order)
+
+    def unzip(self, file):
+        """A student's .zip as its files (a zip inside it stays a file)."""
+        _load(file, self.budget)
+        if file.reason:
+            return [file]
+        try:
+            members = _zip_files(zipfile.ZipFile(io.BytesIO(file.data)), file.path)
+        except _TooMany:
+            file.reason = f"too large (over {MEMBERS_LIMIT} files)"
+            return [file]
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+            file.reason = f"a .zip that cannot be opened ({error})"
+            return [file]
+        if not members:
+            file.reason = "an empty .zip"
+        return members or [file]
+
+    def student_folder(self, name, files, depth):
+        """nbgrader's <student>/<assignment>/..., or <student>/... without the assignment level."""
+        owner = (name, None)
+        inside = [(file, file.parts[depth:]) for file in files]
+        live = [(file, within) for file, within in inside if not file.reason]
+        holding = sorted({within[0] for file, within in live
+                          if len(within) == 2 and self.notebooks.match(within[1])})
+        if any(within[0] == self.assignment and len(within) > 1 for file, within in live):
+            root = (self.assignment,)
+        elif any(len(within) == 1 and self.notebooks.match(within[0]) for file, within in live):
+            root = ()
+        elif len(holding) == 1:
+            root = (holding[0],)   # hw_rnn/ for rnn_step_by_step/: graded, and said so
+            self.notes[owner].append(f"graded {name}/{holding[0]}/ (nbgrader expects {name}/{self.assignment}/)")
+        elif any(len(within) == 1 for file, within in live):
+            root = ()              # no notebook at all: graded as such, not dropped
+        else:
+            root = None            # e.g. another assignment's folder only
+        for file, within in inside:
+            if root is None or within[:len(root)] != root or len(within) == len(root):
+                self.set_aside(file, owner, f"outside the student's assignment folder ({name}/{self.assignment}/)")
+                continue
+            within = within[len(root):]
+            if within == ("timestamp.txt",):
+                self.timestamp(file, owner)
+            elif within[-1].lower().endswith(".ipynb"):
+                if len(within) == 1:
+                    self.notebook(file, owner, within[0], (0,))
+                else:
+                    self.set_aside(file, owner, "not a notebook of this assignment")
+            else:
+                self.use(file, owner, "/".join(within))
+
+    def timestamp(self, file, owner):
+        _load(file, self.budget)
+        text = (file.data or b"").decode("utf-8", "replace").strip()
+        try:
+            parse_utc(text)
+        except (ValueError, OverflowError):
+            if not file.reason:
+                self.notes[owner].append(f"timestamp.txt ignored: {text[:40]!r} is not a date")
+            return self.set_aside(file, owner, "a timestamp.txt that is not a date")
+        self.use(file, owner, "timestamp.txt")
+
+    def resolve(self, shown):
+        """Of several files one student has for one path, the latest is used; the rest are set aside."""
+        groups = defaultdict(list)
+        for placed in self.placed:
+            if placed.used_as:
+                groups[placed.owner, placed.used_as].append(placed)
+        for group in groups.values():
+            group.sort(key=lambda placed: (placed.order, placed.file.path))
+            kept = group[-1]
+            name = kept.file.path.removeprefix(shown)
+            for placed in group[:-1]:
+                if placed.file.data == kept.file.data:
+                    placed.reason = f"duplicate of a file used ({name})"
+                elif placed.order == kept.order:
+                    placed.reason = (f"superseded by the last by name ({name}: which was submitted later "
+                                     f"cannot be told from the names)")
+                else:
+                    placed.reason = f"superseded by a later resubmission ({name})"
+                placed.used_as = ""
+
+    def collection(self):
+        ids = _student_ids({placed.owner for placed in self.placed if placed.used_as})
+        submissions, entries = {}, []
+        for placed in sorted(self.placed, key=lambda placed: placed.file.path):
+            owner, student_id = placed.owner, ids.get(placed.owner, "")
+            entries.append(Entry(placed.file.path, student_id, owner[0] if owner else "", placed.used_as,
+                                 placed.reason))
+            if not student_id:
+                continue
+            submission = submissions.setdefault(student_id, Submission(
+                student_id, {}, notes=self.notes[owner], submitted_as=owner[0], lms_user_id=owner[1]))
+            if placed.reason:
+                submission.set_aside.append((placed.file.path, placed.reason))
+            elif placed.used_as == "timestamp.txt":
+                submission.timestamp = placed.file.data.decode("utf-8", "replace").strip()
+            else:
+                submission.files[placed.used_as] = placed.file.data
+        return Collection([submissions[s] for s in sorted(submissions)], entries)
 
 
 def collect(path, assignment, notebooks):
-    """All submissions in `path` (folder or .zip), sorted by student id."""
+    """Every submission in `path` (a folder or a .zip), and what became of each file in it."""
     path = Path(path)
     if not path.exists():
         raise CollectError(f"{path} does not exist: give a folder of submissions or a .zip of one.")
-    if path.is_file():
-        if not zipfile.is_zipfile(path):
-            raise CollectError(f"{path} is neither a folder nor a .zip file.")
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    archive.extractall(tmp)
-            except (zipfile.BadZipFile, OSError) as error:
-                raise CollectError(f"{path} cannot be unpacked: {error}") from error
-            return collect(Path(tmp), assignment, notebooks)
-    folder = _locate(path, assignment, notebooks)
-    submissions = {}
-    for student_id, inner in _student_folders(folder, assignment):
-        if not STUDENT_ID.match(student_id):
-            continue
-        notes = []
-        files = _read_folder(inner)
-        submissions[student_id] = Submission(student_id, files, _timestamp(files, notes), notes)
-    for student_id, files in _flat_files(folder, notebooks).items():
-        if STUDENT_ID.match(student_id) and student_id not in submissions:
-            submissions[student_id] = Submission(student_id, files)
-    if not submissions:
+    if path.is_dir():
+        return _collect(path, _read_folder(path), "", assignment, notebooks)
+    if not zipfile.is_zipfile(path):
+        raise CollectError(f"{path} is neither a folder nor a .zip file.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _collect(path, _zip_files(archive, path.name), f"{path.name}!", assignment, notebooks)
+    except _TooMany as error:
+        raise CollectError(f"{path} holds {error.args[0]} files, more than the {MEMBERS_LIMIT} read from one "
+                           f"zip: pass a zip of the class's submissions alone.") from error
+    except (zipfile.BadZipFile, OSError) as error:
+        raise CollectError(f"{path} cannot be unpacked: {error}") from error
+
+
+def _collect(top, files, shown, assignment, notebooks):
+    names = _Notebooks(notebooks)
+    level = _class_level(top, files, assignment, names)
+    placer = _Placer(assignment, names, _Budget())
+    placer.class_level(files, level)
+    placer.resolve(shown + "".join(f"{part}/" for part in level))
+    collection = placer.collection()
+    if not collection.submissions:
         raise CollectError(
-            f"no submissions found in {path}: expected <student_id>/{assignment}/<notebook>.ipynb "
-            f"(nbgrader's submitted layout), <student_id>/<notebook>.ipynb, or <student_id>_..._<notebook>.ipynb.")
-    return [submissions[s] for s in sorted(submissions)]
+            f"no submissions found in {top} ({collection.summary()}): expected <student_id>/{assignment}/"
+            f"<notebook>.ipynb (nbgrader's submitted layout), <student_id>/<notebook>.ipynb, an LMS download "
+            f"(Canvas, Moodle, Blackboard) or <student_id>_..._<notebook>.ipynb.")
+    return collection
 
 
 def write(submission, folder):
