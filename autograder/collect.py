@@ -167,7 +167,7 @@ def _read_at_most(path):
     return read
 
 
-def _read_folder(folder, shown="", parts=()):
+def _read_folder(folder, shown="", parts=(), unreadable=False):
     """Every file under `folder`; a symbolic link is listed, never followed."""
     files = []
     try:
@@ -175,15 +175,15 @@ def _read_folder(folder, shown="", parts=()):
     except OSError as error:
         return [_File(shown.rstrip("/"), parts, reason=f"cannot be read ({error.strerror})")]
     for entry in entries:
-        # A name that is not UTF-8 is kept visible (as \x.. escapes), and never used.
+        # A name that is not UTF-8 is kept visible (as \x.. escapes), and nothing under it is used.
         name = os.fsencode(entry.name).decode("utf-8", "backslashreplace")
-        path, here = shown + name, parts + (name,)
+        path, here, bad_name = shown + name, parts + (name,), unreadable or name != entry.name
         if entry.is_symlink():
             files.append(_File(path, here, reason="a symbolic link"))
         elif entry.is_dir(follow_symlinks=False):
-            files.extend(_read_folder(entry.path, path + "/", here))
+            files.extend(_read_folder(entry.path, path + "/", here, bad_name))
         else:
-            reason = _litter(here) or ("unreadable file name" if name != entry.name else "")
+            reason = _litter(here) or ("unreadable file name" if bad_name else "")
             if not reason and not entry.is_file(follow_symlinks=False):
                 reason = "not a regular file"
             size = 0 if reason else entry.stat(follow_symlinks=False).st_size

@@ -213,6 +213,14 @@ def test_moodle_download(tmp_path):
                                "not a notebook of this assignment")]
 
 
+def test_moodle_download_without_folders(tmp_path):
+    make(tmp_path, {"Jane Doe_101_assignsubmission_file_1_rnn_cell_forward.ipynb": b"1",
+                    "Jane Doe_101_assignsubmission_file_2_rnn_forward (1).ipynb": b"2"})
+    [jane] = run(tmp_path)
+    assert (jane.student_id, jane.lms_user_id, jane.files) == (
+        "Jane_Doe", "101", {"1_rnn_cell_forward.ipynb": b"1", "2_rnn_forward.ipynb": b"2"})
+
+
 def test_blackboard_download_latest_attempt_wins(tmp_path):
     files = blackboard()
     lay_out(tmp_path, files)
@@ -310,6 +318,41 @@ def test_zip_members_are_never_extracted(tmp_path):
     assert entries["evil.zip!/abs/1_rnn_cell_forward.ipynb"].reason == "an unsafe path in the archive"
     assert entries["evil.zip!alice/link.py"].reason == "a symbolic link"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.zip"]
+
+
+class Encrypted(zipfile.ZipInfo):
+    """A member flagged as encrypted (zipfile cannot encrypt; the flag is what is read first)."""
+
+    def _encodeFilenameFlags(self):
+        name, flags = super()._encodeFilenameFlags()
+        return name, flags | 0x1
+
+
+def test_windows_separators_and_encrypted_members(tmp_path):
+    archive = tmp_path / "windows.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("alice\\rnn_step_by_step\\1_rnn_cell_forward.ipynb", "{}")
+        z.writestr(Encrypted("alice/rnn_step_by_step/2_rnn_forward.ipynb"), "not really encrypted")
+    collection = run(archive)
+    [alice] = collection
+    assert set(alice.files) == {"1_rnn_cell_forward.ipynb"}
+    assert alice.set_aside == [("windows.zip!alice/rnn_step_by_step/2_rnn_forward.ipynb", "encrypted")]
+
+
+def test_a_name_that_is_not_utf8_is_set_aside(tmp_path):
+    make(tmp_path, {"amy/1_rnn_cell_forward.ipynb": b"a"})
+    os.makedirs(os.fsencode(tmp_path) + b"/caf\xe9")
+    with open(os.fsencode(tmp_path) + b"/caf\xe9/1_rnn_cell_forward.ipynb", "wb") as f:
+        f.write(b"c")
+    with open(os.fsencode(tmp_path) + b"/amy/2_rnn_forward\xff.ipynb", "wb") as f:
+        f.write(b"2")
+    collection = run(tmp_path)
+    assert [s.student_id for s in collection] == ["amy"]
+    assert [(e.path, e.student_id, e.submitted_as, e.used_as, e.reason) for e in collection.entries] == [
+        ("amy/1_rnn_cell_forward.ipynb", "amy", "amy", "1_rnn_cell_forward.ipynb", ""),
+        ("amy/2_rnn_forward\\xff.ipynb", "amy", "amy", "", "unreadable file name"),
+        ("caf\\xe9/1_rnn_cell_forward.ipynb", "", "caf\\xe9", "", "unreadable file name")]
+    collection.write_csv(tmp_path / "collection.csv")   # every name is text
 
 
 def test_limits_set_files_aside_as_too_large(tmp_path, monkeypatch):
