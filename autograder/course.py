@@ -39,12 +39,13 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     c.IgnorePattern.enabled = True
     # Configure nbgrader's pipelines with our fixes (autograder/preprocessors.py), not a fork:
     # - DeduplicateIds turns a duplicated cell into one its own schema check rejects;
+    # - OverwriteCells scores a missing test cell 0; RestoreMissingCells puts it back and runs it;
     # - Execute lets student code decide verdicts; ProbedExecute decides hidden tests outside;
     # - feedback shows hidden test source and tracebacks; we show each test's verdict only.
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.preprocessors import ClearHiddenTests
-    from .preprocessors import DropDuplicateIds, FeedbackOutputs, ProbedExecute
-    replace = {"DeduplicateIds": DropDuplicateIds, "Execute": ProbedExecute}
+    from .preprocessors import DropDuplicateIds, FeedbackOutputs, ProbedExecute, RestoreMissingCells
+    replace = {"DeduplicateIds": DropDuplicateIds, "Execute": ProbedExecute, "OverwriteCells": RestoreMissingCells}
 
     def configured(converter, trait):
         return [replace.get(p.__name__, p) for p in converter.class_traits()[trait].default()]

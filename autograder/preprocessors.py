@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
-from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer
+from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor, OverwriteCells
+from traitlets import Bool, Integer, Unicode
 
 from . import hidden, probe, sandbox
 
@@ -33,6 +33,37 @@ class DropDuplicateIds(DeduplicateIds):
         else:
             self.grade_ids.add(meta.get("grade_id"))
         return cell, resources
+
+
+class RestoreMissingCells(OverwriteCells):
+    """nbgrader's OverwriteCells with its `add_missing_cells` on, placing each missing grade cell
+    after the nearest earlier cell of the source that the notebook still has. A test cell can
+    be missing because the student deleted it or because the instructor added it after the
+    student submitted: either way the test is run on the student's code, never scored 0 for
+    being absent. (nbgrader's own placement looks only at the one source cell just before, and
+    fails the notebook when that is a locked markdown cell, as ours usually are.)"""
+
+    add_missing_cells = Bool(True).tag(config=True)
+    missing_cell_notification = Unicode(
+        "This cell ({cell_id}) was missing from the submitted notebook (deleted, or added to the "
+        "assignment later): the grader put it back.\n\n").tag(config=True)
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [cell.name for cell in source_nb.source_cells]
+        solutions = {cell.name for cell in source_nb.solution_cells}
+        for name, grade_cell in {cell.name: cell for cell in source_nb.grade_cells}.items():
+            present = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+            if name in present or name not in order:
+                continue
+            self.log.warning("Missing grade cell %s: put back", name)
+            # after the nearest earlier cell that is there; with none (all metadata stripped), last:
+            # a test runs after the code it tests
+            earlier = [n for n in order[:order.index(name)] if n in present]
+            index = len(present) - present[::-1].index(earlier[-1]) if earlier else len(present)
+            nb.cells.insert(index, self.missing_cell_transform(source_nb.source_cells[order.index(name)],
+                                                               grade_cell.max_score, is_solution=name in solutions))
+        return nb, resources
 
 
 # The support files of each working folder as nbgrader laid them out before its first notebook

@@ -73,8 +73,11 @@ STUDENTS = {
                                                "    cache = (a_next")),
     "invalid_json": (21, lambda nbs: nbs.update({NB2: b'{"cells": [ this is not json'})),
     "missing_notebook": (18, lambda nbs: nbs.update({NB3: None})),
-    "renamed_notebook": (21, lambda nbs: nbs.update({NB1: None, f"{NB1} (1)": nbs[NB1]})),
-    "deleted_test_cell": (22, lambda nbs: drop_cell(nbs[NB2], "rnn_forward_values")),
+    # The browser's duplicate suffix, as a student's second download names the file: still notebook 1.
+    "renamed_notebook": (24, lambda nbs: nbs.update({NB1: None, f"{NB1} (1)": nbs[NB1]})),
+    # A deleted test cell is put back and run (RestoreMissingCells): deleting a test gains nothing
+    # and, for code that passes it, loses nothing.
+    "deleted_test_cell": (24, lambda nbs: drop_cell(nbs[NB2], "rnn_forward_values")),
     "duplicated_answer_cell": (24, lambda nbs: duplicate_cell(nbs[NB1], "rnn_cell_forward")),
     "infinite_loop": (21, lambda nbs: replace(nbs[NB2], "rnn_forward", "    caches = (caches, x)",
                                               "    while True:\n        pass\n    caches = (caches, x)")),
