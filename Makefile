@@ -14,11 +14,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11, 0) and "this is Python " + sys.version.split()[0])' \
 		|| { echo "$(PYTHON) is not Python 3.11.0 or newer, the lowest that works: point PYTHON= at another interpreter, e.g. make demo PYTHON=/usr/bin/python3.11"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 ## release: regenerate release/ (student notebooks) from source/

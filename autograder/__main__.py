@@ -19,6 +19,12 @@ def main(argv=None):
     grade.add_argument("--unsafe-no-sandbox", action="store_true",
                        help="run student code without the sandbox (where Linux namespaces are not available): "
                             "it can then read the solutions and change grades")
+    grade.add_argument("--source", default=None, metavar="FOLDER",
+                       help="the assignment's source notebooks (default: source/rnn_step_by_step of this course)")
+    again = verbs.add_parser("report", help="rewrite grades.csv, results/ and report.png from the gradebook "
+                                            "(after grading by hand in formgrader), without grading")
+    again.add_argument("out", help="the --out folder of an earlier grade")
+    again.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in OUT/course)")
     sample = verbs.add_parser("sample-class", help="write a class of sample submissions made from release/")
     sample.add_argument("outdir")
     sample.add_argument("--copies", type=int, default=1, help="copies of each sample student (for benchmarks)")
@@ -29,6 +35,9 @@ def main(argv=None):
     if args.verb == "sample-class":
         from . import sample
         return sample.main(args)
+    if args.verb == "report":
+        from . import grade as grading
+        return grading.report_main(args)
     if args.verb == "grade":
         from . import grade as grading
         from .course import CELL_TIMEOUT

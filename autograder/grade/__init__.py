@@ -12,10 +12,12 @@ The steps, as an instructor would do them by hand with nbgrader:
 """
 
 import concurrent.futures as futures
+import datetime
 import hashlib
 import json
 import multiprocessing
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -38,14 +40,28 @@ class SetupError(RuntimeError):
     """The instructor's side is broken: nothing can be graded until it is fixed."""
 
 
-COURSE_CONFIG = '''"""nbgrader configuration for this graded class (written by `python -m autograder grade`)."""
+COURSE_CONFIG = '''"""nbgrader configuration for this graded class (written by `python -m autograder grade`).
+Paths are taken from where this file is, so a moved or copied OUT reads its own gradebook."""
+import os
 import sys
-sys.path.insert(0, {root!r})
+here = os.path.dirname(os.path.abspath(__file__))
+try:
+    import autograder  # installed (pip install -e .)
+except ImportError:
+    sys.path.insert(0, {root!r})
 from autograder.course import nbgrader_config
 
 c = get_config()  # noqa: F821
-c.merge(nbgrader_config({course!r}, {db_url!r}))
+c.merge(nbgrader_config(here, {db_url}))
 '''
+
+
+def _config_db_url(course, db_url):
+    """The gradebook URL as course/nbgrader_config.py spells it: relative to the file when it
+    is the SQLite gradebook inside the course."""
+    if db_url == f"sqlite:///{(course / 'gradebook.db').resolve()}":
+        return '"sqlite:///" + os.path.join(here, "gradebook.db")'
+    return repr(db_url)
 
 
 def _generate_assignment(course, db_url, timeout):
@@ -67,11 +83,13 @@ def check_database(db_url):
         raise SetupError(f"cannot use the gradebook {db_url}: {first}") from None
 
 
-def copy_source(out):
-    """OUT/course/source/<assignment>, fresh from the repository's source/; returns OUT/course."""
-    source = ROOT / "source" / ASSIGNMENT
+def copy_source(out, source=None):
+    """OUT/course/source/<assignment>, fresh from `source` (the repository's source/<assignment>
+    by default); returns OUT/course."""
+    source = Path(source or ROOT / "source" / ASSIGNMENT)
     if not any(source.glob("*.ipynb")):
-        raise SetupError(f"no source notebooks in {source}: the course's source/ is missing.")
+        raise SetupError(f"no source notebooks in {source}: pass the assignment's source folder "
+                         f"(source/{ASSIGNMENT} of the course).")
     course = out / "course"
     shutil.rmtree(course / "source", ignore_errors=True)
     shutil.copytree(source, course / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
@@ -82,8 +100,8 @@ def register_assignment(course, db_url, template, timeout):
     """The assignment in the class gradebook (with an nbgrader_config.py beside it, so that
     formgrader and `nbgrader export` work in OUT/course), and in `template`: a gradebook
     with the assignment and nothing else, that each worker copies to grade a submission in."""
-    (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT), course=str(course.resolve()),
-                                                                    db_url=db_url))
+    (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT),
+                                                                    db_url=_config_db_url(course, db_url)))
     template.unlink(missing_ok=True)
     _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
     with gradebook.writing(db_url):
@@ -133,12 +151,21 @@ def graded_fully(result):
 def _save(out, course, submission, result, key):
     """Write one student's files, then the state that lets a later run skip them (last, atomically)."""
     student = submission.student_id
+    graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     collect.write(submission, course / "submitted" / student / ASSIGNMENT)
     autograded = course / "autograded" / student / ASSIGNMENT
-    feedback = out / "feedback" / student / ASSIGNMENT
+    feedback = course / "feedback" / student / ASSIGNMENT
     for folder in (autograded, feedback):
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        # What nbgrader's own autograde and generate_feedback put beside the notebooks: the
+        # figures they show (from the source, not from the student), the submission time and
+        # the exchange's secret, which `nbgrader release_feedback` reads.
+        shutil.copytree(course / "source" / ASSIGNMENT, folder, ignore=shutil.ignore_patterns("*.ipynb"))
+        # Students from an LMS download have neither: release_feedback would stop at the first of
+        # them (the time of grading, and a secret nobody holds, let it pass them).
+        (folder / "timestamp.txt").write_text(submission.timestamp or graded_at)
+        (folder / "submission_secret.txt").write_bytes(
+            submission.files.get("submission_secret.txt", b"")[:256] or secrets.token_hex(16).encode())
     for name, entry in result["notebooks"].items():
         if entry.get("autograded"):
             (autograded / f"{name}.ipynb").write_text(entry["autograded"])
@@ -200,7 +227,7 @@ def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
 
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
-          unsafe=False):
+          unsafe=False, source=None):
     """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows.
 
     Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
@@ -219,35 +246,40 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
         stop.set()
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe)
+        return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source)
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
-def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe):
+def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source):
     from tqdm import tqdm
 
     prefer_this_environment()
     # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings; they say nothing to an instructor.
     warnings.filterwarnings("ignore", category=sqlalchemy.exc.SAWarning)
     out = Path(out).resolve()
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    course = copy_source(out)
+    writable(out)
+    course = copy_source(out, source)
+    _link_feedback(out, course)
     db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
     check_database(db_url)
     template = out / ".work" / "template_gradebook.db"
     template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
     notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
-    submissions = collect.collect(submissions_path, ASSIGNMENT, notebooks)
+    collection = collect.collect(submissions_path, ASSIGNMENT, notebooks)
+    collection.write_csv(out / "collection.csv")
+    log(f"Collected {len(collection.submissions)} students from {collection.summary()} (each file's fate: "
+        f"{out / 'collection.csv'}).")
+    submissions = list(collection.submissions)
+    for submission in submissions:
+        if submission.set_aside:
+            submission.notes.append(f"files set aside: {len(submission.set_aside)} (see collection.csv): "
+                                    + "; ".join(f"{Path(path).name}: {why}" for path, why in submission.set_aside[:3]))
+    kept_by_hand = _follow_source_change(out, course, db_url, submissions, log)
     key_base = fingerprint(course, timeout)
     keys = {s.student_id: hashlib.sha256((key_base + s.digest()).encode()).hexdigest() for s in submissions}
-    results, todo = {}, []
-    for submission in submissions:
-        cached = _load_cached(out, db_url, submission.student_id, keys[submission.student_id])
-        if cached is None:
-            todo.append(submission)
-        else:
-            results[submission.student_id] = cached
+    todo = [submission for submission in submissions
+            if _load_cached(out, db_url, submission.student_id, keys[submission.student_id]) is None]
     workers = workers or os.cpu_count() or 1
     problem = None if unsafe or scheduler else sandbox.namespaces_problem()
     if problem:
@@ -259,9 +291,15 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         f"{len(submissions) - len(todo)} unchanged since the last run.")
 
     def on_result(submission, result):
+        # OUT/course/submitted (nbgrader's exchange collects there) holds the safe ids only: an
+        # original name given by an earlier download is kept
+        given = getattr(submission, "submitted_as", submission.student_id)
+        stored = (_stored_result(out, submission.student_id) or {}).get("submitted_as")
+        result["submitted_as"] = stored if stored and given == submission.student_id else given
         gradebook.record(db_url, result, submission.timestamp)
+        if kept_by_hand:
+            gradebook.put_back(db_url, submission.student_id, kept_by_hand)
         _save(out, course, submission, result, keys[submission.student_id])
-        results[submission.student_id] = result
 
     def register():
         # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
@@ -284,17 +322,117 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
             initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
                         unsafe)
             run_pool(todo, workers, initargs, on_result, progress, stop, ready=register)
-    tests = report.tests_of(course / "source" / ASSIGNMENT)
+    shutil.rmtree(out / ".work", ignore_errors=True)
+    _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
+    return write_reports(out, course, db_url, log)
+
+
+def _regrade_path(out):
+    return out / ".state" / "source_changed.json"
+
+
+def describe_change(before, after):
+    """What changed between two sets of gradebook.source_cells, in a few words."""
+    def names(cells):
+        return ", ".join(f"{grade_id} ({kind}, {notebook})" for notebook, grade_id, kind in sorted(cells)[:6]) + \
+            (", ..." if len(cells) > 6 else "")
+    return "; ".join(f"{verb} {names(cells)}" for verb, cells in (("added", after - before), ("removed", before - after))
+                     if cells)
+
+
+def _follow_source_change(out, course, db_url, submissions, log):
+    """When the source gained or lost graded, answer or task cells since the gradebook got the
+    assignment, nbgrader cannot update it (nor grade with it): the assignment is registered again
+    and every student graded again, from this batch or, for the others, from the copy kept in
+    OUT/course/submitted. Grades and comments given by hand are kept (returned, to be put back
+    as each student is recorded), on the cells that still exist. What is to be done is written
+    to OUT/.state first, so that an interrupted run finishes it on the next."""
+    path = _regrade_path(out)
+    before = gradebook.registered_cells(db_url)
+    after = gradebook.source_cells(course / "source" / ASSIGNMENT)
+    if before is not None and before != after and gradebook.students(db_url):
+        plan = {"students": gradebook.students(db_url), "kept": gradebook.grades_by_hand(db_url)}
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(plan))
+        gradebook.remove_assignment(db_url)
+        log(f"The assignment changed since it was last graded ({describe_change(before, after)}): it is registered "
+            f"again and all {len(plan['students'])} students graded again, keeping the {len(plan['kept'])} grades "
+            f"and comments given by hand.")
+    try:
+        plan = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    batch = {submission.student_id for submission in submissions}
+    for student in plan["students"]:
+        if student not in batch:
+            earlier = _kept_submission(out, course, student)
+            if earlier:
+                submissions.append(earlier)
+    submissions.sort(key=lambda submission: submission.student_id)
+    return plan["kept"]
+
+
+def _kept_submission(out, course, student):
+    """A student's submission as the last grading kept it in OUT/course/submitted, or None."""
+    folder = course / "submitted" / student / ASSIGNMENT
+    if not folder.is_dir():
+        return None
+    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+             if p.is_file() and not p.is_symlink()}
+    timestamp = files.pop("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
+    submission = collect.Submission(student, files, timestamp)
+    submission.submitted_as = (_stored_result(out, student) or {}).get("submitted_as", student)
+    return submission
+
+
+def writable(out):
+    """OUT made, and writable, or a SetupError that says so (not a traceback half-way through)."""
+    try:
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out / "logs"):
+            pass
+    except OSError as error:
+        raise SetupError(f"cannot write the results to {out}: {error.strerror or error} "
+                         f"(pass --out a folder you may write to).") from None
+
+
+def _link_feedback(out, course):
+    """OUT/feedback is nbgrader's feedback folder, OUT/course/feedback (where release_feedback and
+    formgrader look), by a relative link, so that a moved or copied OUT keeps it."""
+    link, target = out / "feedback", course / "feedback"
+    if link.is_dir() and not link.is_symlink():  # an OUT of an earlier version: its files move
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        link.rename(target)
+    target.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(Path("course") / "feedback")
+
+
+def _stored_result(out, student):
+    try:
+        return json.loads(_state_path(out, student).read_text())["result"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def write_reports(out, course, db_url, log=print):
+    """grades.csv, results/, report.png and the summary, for every student of the gradebook
+    (whichever run graded them), from the gradebook's scores (so a grade given in formgrader
+    counts) and the messages kept from grading. Returns the grades.csv rows."""
+    cells = report.grade_cells(course / "source" / ASSIGNMENT)
+    notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
     rows, all_results = [], []
-    for submission in submissions:
-        result = results[submission.student_id]
-        student_results, row = report.student_report(result, gradebook.scores(db_url, submission.student_id), tests)
-        report.write_results(out, submission.student_id, student_results)
+    for student in gradebook.students(db_url):
+        result = _stored_result(out, student) or {
+            "student_id": student, "notebooks": {}, "notes": ["graded outside this OUT: no messages kept"]}
+        student_results, row = report.student_report(result, gradebook.scores(db_url, student), cells,
+                                                     result.get("submitted_as"))
+        report.write_results(out, student, student_results)
         rows.append(row)
         all_results.append(student_results)
     report.write_grades(out, rows, notebooks)
-    report.plot(out, all_results, tests)
-    shutil.rmtree(out / ".work", ignore_errors=True)
+    report.plot(out, all_results, cells)
     log(report.summary_table(rows, notebooks, report.mistake_counts(all_results)))
     log(f"Wrote {out}/grades.csv, results/, feedback/, report.png; gradebook: {db_url}")
     return rows
@@ -303,7 +441,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
 def main(args):
     try:
         grade(args.submissions, args.out, workers=args.workers, timeout=args.timeout, db_url=args.db,
-              scheduler=args.scheduler, unsafe=args.unsafe_no_sandbox)
+              scheduler=args.scheduler, unsafe=args.unsafe_no_sandbox, source=args.source)
     except (SetupError, collect.CollectError, cluster.ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -311,3 +449,25 @@ def main(args):
         print("interrupted: graded submissions are saved; run the same command again to finish.", file=sys.stderr)
         return 130
     return 0
+
+
+def report_main(args):
+    """`python -m autograder report OUT`: the outputs again from the gradebook, without grading
+    (after grades or comments were given in formgrader)."""
+    out = Path(args.out).resolve()
+    course = out / "course"
+    try:
+        if not (course / "source" / ASSIGNMENT).is_dir():
+            raise SetupError(f"{out} holds no graded class (no course/source/{ASSIGNMENT}): pass the --out "
+                             f"folder of an earlier `grade`.")
+        db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
+        if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+            raise SetupError(f"{out} has no gradebook (course/gradebook.db): pass --db if it is elsewhere.")
+        check_database(db_url)
+        writable(out)
+        write_reports(out, course, db_url)
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+

@@ -8,11 +8,12 @@ notebooks the workers return, so the verdicts are nbgrader's, and formgrader and
 import fcntl
 import hashlib
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import sqlalchemy
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import SaveAutoGrades
 from nbgrader.utils import parse_utc
 
@@ -58,11 +59,12 @@ def _record(db_url, result, timestamp):
         gb.update_or_create_student(student)
         extra = {"timestamp": parse_utc(timestamp)} if timestamp else {}
         submission = gb.update_or_create_submission(ASSIGNMENT, student, **extra)
-        # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score.
-        # Manual scores given in formgrader are left alone.
+        # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score
+        # and an answer deleted since keeps no old flag. Manual scores given in formgrader are left alone.
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 grade.auto_score = None
+                grade.needs_manual_grade = False
         gb.db.commit()
     for name, entry in result["notebooks"].items():
         if entry.get("autograded"):
@@ -70,19 +72,114 @@ def _record(db_url, result, timestamp):
                                       "db_url": db_url}}
             SaveAutoGrades().preprocess(nbformat.reads(entry["autograded"], as_version=4), resources)
     with Gradebook(db_url, COURSE_ID) as gb:
-        # Missing, unreadable or crashed notebooks, and deleted test cells, score zero (as nbgrader does
-        # for a missing notebook) rather than waiting for a manual grade that nobody will give.
+        # Missing, unreadable or crashed notebooks, and deleted cells, score zero (as nbgrader does
+        # for a missing notebook) rather than waiting for a manual grade that nobody will give. A
+        # written answer that is there (SaveAutoGrades flagged it) waits for the instructor.
         for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
             for grade in notebook.grades:
-                if grade.auto_score is None and grade.manual_score is None:
+                if grade.auto_score is None and grade.manual_score is None and not grade.needs_manual_grade:
                     grade.auto_score = 0
-                    grade.needs_manual_grade = False
         gb.db.commit()
 
 
+@dataclass(frozen=True)
+class Score:
+    score: float
+    max_score: float
+    pending: bool = False      # a written answer waiting for the instructor's grade
+    by_hand: bool = False      # the instructor's grade (formgrader), which overrides the tests'
+    comment: str = ""          # the instructor's comment on the cell
+
+
 def scores(db_url, student):
-    """{(notebook, grade_id): (score, max_score)} for one student, as the gradebook has them."""
+    """{(notebook, grade_id): Score} for one student, as the gradebook has them."""
     with Gradebook(db_url, COURSE_ID) as gb:
-        return {(notebook.name, grade.name): (float(grade.score or 0), float(grade.max_score))
-                for notebook in gb.find_submission(ASSIGNMENT, student).notebooks
-                for grade in notebook.grades}
+        found = {}
+        for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
+            comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
+            for grade in notebook.grades:
+                found[(notebook.name, grade.name)] = Score(
+                    float(grade.score or 0), float(grade.max_score),
+                    pending=grade.auto_score is None and grade.manual_score is None,
+                    by_hand=grade.manual_score is not None, comment=comments.get(grade.name, ""))
+        return found
+
+
+def students(db_url):
+    """The ids of every student with a submission of the assignment, whatever run graded them."""
+    with Gradebook(db_url, COURSE_ID) as gb:
+        try:
+            return sorted(submission.student_id for submission in gb.find_assignment(ASSIGNMENT).submissions)
+        except MissingEntry:
+            return []
+
+
+def source_cells(source_folder):
+    """{(notebook, grade_id, kind)} of the source notebooks' graded, answer and task cells: what
+    nbgrader cannot change in an assignment that has submissions."""
+    from nbgrader import utils
+    cells = set()
+    for path in sorted(Path(source_folder).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for kind, test in (("grade", utils.is_grade), ("solution", utils.is_solution), ("task", utils.is_task)):
+                if test(cell):
+                    cells.add((path.stem, cell.metadata["nbgrader"]["grade_id"], kind))
+    return cells
+
+
+def registered_cells(db_url):
+    """The same set as the gradebook has the assignment, or None when it has not got it."""
+    with Gradebook(db_url, COURSE_ID) as gb:
+        try:
+            assignment = gb.find_assignment(ASSIGNMENT)
+        except MissingEntry:
+            return None
+        return {(notebook.name, cell.name, kind) for notebook in assignment.notebooks
+                for kind, found in (("grade", notebook.grade_cells), ("solution", notebook.solution_cells),
+                                    ("task", notebook.task_cells)) for cell in found}
+
+
+def grades_by_hand(db_url):
+    """[{student, notebook, cell, manual_score, extra_credit, comment}]: all the instructors
+    gave in formgrader, to put back after the assignment is registered again."""
+    kept = []
+    with Gradebook(db_url, COURSE_ID) as gb:
+        for submission in gb.find_assignment(ASSIGNMENT).submissions:
+            for notebook in submission.notebooks:
+                given = {}
+                for grade in notebook.grades:
+                    if grade.manual_score is not None or grade.extra_credit:
+                        given.setdefault(grade.name, {}).update(manual_score=grade.manual_score,
+                                                                extra_credit=grade.extra_credit)
+                for comment in notebook.comments:
+                    if comment.manual_comment:
+                        given.setdefault(comment.name, {})["comment"] = comment.manual_comment
+                kept += [{"student": submission.student_id, "notebook": notebook.name, "cell": cell, **values}
+                         for cell, values in sorted(given.items())]
+    return kept
+
+
+def remove_assignment(db_url):
+    """The assignment and every submission of it out of the gradebook (students stay)."""
+    with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
+        gb.remove_assignment(ASSIGNMENT)
+
+
+def put_back(db_url, student, kept):
+    """The grades and comments `kept` (from grades_by_hand) of `student` on the cells that still
+    exist; returns how many were put back."""
+    restored = 0
+    with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
+        for entry in (e for e in kept if e["student"] == student):
+            try:
+                if "manual_score" in entry:
+                    grade = gb.find_grade(entry["cell"], entry["notebook"], ASSIGNMENT, student)
+                    grade.manual_score, grade.extra_credit = entry["manual_score"], entry["extra_credit"]
+                if entry.get("comment"):
+                    gb.find_comment(entry["cell"], entry["notebook"], ASSIGNMENT, student).manual_comment = \
+                        entry["comment"]
+                restored += 1
+            except MissingEntry:  # the cell is gone from the assignment: its grade goes with it
+                pass
+        gb.db.commit()
+    return restored

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -17,23 +18,36 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 KNOWN_MISTAKE = re.compile(r"Known mistake: ([^.]+)\.")
 
 
-def tests_of(source_folder):
-    """[(notebook, grade_id, points)] in the order the source notebooks give them."""
-    tests = []
+@dataclass(frozen=True)
+class GradeCell:
+    notebook: str
+    grade_id: str
+    points: float
+    written: bool   # graded by the instructor (nbgrader's "manually graded answer" or "task"), not by tests
+
+
+def grade_cells(source_folder):
+    """[GradeCell] in the order the source notebooks give them."""
+    cells = []
     for path in sorted(Path(source_folder).glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade"):
-                tests.append((path.stem, meta["grade_id"], float(meta["points"])))
-    return tests
+            if meta.get("grade") or meta.get("task"):
+                written = bool(meta.get("solution") or meta.get("task") or cell.cell_type != "code")
+                cells.append(GradeCell(path.stem, meta["grade_id"], float(meta.get("points", 0)), written))
+    return cells
 
 
 def cell_messages(autograded):
-    """{grade_id: what the student should read} from an autograded notebook."""
+    """{grade_id: what the student should read} from an autograded notebook, for every grade
+    cell it holds (a written answer: None, its grade comes from the gradebook)."""
     messages = {}
     for cell in nbformat.reads(autograded, as_version=4).cells:
         meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
+        if not (meta.get("grade") or meta.get("task")):
+            continue
+        if cell.cell_type != "code" or meta.get("solution") or meta.get("task"):
+            messages[meta["grade_id"]] = None
             continue
         message = "Passed."
         for output in cell.outputs:
@@ -41,7 +55,7 @@ def cell_messages(autograded):
                 # nbclient interrupts a cell that runs past the timeout: KeyboardInterrupt
                 # (or CellTimeoutError when even the interrupt got no reply).
                 if output.ename in ("CellTimeoutError", "KeyboardInterrupt"):
-                    message = "The cell did not finish within the time limit (an endless loop?)."
+                    message = TIMED_OUT
                 else:
                     message = ANSI.sub("", f"{output.ename}: {output.evalue}").strip()
                 break
@@ -52,22 +66,60 @@ def cell_messages(autograded):
     return messages
 
 
-def student_report(result, scores, tests):
-    """The student's results.json content and grades.csv row."""
+TIMED_OUT = "The cell did not finish within the time limit (an endless loop?)."
+DELETED_TEST = "This test cell is missing from the notebook (deleted, or its metadata removed)."
+DELETED_ANSWER = "This answer cell is missing from the notebook (deleted, or its metadata removed)."
+# What took a cell's points from the student without the student's code being wrong there:
+# the status names such cells, so that an instructor looks at them.
+LOST = (("time limit", (TIMED_OUT, "NotebookTimeout")), ("kernel died", ("KernelDied",)),
+        ("cell deleted", (DELETED_TEST, DELETED_ANSWER)))
+
+
+def _written_output(score):
+    if score.pending:
+        return f"Awaiting manual grading ({score.max_score:g} points)."
+    if score.by_hand:
+        return f"Graded by hand: {score.score:g}/{score.max_score:g}." + (f" {score.comment}" if score.comment else "")
+    return "No answer written (the cell is as released)." if score.score == 0 else "Graded."
+
+
+def student_report(result, scores, cells, submitted_as=None):
+    """The student's results.json content and grades.csv row. `scores` come from the gradebook
+    ({(notebook, grade_id): gradebook.Score}), messages from the autograded notebooks."""
+    from .gradebook import Score
     entries, per_notebook = [], {}
     messages = {}
     for name, entry in result["notebooks"].items():
         if entry.get("autograded"):
             messages.update({(name, gid): text for gid, text in cell_messages(entry["autograded"]).items()})
-    for notebook, grade_id, points in tests:
-        score, max_score = scores.get((notebook, grade_id), (0.0, points))
-        entry = result["notebooks"].get(notebook, {})
-        output = (entry.get("problem") or result.get("error")
-                  or messages.get((notebook, grade_id),
-                                "This test cell is missing from the notebook (deleted, or its metadata removed)."))
-        entries.append({"name": grade_id, "notebook": notebook, "score": score, "max_score": max_score,
-                        "status": "passed" if score >= max_score else "failed", "output": output})
-        per_notebook[notebook] = per_notebook.get(notebook, 0.0) + score
+    for cell in cells:
+        score = scores.get((cell.notebook, cell.grade_id), Score(0.0, cell.points))
+        entry = result["notebooks"].get(cell.notebook, {})
+        present = (cell.notebook, cell.grade_id) in messages
+        if entry.get("problem") or result.get("error"):
+            output = entry.get("problem") or result.get("error")
+        elif not present:
+            output = DELETED_ANSWER if cell.written else DELETED_TEST
+        elif cell.written or score.by_hand:
+            output = _written_output(score)
+        else:
+            output = messages[(cell.notebook, cell.grade_id)]
+        status = "pending" if score.pending else "passed" if score.score >= score.max_score else "failed"
+        entries.append({"name": cell.grade_id, "notebook": cell.notebook, "score": score.score,
+                        "max_score": score.max_score, "status": status, "output": output})
+        per_notebook[cell.notebook] = per_notebook.get(cell.notebook, 0.0) + score.score
+    status = _status(result, entries)
+    total = sum(e["score"] for e in entries)
+    results = {"score": total, "max_score": sum(c.points for c in cells), "tests": entries,
+               "output": status + "".join(f"\nNote: {n}" for n in result.get("notes", [])),
+               "execution_time": round(result.get("seconds", 0.0), 2)}
+    row = {"student_id": result["student_id"], "submitted_as": submitted_as or result["student_id"],
+           "score": total, "max_score": results["max_score"], **per_notebook, "status": status}
+    return results, row
+
+
+def _status(result, entries):
+    """One line for grades.csv: graded or not, then whatever an instructor should look at."""
     problems = [e["problem"] for e in result["notebooks"].values() if e.get("problem")]
     if result.get("error"):
         problems.insert(0, result["error"])
@@ -77,13 +129,19 @@ def student_report(result, scores, tests):
         status = "graded except: " + "; ".join(problems)
     else:
         status = "not graded: " + "; ".join(problems)
-    total = sum(e["score"] for e in entries)
-    results = {"score": total, "max_score": sum(p for _, _, p in tests), "tests": entries,
-               "output": status + "".join(f"\nNote: {n}" for n in result.get("notes", [])),
-               "execution_time": round(result.get("seconds", 0.0), 2)}
-    row = {"student_id": result["student_id"], "score": total, "max_score": results["max_score"],
-           **per_notebook, "status": status}
-    return results, row
+    lost = [f"{e['name']} ({why})" for e in entries if e["score"] < e["max_score"]
+            for why, marks in LOST if e["output"].startswith(marks)][:5]
+    if lost:
+        status += "; cells lost: " + ", ".join(lost)
+    pending = sum(e["max_score"] for e in entries if e["status"] == "pending")
+    if pending:
+        status += f"; awaiting manual grading ({pending:g} points)"
+    status += "".join(f"; {note}" for note in result.get("notes", []) if note.startswith(STATUS_NOTES))
+    return status
+
+
+# Notes that belong in the status too (the rest are in results/<student>.json only).
+STATUS_NOTES = ("files set aside",)
 
 
 def mistakes_of(results):
@@ -112,7 +170,7 @@ def write_results(out, student_id, results):
 
 
 def write_grades(out, rows, notebooks):
-    columns = ["student_id", "score", "max_score", *notebooks, "status"]
+    columns = ["student_id", "submitted_as", "score", "max_score", *notebooks, "status"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
@@ -133,13 +191,13 @@ def import_matplotlib():
     return plt
 
 
-def plot(out, all_results, tests):
+def plot(out, all_results, cells):
     """report.png: the distribution of scores, how many students passed each test, and how
     many made each known mistake."""
     plt = import_matplotlib()
     totals = [r["score"] for r in all_results]
-    max_score = sum(p for _, _, p in tests)
-    names = [gid for _, gid, _ in tests]
+    max_score = sum(cell.points for cell in cells)
+    names = [cell.grade_id for cell in cells]
     passed = [sum(1 for r in all_results for t in r["tests"] if t["name"] == gid and t["status"] == "passed")
               for gid in names]
     n = max(len(all_results), 1)
@@ -183,9 +241,13 @@ def summary_table(rows, notebooks, counts=()):
     text = [" ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [header, *lines]]
     text.insert(1, " ".join("-" * w for w in widths))
     if rows:
-        graded = sum(1 for r in rows if r["status"] == "graded")
+        # every notebook ran (a cell lost to a deleted test or an endless loop is the student's own)
+        graded = sum(1 for r in rows if r["status"].split(";")[0] == "graded")
+        waiting = sum(1 for r in rows if "awaiting manual grading" in r["status"])
         mean = sum(r["score"] for r in rows) / len(rows)
-        text.append(f"{len(rows)} students, {graded} fully graded, mean score {mean:.2f}/{rows[0]['max_score']:g}")
+        text.append(f"{len(rows)} students, {graded} fully graded, mean score {mean:.2f}/{rows[0]['max_score']:g}"
+                    + (f"; {waiting} awaiting manual grading (formgrader, then `python -m autograder report`)"
+                       if waiting else ""))
     if counts:
         text.append("Known mistakes: " + "; ".join(f"{name} ({c} student{'s' if c > 1 else ''})" for name, c in counts))
     return "\n".join(text)
