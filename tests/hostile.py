@@ -230,6 +230,13 @@ STUDENTS = {
         "import os, site\nfor _folder in site.getsitepackages() + [os.path.dirname(os.__file__)]:\n    try:\n"
         "        open(os.path.join(_folder, 'zz_hostile.pth'), 'w').write('import os\\n')\n    except OSError:\n"
         "        pass")),
+    # A failing test made a written answer (solution flag): it would wait for a hand grade instead
+    # of scoring 0. nbgrader's checksum of the locked cell includes the flag: the notebook cannot be
+    # graded, and scores 0 (21 here, where an honest wrong answer keeps its shapes point: 22).
+    "test_marked_written": (21, 21, NB1_TESTS, "could not be graded", lambda nbs: (
+        replace(nbs[NB1], "rnn_cell_forward", RETURN_1, WRONG_1),
+        next(c for c in nbs[NB1].cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_cell_forward_values")
+        .metadata.nbgrader.update(solution=True))),
 }
 
 
