@@ -126,18 +126,26 @@ def _state_path(out, student):
     return out / ".state" / f"{student}.json"
 
 
-def _load_cached(out, db_url, student, key):
-    path = _state_path(out, student)
+def _stored_state(out, student):
+    """What the last grading of `student` saved in OUT/.state ({} when nothing was)."""
     try:
-        state = json.loads(path.read_text())
+        return json.loads(_state_path(out, student).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _still_good(db_url, student, state, key):
+    """Whether the saved grading `state` of `student` still stands: the same submission and
+    grader (`key`), graded fully, and the student still in the gradebook."""
+    result = state.get("result")
+    if state.get("key") != key or result is None or not graded_fully(result):
+        return False
+    try:
         with Gradebook(db_url, COURSE_ID) as gb:
             gb.find_submission(ASSIGNMENT, student)
-    except (OSError, ValueError, MissingEntry):
-        return None
-    result = state.get("result") if state.get("key") == key else None
-    if result is None or not graded_fully(result):
-        return None
-    return result
+    except MissingEntry:
+        return False
+    return True
 
 
 def graded_fully(result):
@@ -275,11 +283,18 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         if submission.set_aside:
             submission.notes.append(f"files set aside: {len(submission.set_aside)} (see collection.csv): "
                                     + "; ".join(f"{Path(path).name}: {why}" for path, why in submission.set_aside[:3]))
-    kept_by_hand = _follow_source_change(out, course, db_url, submissions, log)
+    kept_by_hand = _follow_source_change(out, course, db_url, submissions, notebooks, log)
     key_base = fingerprint(course, timeout)
     keys = {s.student_id: hashlib.sha256((key_base + s.digest()).encode()).hexdigest() for s in submissions}
-    todo = [submission for submission in submissions
-            if _load_cached(out, db_url, submission.student_id, keys[submission.student_id]) is None]
+    todo = []
+    for submission in submissions:
+        state = _stored_state(out, submission.student_id)
+        if submission.submitted_as == submission.student_id:
+            # nbgrader's layout (OUT/course/submitted, where its exchange collects) knows the safe
+            # id only: the name an earlier download gave is kept
+            submission.submitted_as = (state.get("result") or {}).get("submitted_as", submission.student_id)
+        if not _still_good(db_url, submission.student_id, state, keys[submission.student_id]):
+            todo.append(submission)
     workers = workers or os.cpu_count() or 1
     problem = None if unsafe or scheduler else sandbox.namespaces_problem()
     if problem:
@@ -291,11 +306,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         f"{len(submissions) - len(todo)} unchanged since the last run.")
 
     def on_result(submission, result):
-        # OUT/course/submitted (nbgrader's exchange collects there) holds the safe ids only: an
-        # original name given by an earlier download is kept
-        given = getattr(submission, "submitted_as", submission.student_id)
-        stored = (_stored_result(out, submission.student_id) or {}).get("submitted_as")
-        result["submitted_as"] = stored if stored and given == submission.student_id else given
+        result["submitted_as"] = submission.submitted_as
         gradebook.record(db_url, result, submission.timestamp)
         if kept_by_hand:
             gradebook.put_back(db_url, submission.student_id, kept_by_hand)
@@ -340,7 +351,7 @@ def describe_change(before, after):
                      if cells)
 
 
-def _follow_source_change(out, course, db_url, submissions, log):
+def _follow_source_change(out, course, db_url, submissions, notebooks, log):
     """When the source gained or lost graded, answer or task cells since the gradebook got the
     assignment, nbgrader cannot update it (nor grade with it): the assignment is registered again
     and every student graded again, from this batch or, for the others, from the copy kept in
@@ -350,8 +361,9 @@ def _follow_source_change(out, course, db_url, submissions, log):
     path = _regrade_path(out)
     before = gradebook.registered_cells(db_url)
     after = gradebook.source_cells(course / "source" / ASSIGNMENT)
-    if before is not None and before != after and gradebook.students(db_url):
-        plan = {"students": gradebook.students(db_url), "kept": gradebook.grades_by_hand(db_url)}
+    graded = gradebook.students(db_url) if before is not None and before != after else []
+    if graded:
+        plan = {"students": graded, "kept": gradebook.grades_by_hand(db_url)}
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(plan))
         gradebook.remove_assignment(db_url)
@@ -362,27 +374,12 @@ def _follow_source_change(out, course, db_url, submissions, log):
         plan = json.loads(path.read_text())
     except (OSError, ValueError):
         return []
-    batch = {submission.student_id for submission in submissions}
-    for student in plan["students"]:
-        if student not in batch:
-            earlier = _kept_submission(out, course, student)
-            if earlier:
-                submissions.append(earlier)
-    submissions.sort(key=lambda submission: submission.student_id)
+    earlier = set(plan["students"]) - {submission.student_id for submission in submissions}
+    if earlier:
+        kept = collect.collect(course / "submitted", ASSIGNMENT, notebooks).submissions
+        submissions += [submission for submission in kept if submission.student_id in earlier]
+        submissions.sort(key=lambda submission: submission.student_id)
     return plan["kept"]
-
-
-def _kept_submission(out, course, student):
-    """A student's submission as the last grading kept it in OUT/course/submitted, or None."""
-    folder = course / "submitted" / student / ASSIGNMENT
-    if not folder.is_dir():
-        return None
-    files = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-             if p.is_file() and not p.is_symlink()}
-    timestamp = files.pop("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
-    submission = collect.Submission(student, files, timestamp)
-    submission.submitted_as = (_stored_result(out, student) or {}).get("submitted_as", student)
-    return submission
 
 
 def writable(out):
@@ -409,13 +406,6 @@ def _link_feedback(out, course):
         link.symlink_to(Path("course") / "feedback")
 
 
-def _stored_result(out, student):
-    try:
-        return json.loads(_state_path(out, student).read_text())["result"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def write_reports(out, course, db_url, log=print):
     """grades.csv, results/, report.png and the summary, for every student of the gradebook
     (whichever run graded them), from the gradebook's scores (so a grade given in formgrader
@@ -424,7 +414,7 @@ def write_reports(out, course, db_url, log=print):
     notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
     rows, all_results = [], []
     for student in gradebook.students(db_url):
-        result = _stored_result(out, student) or {
+        result = _stored_state(out, student).get("result") or {
             "student_id": student, "notebooks": {}, "notes": ["graded outside this OUT: no messages kept"]}
         student_results, row = report.student_report(result, gradebook.scores(db_url, student), cells,
                                                      result.get("submitted_as"))

@@ -168,9 +168,12 @@ def remove_assignment(db_url):
 def put_back(db_url, student, kept):
     """The grades and comments `kept` (from grades_by_hand) of `student` on the cells that still
     exist; returns how many were put back."""
+    mine = [entry for entry in kept if entry["student"] == student]
+    if not mine:
+        return 0
     restored = 0
     with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
-        for entry in (e for e in kept if e["student"] == student):
+        for entry in mine:
             try:
                 if "manual_score" in entry:
                     grade = gb.find_grade(entry["cell"], entry["notebook"], ASSIGNMENT, student)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from nbgrader import utils
+
+from .gradebook import Score
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # How the visible and hidden tests name a student's mistake (autograder/mistakes.py).
@@ -26,15 +29,19 @@ class GradeCell:
     written: bool   # graded by the instructor (nbgrader's "manually graded answer" or "task"), not by tests
 
 
+def _written(cell):
+    """Whether a graded cell is graded by the instructor (an answer or a task), not by running it."""
+    return utils.is_solution(cell) or utils.is_task(cell) or cell.cell_type != "code"
+
+
 def grade_cells(source_folder):
     """[GradeCell] in the order the source notebooks give them."""
     cells = []
     for path in sorted(Path(source_folder).glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade") or meta.get("task"):
-                written = bool(meta.get("solution") or meta.get("task") or cell.cell_type != "code")
-                cells.append(GradeCell(path.stem, meta["grade_id"], float(meta.get("points", 0)), written))
+            if utils.is_grade(cell) or utils.is_task(cell):
+                meta = cell.metadata["nbgrader"]
+                cells.append(GradeCell(path.stem, meta["grade_id"], float(meta.get("points", 0)), _written(cell)))
     return cells
 
 
@@ -43,10 +50,10 @@ def cell_messages(autograded):
     cell it holds (a written answer: None, its grade comes from the gradebook)."""
     messages = {}
     for cell in nbformat.reads(autograded, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not (meta.get("grade") or meta.get("task")):
+        if not (utils.is_grade(cell) or utils.is_task(cell)):
             continue
-        if cell.cell_type != "code" or meta.get("solution") or meta.get("task"):
+        meta = cell.metadata["nbgrader"]
+        if _written(cell):
             messages[meta["grade_id"]] = None
             continue
         message = "Passed."
@@ -86,7 +93,6 @@ def _written_output(score):
 def student_report(result, scores, cells, submitted_as=None):
     """The student's results.json content and grades.csv row. `scores` come from the gradebook
     ({(notebook, grade_id): gradebook.Score}), messages from the autograded notebooks."""
-    from .gradebook import Score
     entries, per_notebook = [], {}
     messages = {}
     for name, entry in result["notebooks"].items():

@@ -101,9 +101,6 @@ class Worker:
                 result["notebooks"][name] = {"problem": problem, "autograded": None, "feedback": None}
                 if problem:
                     files.pop(f"{name}.ipynb", None)  # nbgrader then scores it as missing: zero
-            unexpected = sorted(n for n in files if n.endswith(".ipynb") and Path(n).stem not in self.notebooks)
-            if unexpected:
-                result["notes"].append("ignored unexpected notebook(s): " + ", ".join(unexpected))
             collect.write(collect.Submission(student, files, submission.timestamp), submitted)
             gradable = [name for name, entry in result["notebooks"].items() if not entry["problem"]]
             if gradable:
