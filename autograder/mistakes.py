@@ -197,7 +197,7 @@ def _backwards(T_x):
 MISTAKES = (
     # rnn_cell_forward
     Mistake("yt_from_a_prev", "rnn_cell_forward", "yt_pred computed from a_prev",
-            "The prediction uses the new state: yt_pred = softmax(Wya @ a_next + by).",
+            "The prediction reads the state this step has just computed, a_next, not the one it started from.",
             _with_prediction(lambda xt, a_prev, p, a_next: rnn_utils.softmax(_scores(p, a_prev)))),
     Mistake("softmax_wrong_axis", "rnn_cell_forward", "softmax over the wrong axis",
             "Each column (one example) must sum to 1: normalise over axis 0, the n_y scores of one example.",
@@ -226,21 +226,22 @@ MISTAKES = (
             "a_next already is tanh(...), so the derivative is 1 - a_next**2, not 1 - np.tanh(a_next)**2.",
             _wrap_inputs("rnn_cell_backward", lambda da_next, cache: (da_next, (np.tanh(cache[0]),) + cache[1:]))),
     Mistake("da_next_forgotten", "rnn_cell_backward", "the da_next factor forgotten",
-            "By the chain rule, dz = da_next * (1 - a_next**2): multiply the upstream gradient in.",
+            "By the chain rule, dz is the gradient arriving from above, da_next, times the derivative of tanh.",
             _wrap_inputs("rnn_cell_backward", lambda da_next, cache: (np.ones_like(da_next), cache))),
     Mistake("missing_transpose_waa", "rnn_cell_backward", "a missing transpose of Waa",
-            "The gradient flows back through Waa transposed: da_prev = Waa.T @ dz.",
+            "a_prev reaches z through a product with Waa, so its gradient comes back through Waa transposed.",
             _wrap_inputs("rnn_cell_backward", lambda da_next, cache:
                          (da_next, cache[:3] + (_transposed(cache[3], "Waa"),)))),
     Mistake("missing_transpose_wax", "rnn_cell_backward", "a missing transpose of Wax",
-            "The gradient flows back through Wax transposed: dxt = Wax.T @ dz.",
+            "xt reaches z through a product with Wax, so its gradient comes back through Wax transposed.",
             _wrap_inputs("rnn_cell_backward", lambda da_next, cache:
                          (da_next, cache[:3] + (_transposed(cache[3], "Wax"),)))),
     Mistake("dwax_dwaa_swapped", "rnn_cell_backward", "dWax and dWaa swapped",
-            "dWax pairs dz with the input (dz @ xt.T), dWaa with the previous state (dz @ a_prev.T).",
+            "A weight's gradient pairs dz with what that weight multiplies: dWax with the input xt, dWaa with the "
+            "previous state a_prev.",
             _with_gradients(lambda g, da_next, cache: {**g, "dWax": g["dWaa"], "dWaa": g["dWax"]})),
     Mistake("bias_without_keepdims", "rnn_cell_backward", "the bias gradient summed without keepdims",
-            "dba must keep the shape (n_a, 1) of ba: np.sum(dz, axis=1, keepdims=True).",
+            "dba must keep the shape (n_a, 1) of ba: sum over the examples with keepdims=True.",
             _with_gradients(lambda g, da_next, cache: {**g, "dba": g["dba"].reshape(-1)})),
     Mistake("bias_wrong_axis", "rnn_cell_backward", "the bias gradient summed over the wrong axis",
             "Sum dz over the examples (axis=1), which gives one value per hidden unit.",
@@ -251,7 +252,8 @@ MISTAKES = (
             "At step t the cell's upstream gradient is da[:, :, t] + da_prevt, the da_prev of step t + 1.",
             _backward_loop("rnn_cell_backward", _backwards, carry=False)),
     Mistake("time_forwards", "rnn_backward", "time walked forwards in the backward pass",
-            "Backpropagation through time starts at the last step: for t in reversed(range(T_x)).",
+            "Backpropagation through time starts at the last step and walks back: step t needs the gradient "
+            "that step t + 1 sends back.",
             _backward_loop("rnn_cell_backward", _forwards)),
     # lstm_cell_forward
     Mistake("lstm_concat_order", "lstm_cell_forward", "the input stacked above the hidden state",
@@ -259,7 +261,8 @@ MISTAKES = (
             "columns of Wf, Wi, Wc and Wo follow.",
             _lstm_concat_order),
     Mistake("lstm_a_without_tanh", "lstm_cell_forward", "the tanh of the memory cell forgotten in a_next",
-            "The hidden state is a squashed view of the memory: a_next = ot * np.tanh(c_next).",
+            "The hidden state is a squashed view of the memory: the output gate times tanh of the memory, not the "
+            "memory itself.",
             _wrap_outputs("lstm_cell_forward", _lstm_a_without_tanh)),
     # lstm_forward
     Mistake("lstm_c_not_carried", "lstm_forward", "the memory cell not carried from step to step",
@@ -267,17 +270,18 @@ MISTAKES = (
             _lstm_c_not_carried),
     # lstm_cell_backward
     Mistake("lstm_dc_next_forgotten", "lstm_cell_backward", "dc_next left out of the memory's gradient",
-            "The memory cell reaches the loss by two roads: dc = dc_next + da_next * ot * (1 - tanh(c_next)**2).",
+            "The memory cell reaches the loss by two roads, the next step (dc_next) and a_next: its gradient adds "
+            "both.",
             _wrap_inputs("lstm_cell_backward", lambda da_next, dc_next, cache:
                          (da_next, np.zeros_like(dc_next), cache))),
     # With dc_next raised by da_next * ot * tanh(c_next)**2, the reference's dc is dc_next + da_next * ot.
     Mistake("lstm_tanh_derivative_forgotten", "lstm_cell_backward",
             "the derivative of tanh(c_next) forgotten in the memory's gradient",
-            "a_next = ot * tanh(c_next), so the road through a_next gives da_next * ot * (1 - np.tanh(c_next)**2).",
+            "The road through a_next passes through tanh, so it carries the derivative of tanh at c_next too.",
             _wrap_inputs("lstm_cell_backward", lambda da_next, dc_next, cache:
                          (da_next, dc_next + da_next * cache[7] * np.tanh(cache[1]) ** 2, cache))),
     Mistake("lstm_dc_prev_without_ft", "lstm_cell_backward", "dc_prev without the forget gate",
-            "c_prev enters the memory as ft * c_prev, so dc_prev = dc * ft.",
+            "c_prev enters the memory scaled by the forget gate, so its gradient is dc scaled by the forget gate too.",
             _wrap_outputs("lstm_cell_backward", lambda g, da_next, dc_next, cache:
                           {**g, "dc_prev": g["dc_prev"] / cache[4]})),
     # lstm_backward
@@ -289,7 +293,8 @@ MISTAKES = (
             "At step t the cell's dc_next is dc_prevt, the dc_prev of step t + 1 (zeros only at the last step).",
             _backward_loop("lstm_cell_backward", _backwards, carry_c=False)),
     Mistake("lstm_time_forwards", "lstm_backward", "time walked forwards in the backward pass",
-            "Backpropagation through time starts at the last step: for t in reversed(range(T_x)).",
+            "Backpropagation through time starts at the last step and walks back: step t needs the gradients "
+            "that step t + 1 sends back.",
             _backward_loop("lstm_cell_backward", _forwards)),
 )
 
