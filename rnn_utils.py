@@ -17,7 +17,7 @@ regenerates beside the notebooks.
 import ast
 import copy
 import json
-from contextlib import contextmanager
+import traceback
 from functools import lru_cache
 from pathlib import Path
 
@@ -375,17 +375,37 @@ FEEDERS = {"rnn_cell_backward": "rnn_cell_forward", "rnn_backward": "rnn_forward
 CARRIED = {"rnn_cell_forward": ("a_next",), "rnn_forward": ("a",),
            "lstm_cell_forward": ("a_next", "c_next") + GATES, "lstm_forward": ("a", "c")}
 # Where the student wrote each forward pass, for "fix ... first".
+# The cell each sequence forward pass calls once per step, and what a cell computes (a cache
+# entry equal to one of these, of the same step, was written after the cache kept it).
+CELLS = {"rnn_forward": "rnn_cell_forward", "lstm_forward": "lstm_cell_forward"}
+RESULTS_OF_CELL = ("a_next", "c_next")
 WRITTEN_IN = {"rnn_cell_forward": "notebook 1", "rnn_forward": "notebooks 1 and 2",
               "lstm_cell_forward": "exercise 1 of this notebook",
               "lstm_forward": "exercises 1 and 2 of this notebook"}
 
 
-class EarlierNotebookError(AssertionError):
+class TestFailure(AssertionError):
+    """A visible test's verdict. IPython (the notebook, nbgrader's Validate dialog) shows what
+    _render_traceback_ returns instead of a traceback: the message alone, not the frames of
+    this module, which say nothing about the student's code."""
+
+    def _render_traceback_(self):
+        return [f"AssertionError: {self}"]
+
+
+class EarlierNotebookError(TestFailure):
     """The function under test is fed by one from an earlier notebook (or exercise) that is wrong."""
 
 
-class KnownMistake(AssertionError):
+class KnownMistake(TestFailure):
     """A failure whose message already names the student's mistake."""
+
+
+class NotImplementedYet(NotImplementedError):
+    """A function (or one it calls) is still the released stub."""
+
+    def _render_traceback_(self):
+        return [f"NotImplementedError: {self}"]
 
 
 def _data():
@@ -452,25 +472,96 @@ def exercise_outputs(part, result):
     return {key: result[key] for key in OUTPUTS[part]}
 
 
-def cache_problem(part, args, result):
+def _kind(value):
+    """Words for what a value is, to say what was found instead of what was asked for."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def same_value(a, b):
+    """Whether `a` equals `b` within the tests' tolerance: arrays (any float dtype: a float32
+    copy of an input is still that input), and dicts of them such as `parameters`."""
+    if isinstance(b, dict):
+        return isinstance(a, dict) and a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in b)
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == np.shape(b) and bool(np.allclose(a, b, RTOL, ATOL, equal_nan=True))
+
+
+def cache_problem(part, args, result, where=""):
     """None when the cache the forward pass `part` returned (with `result`, called on `args`)
-    holds what its backward pass reads, in the right places; else what is wrong with it."""
+    holds what its backward pass reads, in the right places; else what is wrong with it
+    (`where` names the input, before the full stop). A sequence's caches are checked for
+    their structure here, and for every step's values by cache_values_problem."""
     cache = result[-1]
     if part in CACHE_LAYOUTS:
-        layout = CACHE_LAYOUTS[part]
         known = {**dict(zip(RESULTS[part], result)), **dict(zip(ARGUMENTS[part], args))}
-        if not (isinstance(cache, tuple) and len(cache) == len(layout)
-                and all(same_structure(value, known[key]) for key, value in zip(layout, cache) if key in known)):
-            return f"{part}'s cache must be the tuple ({', '.join(layout)}), in that order."
-        return None
-    T_x = np.shape(args[0])[2]
+        return _cell_cache_problem(part, cache, known, where)
+    T_x, cell = np.shape(args[0])[2], CELLS[part]
     if not (isinstance(cache, tuple) and len(cache) == 2):
-        return f"{part}'s caches must be the tuple (list_of_caches, x)."
+        return f"{part}'s caches must be the tuple (list_of_caches, x){where}; it is {_kind(cache)}."
+    layout = CACHE_LAYOUTS[cell]
+    wanted = f"{part}'s caches[0] must be the list of the {T_x} caches of {cell}, one per time step{where}"
+    if isinstance(cache[0], tuple) and len(cache[0]) == len(layout) and isinstance(cache[0][0], np.ndarray):
+        return f"{wanted}; it is one step's cache (append each step's cache to the list)."
     if not (isinstance(cache[0], (list, tuple)) and len(cache[0]) == T_x):
-        return f"{part}'s caches[0] must hold one cache per time step ({T_x})."
-    if not same_structure(cache[1], args[0]):
-        return f"{part}'s caches[1] must be the input x."
+        return f"{wanted}; it is {_kind(cache[0])}."
+    if not same_value(cache[1], args[0]):
+        return f"{part}'s caches[1] must be the input x{where}."
+    for t, step in enumerate(cache[0]):
+        if not (isinstance(step, tuple) and len(step) == len(layout)):
+            return (f"{part}'s caches[0][{t}] must be the cache {cell} returned at step {t}, "
+                    f"the tuple ({', '.join(layout)}){where}; it is {_kind(step)}.")
     return None
+
+
+def _cell_cache_problem(part, cache, known, where):
+    layout = CACHE_LAYOUTS[part]
+    order = f"{part}'s cache must be the tuple ({', '.join(layout)}), in that order"
+    if not (isinstance(cache, tuple) and len(cache) == len(layout)):
+        return f"{order}{where}; it is {_kind(cache)}."
+    for i, (key, value) in enumerate(zip(layout, cache)):
+        if key in known and not same_value(value, known[key]):
+            other = next((k for k in layout if k != key and k in known and same_value(value, known[k])), None)
+            return f"{order}{where}: entry {i} should be {key}, " + \
+                (f"but it holds {other}." if other else "but it holds another value.")
+    return None
+
+
+def step_caches(part, result):
+    """[{entry: value}] of each step's cache in the caches of the sequence forward pass `part`."""
+    return [dict(zip(CACHE_LAYOUTS[CELLS[part]], step)) for step in result[-1][0]]
+
+
+def cache_values_problem(part, caches, expected, where=""):
+    """None when every step's cache of a sequence forward pass (`caches`, [{entry: value}] per
+    step, whose structure cache_problem accepted) holds the values of `expected` (the same for
+    the reference); else the first step and entry that differ. The outputs can be right while
+    a cache is wrong, and the backward pass reads the caches."""
+    for t, (step, want) in enumerate(zip(caches, expected)):
+        for key, value in want.items():
+            if not same_value(step[key], value):
+                return (f"{part}'s caches[0][{t}] (the cache of step {t}) holds a wrong {key}{where}."
+                        + _cache_hint(t, key, step[key], expected))
+    return None
+
+
+def _cache_hint(t, key, value, expected):
+    """Why a step's cache entry is wrong, when it holds another step's (or entry's) value."""
+    for s, want in enumerate(expected):
+        for other, array in want.items():
+            if (s, other) == (t, key) or other == "parameters" or not same_value(value, array):
+                continue
+            if s > t or other in RESULTS_OF_CELL:
+                return (f" It holds step {s}'s {other}: the cache kept a view of an array written afterwards "
+                        "(a slice such as c[:, :, t] is a view); keep the arrays the cell returned, or a copy.")
+            return f" It holds step {s}'s {other}: each step's cache must keep the values of that step."
+    return ""
 
 
 def outputs_match(got, want, rtol=RTOL, atol=ATOL):
@@ -495,27 +586,48 @@ def _fed_arguments(part, example, forward=None):
     """The arguments of exercise `part` on one of the EXAMPLES. A backward pass gets the
     cache of your forward pass, whose values are checked first: if they are wrong, the
     mistake is in the earlier exercise, and this test says so instead of blaming this one."""
+    __tracebackhide__ = True
     ex = example_inputs(**EXAMPLES[example])
     feeder = FEEDERS.get(part)
     if not feeder:
         return exercise_arguments(part, ex)
-    result = _call(forward, *exercise_arguments(feeder, ex))
+    args = exercise_arguments(feeder, ex)
+    result = _call(forward, *args)
     try:
         got = exercise_outputs(feeder, result)
     except AssertionError:
         got = None
     expected = _expected(feeder, example)
+    place = WRITTEN_IN[feeder]
     if not outputs_match(got and {key: got[key] for key in CARRIED[feeder]},
                          {key: expected[key] for key in CARRIED[feeder]}):
-        place = WRITTEN_IN[feeder]
         raise EarlierNotebookError(f"{feeder} (from {place}) gives wrong values on {example}, so its "
                                    f"cache is wrong: fix {place} first.")
+    problem = _cache_failure(feeder, args, result, example)
+    if problem:
+        raise EarlierNotebookError(f"{problem} Fix {place} first: {part} reads that cache.")
     return _upstream(part, ex) + (result[-1],)  # the cache just checked: no second forward pass
+
+
+def _expected_caches(part, example, args):
+    """The reference's caches of the sequence forward pass `part` on `example`, per step
+    (visible_expected.json holds every entry but the parameters, which are the input's)."""
+    return [dict(_arrays(step), parameters=args[-1]) for step in _data()[part]["caches"][example]]
+
+
+def _cache_failure(part, args, result, example):
+    """What is wrong with the cache a forward pass returned on `example`, or None."""
+    where = "" if example == FIRST else f" on {example}"
+    problem = cache_problem(part, args, result, where)
+    if problem is None and part in CELLS:
+        problem = cache_values_problem(part, step_caches(part, result), _expected_caches(part, example, args), where)
+    return problem
 
 
 def _runner(part, function, forward=None):
     """run(example name) -> the outputs of your `function` on that example."""
     def run(example):
+        __tracebackhide__ = True
         return exercise_outputs(part, _call(function, *_fed_arguments(part, example, forward)))
     return run
 
@@ -523,9 +635,12 @@ def _runner(part, function, forward=None):
 def known_mistake(part, seen, mistakes, large=LARGE_SCORES):
     """The "Known mistake: ..." sentence of the first mistake whose outputs equal `seen`
     ({example: outputs, or None where it raised}) on every example it is judged on, or None.
-    Mistakes of numerical stability are judged on `large` too; the others are not."""
+    Mistakes of numerical stability are judged on `large` too; the others are not. Outputs
+    name a mistake; errors alone never do (a typo raises where a mistake may raise too)."""
     for mistake in mistakes:
         judged = [name for name in seen if mistake["stability"] or name != large]
+        if all(seen[name] is None for name in judged):
+            continue
         if all(outputs_match(seen[name], mistake["outputs"][name]) for name in judged):
             return f"Known mistake: {mistake['name']}. {mistake['hint']}"
     return None
@@ -537,8 +652,6 @@ def _diagnose(part, run):
         try:
             with np.errstate(all="ignore"):
                 seen[example] = run(example)
-        except (NotImplementedError, EarlierNotebookError):
-            raise
         except Exception:  # a mistake may raise where the student's code does (a shape mismatch)
             seen[example] = None
     mistakes = [dict(m, outputs={k: _arrays(v) for k, v in m["outputs"].items()})
@@ -546,20 +659,42 @@ def _diagnose(part, run):
     return known_mistake(part, seen, mistakes)
 
 
-@contextmanager
-def _diagnosed(part, run):
-    """On a failure inside, add the name of the known mistake it comes from, if any."""
+def _raised_here(error):
+    """Whether `error` was raised by this module (a test's verdict), not by the student's code."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and frames[-1].filename == __file__
+
+
+def student_line(error):
+    """'line N: <code>' of the last frame of `error`'s traceback in the student's code (not in
+    this module, numpy or Python's own), or ''."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        name = frame.filename.replace("\\", "/")
+        if frame.filename != __file__ and "/numpy/" not in name and "/lib/python" not in name and frame.line:
+            return f"line {frame.lineno}: {frame.line.strip()}"
+    return ""
+
+
+def _judged(part, run, test):
+    """Run the visible test `test`; a failure becomes one message: the test's verdict (naming
+    the known mistake the outputs come from, if any). An error of the student's own code
+    propagates as it is (the student's line in its traceback, this module's frames hidden),
+    unless the outputs elsewhere name the mistake that makes it."""
+    __tracebackhide__ = True
     try:
-        yield
-    except (NotImplementedError, EarlierNotebookError, KnownMistake):
+        return test()
+    except (NotImplementedError, TestFailure):
         raise
     except Exception as failure:
+        verdict = isinstance(failure, AssertionError) and _raised_here(failure)
         hint = _diagnose(part, run)
+        if verdict:
+            raise TestFailure(f"{failure} {hint}" if hint else str(failure)) from None
         if hint is None:
             raise
-        what = str(failure) if isinstance(failure, AssertionError) else \
-            f"{part} raised {type(failure).__name__}: {failure}."
-        raise KnownMistake(f"{what} {hint}") from None
+        line = student_line(failure)
+        raise KnownMistake(f"{part} raised {type(failure).__name__}: {failure}"
+                           + (f" ({line})" if line else "") + f". {hint}") from None
 
 
 def _show(label, array):
@@ -571,10 +706,11 @@ def _show(label, array):
 
 def _call(function, *args):
     """Call a student's function; say which notebook to finish when a part is a stub."""
+    __tracebackhide__ = True
     try:
         return function(*args)
     except NotImplementedError:
-        raise NotImplementedError(
+        raise NotImplementedYet(
             f"{getattr(function, '__name__', function)} (or a function it calls from an earlier "
             "notebook) is not implemented yet: write the answer cell, run it, then re-run this test."
         ) from None
@@ -614,13 +750,23 @@ def _label(part, key):
     return f"{key} (in the cache)" if key not in RESULTS[part] else key
 
 
-def _check_other_examples(part, run):
-    """The values on every example but the first (whose values the test printed)."""
-    for example in EXAMPLES:
-        if example != FIRST:
-            got, expected = run(example), _expected(part, example)
-            for key in OUTPUTS[part]:
-                _check_values(got[key], _label(part, key), expected[key], where=f" on {example}")
+def _check_example(part, function, forward, example, args=None, result=None):
+    """Compare every output (and a forward pass's cache) of `function` on `example` with the
+    reference's; `args` and `result`: the call already made (on the first example)."""
+    __tracebackhide__ = True
+    if args is None:
+        args = list(_fed_arguments(part, example, forward))
+        result = _call(function, *args)
+    if part in RESULTS:
+        _check_tuple(result, part, RESULTS[part])
+    got, expected = exercise_outputs(part, result), _expected(part, example)
+    where = "" if example == FIRST else f" on {example}"
+    for key in OUTPUTS[part]:
+        _check_values(got[key], _label(part, key), expected[key], where=where)
+    if part in RESULTS:
+        problem = _cache_failure(part, args, result, example)
+        assert problem is None, problem
+    return got
 
 
 def same_structure(a, b):
@@ -636,6 +782,7 @@ def same_structure(a, b):
 
 def _called(function, part, args):
     """function(*args), checking it leaves its arguments as they came."""
+    __tracebackhide__ = True
     before = copy.deepcopy(args)
     result = _call(function, *args)
     for name, old, new in zip(ARGUMENTS[part], before, args):
@@ -648,7 +795,9 @@ def _called(function, part, args):
 
 def _forward_shapes(part, function):
     """Visible shapes test of a forward pass: its outputs' shapes and its cache's layout."""
-    with _diagnosed(part, _runner(part, function)):
+    __tracebackhide__ = True
+
+    def test():
         args = exercise_arguments(part, example_inputs())
         result = _call(function, *args)
         _check_tuple(result, part, RESULTS[part])
@@ -657,6 +806,8 @@ def _forward_shapes(part, function):
             _check_shape(outputs[key], _label(part, key), expected.shape)
         problem = cache_problem(part, args, result)
         assert problem is None, problem
+        return result
+    result = _judged(part, _runner(part, function), test)
     for key, value in zip(RESULTS[part][:-1], result):
         print(f"{key}.shape =", np.shape(value))
     if part not in CACHE_LAYOUTS:
@@ -666,29 +817,32 @@ def _forward_shapes(part, function):
 
 def _forward_values(part, function, shown):
     """Visible values test of a forward pass: print the entries `shown` ((output, index)
-    pairs) on the first example, then compare every output on every example."""
-    run = _runner(part, function)
-    with _diagnosed(part, run):
+    pairs) on the first example, then compare every output, and the cache, on every example."""
+    __tracebackhide__ = True
+
+    def test():
         args = exercise_arguments(part, example_inputs())
         result = _called(function, part, args)
         _check_tuple(result, part, RESULTS[part])
         outputs = exercise_outputs(part, result)
         for key, index in shown:
             _show(key + "".join(f"[{i}]" for i in index), outputs[key][index])
-        for key, expected in _expected(part).items():
-            _check_values(outputs[key], _label(part, key), expected)
-        problem = cache_problem(part, args, result)
-        assert problem is None, problem
-        _check_other_examples(part, run)
+        for example in EXAMPLES:
+            _check_example(part, function, None, example, *((args, result) if example == FIRST else ()))
+    _judged(part, _runner(part, function), test)
     print("All value tests passed.")
 
 
 def _backward_shapes(part, function, forward):
     """Visible shapes test of a backward pass, on the cache of your forward pass."""
-    with _diagnosed(part, _runner(part, function, forward)):
+    __tracebackhide__ = True
+
+    def test():
         gradients = exercise_outputs(part, _call(function, *_fed_arguments(part, FIRST, forward)))
         for key, expected in _expected(part).items():
             _check_shape(gradients[key], _label(part, key), expected.shape)
+        return gradients
+    gradients = _judged(part, _runner(part, function, forward), test)
     for key in OUTPUTS[part]:
         print(f'gradients["{key}"].shape =', np.shape(gradients[key]))
     print("All shape tests passed.")
@@ -697,14 +851,17 @@ def _backward_shapes(part, function, forward):
 def _backward_values(part, function, forward, shown):
     """Visible values test of a backward pass: print the entries `shown` ((key, index)
     pairs) on the first example, then compare every gradient on every example."""
-    run = _runner(part, function, forward)
-    with _diagnosed(part, run):
-        gradients = exercise_outputs(part, _called(function, part, list(_fed_arguments(part, FIRST, forward))))
+    __tracebackhide__ = True
+
+    def test():
+        args = list(_fed_arguments(part, FIRST, forward))
+        result = _called(function, part, args)
+        gradients = exercise_outputs(part, result)
         for key, index in shown:
             _show(f'gradients["{key}"]' + "".join(f"[{i}]" for i in index), gradients[key][index])
-        for key, expected in _expected(part).items():
-            _check_values(gradients[key], _label(part, key), expected)
-        _check_other_examples(part, run)
+        for example in EXAMPLES:
+            _check_example(part, function, forward, example, *((args, result) if example == FIRST else ()))
+    _judged(part, _runner(part, function, forward), test)
     print("All value tests passed.")
 
 

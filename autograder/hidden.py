@@ -80,8 +80,17 @@ def outputs(function, result):
 def check_cache(function, args, result, case):
     """The cache layouts the backward pass relies on."""
     if function in rnn_utils.RESULTS:
-        problem = rnn_utils.cache_problem(function, args, result)
-        assert problem is None, f"{problem[:-1]}, for {describe(case)}."
+        problem = rnn_utils.cache_problem(function, args, result, where=f", for {describe(case)}")
+        assert problem is None, problem
+
+
+def check_step_caches(function, result, expected, case):
+    """Every step's cache of a sequence forward pass holds the reference's values: the outputs
+    can be right while a cache is not (a view kept, then overwritten), and backprop reads it."""
+    if function in rnn_utils.CELLS:
+        problem = rnn_utils.cache_values_problem(function, rnn_utils.step_caches(function, result),
+                                                 rnn_utils.step_caches(function, expected), f" for {describe(case)}")
+        assert problem is None, problem
 
 
 def as_float_array(value, label):
@@ -96,7 +105,8 @@ def judge(function, kind, case, ref, pristine, result, args_after):
     `pristine` are the arguments as the grader made them; the expected values are
     computed here, from them, after the student's function has returned."""
     got = outputs(function, result)
-    expected = outputs(function, getattr(ref, function)(*copy.deepcopy(pristine)))
+    expected_result = getattr(ref, function)(*copy.deepcopy(pristine))
+    expected = outputs(function, expected_result)
     for name, value in got.items():
         shape, want = np.shape(value) if isinstance(value, np.ndarray) else None, np.shape(expected[name])
         assert shape == want, f"{function}: {name} has shape {shape}, expected {want}, for {describe(case)}."
@@ -110,6 +120,8 @@ def judge(function, kind, case, ref, pristine, result, args_after):
                                  f"error at index {rnn_utils.largest_error_index(value, expected[name])}.")
     assert rnn_utils.same_structure(tuple(args_after), tuple(pristine)), \
         f"{function} changed its inputs in place. {mistakes.INPUT_MUTATED.message()}"
+    check_cache(function, pristine, result, case)  # the values test too: the backward pass reads it
+    check_step_caches(function, result, expected_result, case)
 
 
 def split(grade_id):
@@ -143,7 +155,7 @@ def oracle_tables(function, cases):
         def call(*args):
             known = copy.deepcopy(args)
             result = originals[name](*args)
-            tables[name].append((known, copy.deepcopy(result)))
+            tables[name].append((known, copy.deepcopy(result), links(result, args)))
             return result
         return call
     feeder = rnn_utils.FEEDERS.get(function)
@@ -157,6 +169,19 @@ def oracle_tables(function, cases):
     finally:
         namespace.update(originals)
     return {name: table for name, table in tables.items() if table}
+
+
+def links(result, args, path=()):
+    """[(path, i)]: where `result` holds the i-th argument itself (a cell's cache keeps its
+    a_prev, c_prev, xt and parameters). The oracle puts the caller's own objects there, as the
+    function it stands for does: an answer that later writes into an array it passed (a view
+    it keeps using) changes the cache as it would with a real cell, and is judged on that."""
+    for i, arg in enumerate(args):
+        if result is arg and path:
+            return [(list(path), i)]
+    if isinstance(result, (tuple, list)):
+        return [link for k, item in enumerate(result) for link in links(item, args, path + (k,))]
+    return []
 
 
 def request(grade_id):

@@ -158,12 +158,32 @@ class Oracle:
         self.__name__ = name
 
     def __call__(self, *args):
-        for known, result in self.table:
+        for known, result, links in self.table:
             if same_value(args, known, self.rtol, self.atol):
-                return copy.deepcopy(result)
+                return relinked(copy.deepcopy(result), links, args)
         if callable(self.own):
             return self.own(*args)
         raise OracleMiss(f"{self.name} is not defined: run its answer cell.")
+
+
+def relinked(result, links, args):
+    """`result` with the caller's own arguments where the function keeps them ([(path, i)]:
+    result[path] is args[i]), as the function the oracle stands for returns them."""
+    for path, i in links:
+        if isinstance(path, list) and isinstance(i, int) and 0 <= i < len(args):
+            result = _put(result, path, args[i])
+    return result
+
+
+def _put(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if not (isinstance(value, (tuple, list)) and isinstance(head, int) and 0 <= head < len(value)):
+        return value
+    items = list(value)
+    items[head] = _put(items[head], rest, new)
+    return type(value)(items)
 
 
 _MISSING = object()

@@ -66,6 +66,11 @@ def visible_expected(ref=None):
                           "stability": mistake.stability, "outputs": on_examples(wrong, part)}
                          for mistake, wrong in mistakes.candidates(part)],
         }
+    for part in rnn_utils.CELLS:  # a sequence's caches, step by step (the parameters are the input's)
+        data[part]["caches"] = {
+            name: [_plain({key: value for key, value in step.items() if key != "parameters"})
+                   for step in rnn_utils.step_caches(part, getattr(ref, part)(*rnn_utils.exercise_arguments(part, ex)))]
+            for name, ex in examples.items()}
     return data
 
 

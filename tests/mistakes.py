@@ -98,13 +98,28 @@ STUDENT_EDITS = {
                                        "da[:, :, t] += da_prevt\n        step = rnn_cell_backward(da[:, :, t], caches[t])")),
 }
 
+# Wrong answers no named mistake describes, as real students wrote them (issue 16).
+WRONG_ANSWERS = {
+    # c_next starts as a view of c: step 0's cache keeps it, and c[:, :, 0] = c_next then
+    # overwrites it. The outputs are right; backprop through step 0's cache is not.
+    "lstm_c_view": ("lstm_forward", ("c_next = np.zeros((n_a, m))", "c_next = c[:, :, 0]")),
+    # The outputs are right, but every step's cache says a0 came in.
+    "a0_cached_every_step": ("rnn_forward", ("caches.append(cache)", "caches.append((cache[0], a0) + cache[2:])")),
+    # Only the last step's cache is kept.
+    "last_cache_only": ("rnn_forward", ("caches.append(cache)", "caches = cache")),
+    # Typo: gradients["dwax"] for gradients["dWax"] (a KeyError on every input).
+    "typo_dwax": ("rnn_backward", ('dWax += step["dWax"]', 'dWax += step["dwax"]')),
+    # y_pred[:, :, t] = yt_pred.squeeze(): a shape error when m = 1 (and n_y > 1).
+    "squeeze": ("rnn_forward", ("y_pred[:, :, t] = yt_pred", "y_pred[:, :, t] = yt_pred.squeeze()")),
+}
+
 
 def student(*mistake_ids):
     """A notebook-like namespace holding the reference answers with the edits of `mistake_ids`
     (none: a right student), loaded as rnn_utils.load_functions loads a student's cells."""
     sources = reference.sources(reference.FUNCTIONS)
     for mistake in mistake_ids:
-        function, *edits = STUDENT_EDITS[mistake]
+        function, *edits = STUDENT_EDITS.get(mistake) or WRONG_ANSWERS[mistake]
         for old, new in edits:
             assert old in sources[function], f"the solution of {function} no longer contains {old!r}"
             sources[function] = sources[function].replace(old, new)

@@ -120,7 +120,7 @@ def test_no_two_functions_share_a_hidden_input():
 
 def test_an_oracle_answers_exactly_the_calls_of_a_right_answer_and_no_other():
     request = hidden.request("rnn_forward_values")
-    (args, result), = request["oracles"]["rnn_cell_forward"][:1]
+    (args, result, _), = request["oracles"]["rnn_cell_forward"][:1]
     oracle = probe.Oracle("rnn_cell_forward", request["oracles"]["rnn_cell_forward"], None, hidden.RTOL, hidden.ATOL)
     assert all(np.array_equal(a, b) for a, b in zip(oracle(*args)[:2], result[:2]))
     assert all(np.array_equal(a, b) for a, b in zip(oracle(args[0].astype(np.float32), *args[1:])[:2], result[:2]))
@@ -128,6 +128,18 @@ def test_an_oracle_answers_exactly_the_calls_of_a_right_answer_and_no_other():
         oracle(args[0] + 1, *args[1:])
     own = probe.Oracle("rnn_cell_forward", [], lambda *a: "the student's own", hidden.RTOL, hidden.ATOL)
     assert own(*args) == "the student's own"
+
+
+def test_an_oracle_keeps_the_callers_own_arguments_in_the_cache_as_a_cell_does():
+    """A cell's cache holds its arguments themselves: an answer that writes into an array after
+    passing it (a view it keeps) must see that write in the cache, with an oracle as with a cell."""
+    request = hidden.request("lstm_forward_values")
+    (args, result, links), = request["oracles"]["lstm_cell_forward"][:1]
+    assert sorted(i for _, i in links) == [0, 1, 2, 3]
+    oracle = probe.Oracle("lstm_cell_forward", request["oracles"]["lstm_cell_forward"], None, hidden.RTOL, hidden.ATOL)
+    mine = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+    cache = oracle(*mine)[-1]
+    assert cache[2] is mine[1] and cache[3] is mine[2] and cache[8] is mine[0] and cache[9] is mine[3]
 
 
 def test_the_namespace_is_as_it_was_after_a_probe():
