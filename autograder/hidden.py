@@ -16,6 +16,7 @@ values after the function returned. Outside grading, `check` does both in one pr
 """
 
 import copy
+import re
 
 import numpy as np
 
@@ -202,6 +203,9 @@ def verdict(grade_id, replies):
     if not isinstance(replies, list) or len(replies) != len(HIDDEN_CASES) or \
             not all(isinstance(reply, dict) for reply in replies):
         return f"{function}: the hidden tests did not complete."
+    every = _error_on_every_input(function, replies)
+    if every:
+        return every
     with np.errstate(all="ignore"):
         for case, reply in zip(HIDDEN_CASES, replies):
             message = _case_verdict(function, kind, case, ref, reply)
@@ -211,14 +215,43 @@ def verdict(grade_id, replies):
     return None
 
 
+def student_text(text, limit=120):
+    """A piece of the student's own text (an exception's message, a line of code), fit for a
+    message: one line, printable, at most `limit` characters, every number with a decimal
+    point blanked (an exception's text may echo a hidden input's values)."""
+    text = "".join(c if c.isprintable() else " " for c in str(text or "").split("\n")[0]).strip()
+    text = re.sub(r"\d*\.\d+(e[-+]?\d+)?|\d+\.\d*(e[-+]?\d+)?", "…", text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _error_text(reply):
+    """': <message> (<line>)' of an error reply, from what the student's kernel sent."""
+    message, line = student_text(reply.get("message")), student_text(reply.get("line"))
+    return (f": {message}" if message else "") + (f" ({line})" if line else "")
+
+
+def _error_on_every_input(function, replies):
+    """The message when the function raised the same exception on every hidden input: then
+    the error is the student's, not an edge case's."""
+    errors = {reply.get("error") for reply in replies}
+    if len(errors) != 1 or not isinstance(next(iter(errors)), str) or \
+            errors & {"missing", "NotImplementedError", "SyntaxError"}:
+        return None
+    error = next(iter(errors))
+    return f"{function} raised {student_text(error, 60)} on every hidden input{_error_text(replies[0])}."
+
+
 def _case_verdict(function, kind, case, ref, reply):
     error = reply.get("error")
     if error == "missing":
         return f"{function} is not defined: run its answer cell."
+    if error == "SyntaxError":
+        return f"{function} is not defined: its answer cell has a SyntaxError{_error_text(reply)}. " \
+               "Fix it, then run the cell."
     if error == "NotImplementedError":
         return f"{function} is not implemented yet."
     if error is not None:
-        return f"{function} raised {error} for {describe(case)}."
+        return f"{function} raised {student_text(error, 60)} for {describe(case)}{_error_text(reply)}."
     try:
         judge(function, kind, case, ref, inputs(function, case, ref), reply.get("result"),
               reply.get("args_after", ()))

@@ -30,6 +30,7 @@ import copy
 import json
 import math
 import os
+import traceback
 
 import numpy as np
 
@@ -214,18 +215,54 @@ def run(request, namespace, until_cell_ends=False):
             for args in request["cases"]:
                 args = list(copy.deepcopy(args))
                 if not callable(student):
-                    replies.append({"error": "missing"})
+                    replies.append(_syntax_error(function, namespace) or {"error": "missing"})
                     continue
                 try:
                     result = student(*args)
-                except Exception as error:  # the student's error, reported by type (its text may echo inputs)
-                    replies.append({"error": type(error).__name__})
+                except Exception as error:
+                    replies.append(_error(error))
                     continue
                 replies.append({"result": result, "args_after": tuple(args)})
     finally:
         if not (until_cell_ends and _after_this_cell(restore)):
             restore()
     return replies
+
+
+def _error(error):
+    """A reply for the student's exception: its type, the first line of its text and the
+    student's line it came from (the grader cuts both and blanks any number in them)."""
+    line = ""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        name = frame.filename.replace("\\", "/")
+        if name != __file__ and "/numpy/" not in name and "/lib/python" not in name and frame.line:
+            line = f"line {frame.lineno}: {frame.line.strip()}"
+            break
+    try:
+        text = str(error)
+    except Exception:  # a student's exception whose __str__ fails
+        text = ""
+    return {"error": type(error).__name__, "message": text.strip().split("\n")[0][:500], "line": line[:500]}
+
+
+def _syntax_error(function, namespace):
+    """When `function` is not defined because the cell defining it does not parse: a reply
+    saying so (from the cells the kernel ran, IPython's In), else None."""
+    cells = namespace.get("_ih")
+    if not isinstance(cells, list):
+        return None
+    for cell in reversed(cells):
+        if isinstance(cell, str) and f"def {function}(" in cell:
+            try:
+                compile(cell, "<answer cell>", "exec")
+            except SyntaxError as error:
+                text = (error.text or "").strip()
+                return {"error": "SyntaxError", "message": str(error.msg)[:500],
+                        "line": f"line {error.lineno}: {text}"[:500] if error.lineno else ""}
+            except Exception:
+                return None
+            return None
+    return None
 
 
 def _after_this_cell(callback):

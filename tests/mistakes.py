@@ -1,6 +1,8 @@
 """Known-wrong variants of the reference answers, built by wrapping the reference
 (never by copying it), so that tests can show a check fails on real mistakes."""
 
+import linecache
+
 import numpy as np
 
 from autograder import reference
@@ -126,5 +128,8 @@ def student(*mistake_ids):
     namespace = {"np": np, "__name__": "student"}
     namespace.update({name: getattr(rnn_utils, name) for name in rnn_utils.__all__})
     for function in reference.FUNCTIONS:
-        exec(compile(sources[function], f"<student {function}>", "exec"), namespace)
+        filename = f"<student {function}>"
+        # As IPython does for a cell: tracebacks then show the student's lines.
+        linecache.cache[filename] = (len(sources[function]), None, sources[function].splitlines(True), filename)
+        exec(compile(sources[function], filename, "exec"), namespace)
     return namespace

@@ -59,3 +59,89 @@ def test_right_caches_pass(function, capsys):
 def test_the_backward_test_blames_a_wrong_cache_on_the_forward_pass():
     with pytest.raises(AssertionError, match=r"holds a wrong c_prev.* Fix exercises 1 and 2 of this notebook first"):
         visible("values", "lstm_backward", student("lstm_c_view"))
+
+
+def test_an_error_is_reported_as_the_error_never_as_a_known_mistake():
+    """rnn_backward with a typo raises on every example; so does a known mistake (the bias
+    summed without keepdims): the test used to name that mistake."""
+    with pytest.raises(KeyError) as failure:
+        visible("values", "rnn_backward", student("typo_dwax"))
+    assert not isinstance(failure.value, rnn_utils.TestFailure)
+    assert 'step["dwax"]' in rnn_utils.student_line(failure.value)
+    with pytest.raises(AssertionError) as failure:
+        hidden.check("rnn_backward_values", student("typo_dwax"))
+    assert re.fullmatch(r"rnn_backward raised KeyError on every hidden input: 'dwax' "
+                        r"\(line \d+: dWax \+= step\[\"dwax\"\]\)\.", str(failure.value)), failure.value
+
+
+def test_an_error_on_some_inputs_names_the_input_and_the_error():
+    with pytest.raises(AssertionError) as failure:
+        hidden.check("rnn_forward_values", student("squeeze"))
+    assert re.fullmatch(r"rnn_forward raised ValueError for a hidden input with m = 1, T_x = 1, n_a != n_x: "
+                        r"could not broadcast input array from shape \(3,\) into shape \(3,1\) "
+                        r"\(line \d+: y_pred\[:, :, t\] = yt_pred.squeeze\(\)\)\.", str(failure.value)), failure.value
+
+
+def test_the_student_text_in_a_hidden_message_is_one_short_line_without_values():
+    text = hidden.student_text("x = [0.12345 -1.5e-3 2.]\nsecond line" + "y" * 500)
+    assert "\n" not in text and len(text) <= 120
+    assert not re.search(r"\d\.\d|\d\.", text), text
+
+
+def test_the_visible_examples_catch_what_breaks_with_one_example_or_one_step():
+    """y_pred[:, :, t] = yt_pred.squeeze() passed every visible test and lost 3 points hidden."""
+    cases = rnn_utils.EXAMPLES.values()
+    assert any(c.get("m") == 1 and c.get("T_x") == 1 and c.get("n_a") != c.get("n_x") for c in cases)
+    hidden_inputs = [{k: v for k, v in c.items() if k != "seed"} for c in hidden.HIDDEN_CASES]
+    assert not any({k: v for k, v in c.items() if k != "seed"} in hidden_inputs for c in cases)
+    with pytest.raises(ValueError, match="could not broadcast"):
+        visible("values", "rnn_forward", student("squeeze"))
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run_in_a_kernel(tmp_path, *cells):
+    """Execute `cells` in a real IPython kernel beside a copy of the release's support files;
+    returns the text of each cell's error output as the student sees it ('' if none)."""
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+    for name in ("rnn_utils.py", "visible_expected.json"):
+        shutil.copy(reference.SOURCE / name, tmp_path / name)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return ["\n".join(ANSI.sub("", line) for output in cell.outputs if output.output_type == "error"
+                      for line in output.traceback) for cell in nb.cells]
+
+
+def test_a_failing_visible_test_shows_its_message_in_a_few_lines_and_an_error_shows_the_students_line(tmp_path):
+    wrong_cell = reference.sources(["rnn_cell_forward"])["rnn_cell_forward"].replace(
+        "softmax(Wya @ a_next + by)", "softmax(Wya @ a_prev + by)")
+    wrong_backward = reference.sources(["rnn_backward"])["rnn_backward"].replace(
+        'dWax += step["dWax"]', 'dWax += step["dwax"]')
+    right = reference.sources(["rnn_forward", "rnn_cell_backward"])
+    errors = run_in_a_kernel(
+        tmp_path, "import numpy as np\nimport rnn_utils\nfrom rnn_utils import softmax", wrong_cell,
+        "rnn_utils.check_rnn_cell_forward_values(rnn_cell_forward)",
+        right["rnn_forward"], right["rnn_cell_backward"], wrong_backward,
+        "rnn_utils.check_rnn_backward_values(rnn_backward, rnn_forward)")
+    failed = errors[2]
+    mistake = next(m for m in rnn_utils._data()["rnn_cell_forward"]["mistakes"] if m["id"] == "yt_from_a_prev")
+    assert re.fullmatch(r"AssertionError: Wrong values in yt_pred: at index \(\d+, \d+\) you have -?\d\.\d{6}, "
+                        r"expected -?\d\.\d{6}\. Known mistake: " + re.escape(f"{mistake['name']}. {mistake['hint']}"),
+                        failed), failed
+    assert len(failed.splitlines()) < 8
+    error = errors[-1]
+    assert 'dWax += step["dwax"]' in error and "KeyError: 'dwax'" in error, error
+    assert "Known mistake" not in error and "rnn_utils.py" not in error, error
+    assert "skipping hidden" in error
+
+
+def test_a_syntax_error_in_the_answer_cell_is_found_in_the_cells_the_kernel_ran(tmp_path):
+    errors = run_in_a_kernel(
+        tmp_path, "def rnn_forward(x, a0, parameters):\n    a = np.zeros((2, 3)\n    return a",
+        "from autograder.probe import _syntax_error\nreply = _syntax_error('rnn_forward', globals())\n"
+        "assert reply['error'] == 'SyntaxError' and reply['line'].startswith('line 2: a = np.zeros'), reply")
+    assert "SyntaxError" in errors[0] and errors[1] == ""

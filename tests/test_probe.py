@@ -90,7 +90,11 @@ def test_a_reply_that_lies_about_equality_fails(tmp_path):
     ("passed", "the hidden tests did not complete"),
     ([{"error": "missing"}] * len(hidden.HIDDEN_CASES), "is not defined"),
     ([{"error": "NotImplementedError"}] * len(hidden.HIDDEN_CASES), "is not implemented yet"),
-    ([{"error": "ZeroDivisionError"}] * len(hidden.HIDDEN_CASES), "raised ZeroDivisionError for a hidden input"),
+    ([{"error": "ZeroDivisionError"}] * len(hidden.HIDDEN_CASES), "raised ZeroDivisionError on every hidden input"),
+    ([{"error": "ZeroDivisionError"}] + [{"error": "KeyError"}] * (len(hidden.HIDDEN_CASES) - 1),
+     "raised ZeroDivisionError for a hidden input with m = 1"),
+    ([{"error": "SyntaxError", "message": "invalid syntax", "line": "line 3: a = (1"}] * len(hidden.HIDDEN_CASES),
+     "rnn_forward is not defined: its answer cell has a SyntaxError: invalid syntax (line 3: a = (1). Fix it"),
 ])
 def test_incomplete_or_failing_replies_fail(replies, message):
     assert message in hidden.verdict("rnn_forward_values", replies)

@@ -17,6 +17,7 @@ regenerates beside the notebooks.
 import ast
 import copy
 import json
+import linecache
 import traceback
 from functools import lru_cache
 from pathlib import Path
@@ -306,7 +307,10 @@ def load_functions(*names, folder="."):
     done = set()
     for name, (notebook, source) in answer_cells(*names, folder=folder).items():
         if source not in done:  # a cell defining several of the names runs once
-            exec(compile(source, f"{notebook}:{name}", "exec"), namespace)
+            filename = f"{notebook}:{name}"
+            # As IPython does for a cell's code: a traceback then shows the line of the notebook.
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            exec(compile(source, filename, "exec"), namespace)
             done.add(source)
     return tuple(namespace[name] for name in names)
 
@@ -317,11 +321,12 @@ def load_functions(*names, folder="."):
 
 # Every visible test runs the function on these examples (keyword arguments of
 # example_inputs); only the first one's values are printed. The others catch what it
-# cannot: swapped weights still multiply when n_x = n_a, and a naive softmax overflows
-# on large scores.
+# cannot: swapped weights still multiply when n_x = n_a, a squeezed array breaks with one
+# example or one step, and a naive softmax overflows on large scores.
 EXAMPLES = {
     "the example": {},
     "a square example (n_x = n_a)": dict(seed=2, n_x=4, n_a=4, n_y=3, m=6, T_x=3),
+    "an example with m = 1 and T_x = 1": dict(seed=4, n_x=2, n_a=3, n_y=3, m=1, T_x=1),
     "an example with large scores": dict(seed=3, m=8, T_x=2, output_scale=1000.0),
 }
 FIRST = "the example"
@@ -717,12 +722,14 @@ def _call(function, *args):
 
 
 def _check_tuple(result, name, names):
+    __tracebackhide__ = True
     assert isinstance(result, tuple) and len(result) == len(names), (
         f"{name} must return a tuple of {len(names)} values ({', '.join(names)}), "
         f"got {type(result).__name__}" + (f" of length {len(result)}" if isinstance(result, tuple) else ""))
 
 
 def _check_shape(value, label, shape):
+    __tracebackhide__ = True
     got = np.shape(value)
     assert got == tuple(shape), f"{label} has shape {got}, expected {tuple(shape)}."
 
@@ -734,6 +741,7 @@ def largest_error_index(value, expected):
 
 
 def _check_values(value, label, expected, where=""):
+    __tracebackhide__ = True
     _check_shape(value, label, expected.shape)
     value = np.asarray(value, dtype=np.float64)
     if not np.allclose(value, expected, rtol=RTOL, atol=ATOL, equal_nan=False):
@@ -798,6 +806,7 @@ def _forward_shapes(part, function):
     __tracebackhide__ = True
 
     def test():
+        __tracebackhide__ = True
         args = exercise_arguments(part, example_inputs())
         result = _call(function, *args)
         _check_tuple(result, part, RESULTS[part])
@@ -821,6 +830,7 @@ def _forward_values(part, function, shown):
     __tracebackhide__ = True
 
     def test():
+        __tracebackhide__ = True
         args = exercise_arguments(part, example_inputs())
         result = _called(function, part, args)
         _check_tuple(result, part, RESULTS[part])
@@ -838,6 +848,7 @@ def _backward_shapes(part, function, forward):
     __tracebackhide__ = True
 
     def test():
+        __tracebackhide__ = True
         gradients = exercise_outputs(part, _call(function, *_fed_arguments(part, FIRST, forward)))
         for key, expected in _expected(part).items():
             _check_shape(gradients[key], _label(part, key), expected.shape)
@@ -854,6 +865,7 @@ def _backward_values(part, function, forward, shown):
     __tracebackhide__ = True
 
     def test():
+        __tracebackhide__ = True
         args = list(_fed_arguments(part, FIRST, forward))
         result = _called(function, part, args)
         gradients = exercise_outputs(part, result)
@@ -867,74 +879,88 @@ def _backward_values(part, function, forward, shown):
 
 def check_rnn_cell_forward_shapes(rnn_cell_forward):
     """Visible test: shapes of rnn_cell_forward's outputs and cache."""
+    __tracebackhide__ = True
     _forward_shapes("rnn_cell_forward", rnn_cell_forward)
 
 
 def check_rnn_cell_forward_values(rnn_cell_forward):
     """Visible test: values of rnn_cell_forward on the examples."""
+    __tracebackhide__ = True
     _forward_values("rnn_cell_forward", rnn_cell_forward, [("a_next", (4,)), ("yt_pred", (1,))])
 
 
 def check_rnn_forward_shapes(rnn_forward):
     """Visible test: shapes of rnn_forward's outputs and caches."""
+    __tracebackhide__ = True
     _forward_shapes("rnn_forward", rnn_forward)
 
 
 def check_rnn_forward_values(rnn_forward):
     """Visible test: values of rnn_forward on the examples."""
+    __tracebackhide__ = True
     _forward_values("rnn_forward", rnn_forward, [("a", (4, 1)), ("y_pred", (1, 3))])
 
 
 def check_rnn_cell_backward_shapes(rnn_cell_backward, rnn_cell_forward):
     """Visible test: keys and shapes of rnn_cell_backward's gradients."""
+    __tracebackhide__ = True
     _backward_shapes("rnn_cell_backward", rnn_cell_backward, rnn_cell_forward)
 
 
 def check_rnn_cell_backward_values(rnn_cell_backward, rnn_cell_forward):
     """Visible test: values of rnn_cell_backward on the examples."""
+    __tracebackhide__ = True
     _backward_values("rnn_cell_backward", rnn_cell_backward, rnn_cell_forward,
                      [("dxt", (1, 2)), ("da_prev", (2, 3)), ("dWax", (3, 1)), ("dba", (4,))])
 
 
 def check_rnn_backward_shapes(rnn_backward, rnn_forward):
     """Visible test: keys and shapes of rnn_backward's gradients."""
+    __tracebackhide__ = True
     _backward_shapes("rnn_backward", rnn_backward, rnn_forward)
 
 
 def check_rnn_backward_values(rnn_backward, rnn_forward):
     """Visible test: values of rnn_backward on the examples."""
+    __tracebackhide__ = True
     _backward_values("rnn_backward", rnn_backward, rnn_forward,
                      [("dx", (1, 2)), ("da0", (2, 3)), ("dWax", (3, 1)), ("dWaa", (1, 2)), ("dba", (4,))])
 
 
 def check_lstm_cell_forward_shapes(lstm_cell_forward):
     """Visible test: shapes of lstm_cell_forward's outputs and cache."""
+    __tracebackhide__ = True
     _forward_shapes("lstm_cell_forward", lstm_cell_forward)
 
 
 def check_lstm_cell_forward_values(lstm_cell_forward):
     """Visible test: values of lstm_cell_forward (and of the gates in its cache) on the examples."""
+    __tracebackhide__ = True
     _forward_values("lstm_cell_forward", lstm_cell_forward,
                     [("a_next", (4,)), ("c_next", (2,)), ("yt_pred", (1,))])
 
 
 def check_lstm_forward_shapes(lstm_forward):
     """Visible test: shapes of lstm_forward's outputs and caches."""
+    __tracebackhide__ = True
     _forward_shapes("lstm_forward", lstm_forward)
 
 
 def check_lstm_forward_values(lstm_forward):
     """Visible test: values of lstm_forward on the examples."""
+    __tracebackhide__ = True
     _forward_values("lstm_forward", lstm_forward, [("a", (4, 3)), ("y", (1, 4)), ("c", (1, 2))])
 
 
 def check_lstm_cell_backward_shapes(lstm_cell_backward, lstm_cell_forward):
     """Visible test: keys and shapes of lstm_cell_backward's gradients."""
+    __tracebackhide__ = True
     _backward_shapes("lstm_cell_backward", lstm_cell_backward, lstm_cell_forward)
 
 
 def check_lstm_cell_backward_values(lstm_cell_backward, lstm_cell_forward):
     """Visible test: values of lstm_cell_backward on the examples."""
+    __tracebackhide__ = True
     _backward_values("lstm_cell_backward", lstm_cell_backward, lstm_cell_forward,
                      [("dxt", (1, 2)), ("da_prev", (2, 3)), ("dc_prev", (2, 3)), ("dWf", (3, 1)),
                       ("dbi", (4,)), ("dWo", (1, 2))])
@@ -942,11 +968,13 @@ def check_lstm_cell_backward_values(lstm_cell_backward, lstm_cell_forward):
 
 def check_lstm_backward_shapes(lstm_backward, lstm_forward):
     """Visible test: keys and shapes of lstm_backward's gradients."""
+    __tracebackhide__ = True
     _backward_shapes("lstm_backward", lstm_backward, lstm_forward)
 
 
 def check_lstm_backward_values(lstm_backward, lstm_forward):
     """Visible test: values of lstm_backward on the examples."""
+    __tracebackhide__ = True
     _backward_values("lstm_backward", lstm_backward, lstm_forward,
                      [("dx", (1, 2)), ("da0", (2, 3)), ("dWf", (3, 1)), ("dbi", (4,)), ("dWc", (1, 2)),
                       ("dbo", (4,))])
