@@ -16,6 +16,8 @@ regenerates beside the notebooks.
 
 import ast
 import copy
+import importlib.util
+import inspect
 import json
 import linecache
 import traceback
@@ -23,6 +25,19 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+
+def _beside(name):
+    """The module `name` from the file beside this one (not whatever `import` finds first):
+    the notebooks' copy of rnn_utils uses the copy beside it, the grader's its own."""
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_for_{__name__}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+relations = _beside("rnn_relations")  # names how a wrong output relates to the right one
 
 __all__ = ["softmax", "sigmoid", "initialize_parameters", "initialize_lstm_parameters", "example_inputs",
            "load_functions", "numerical_gradient", "relative_error", "gradient_check", "Adam"]
@@ -511,7 +526,7 @@ def cache_problem(part, args, result, where=""):
     if not (isinstance(cache, tuple) and len(cache) == 2):
         return f"{part}'s caches must be the tuple (list_of_caches, x){where}; it is {_kind(cache)}."
     layout = CACHE_LAYOUTS[cell]
-    wanted = f"{part}'s caches[0] must be the list of the {T_x} caches of {cell}, one per time step{where}"
+    wanted = f"{part}'s caches[0] must be a list of the caches of {cell}, one per time step ({T_x}){where}"
     if isinstance(cache[0], tuple) and len(cache[0]) == len(layout) and isinstance(cache[0][0], np.ndarray):
         return f"{wanted}; it is one step's cache (append each step's cache to the list)."
     if not (isinstance(cache[0], (list, tuple)) and len(cache[0]) == T_x):
@@ -664,6 +679,24 @@ def _diagnose(part, run):
     return known_mistake(part, seen, mistakes)
 
 
+def _relation(part, run):
+    """How the outputs of `run` relate to the reference's on the first example where they
+    differ (transposed, a factor m, a step late...), or None."""
+    defaults = {k: p.default for k, p in inspect.signature(example_inputs).parameters.items()}
+    for example, case in EXAMPLES.items():
+        try:
+            with np.errstate(all="ignore"):
+                got = run(example)
+        except Exception:
+            continue
+        case = {**defaults, **case}
+        sentence = relations.relation(got, _expected(part, example), label=lambda key: _label(part, key),
+                                      m=case["m"], T_x=case["T_x"], rtol=RTOL, atol=ATOL)
+        if sentence:
+            return sentence
+    return None
+
+
 def _raised_here(error):
     """Whether `error` was raised by this module (a test's verdict), not by the student's code."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -693,6 +726,8 @@ def _judged(part, run, test):
     except Exception as failure:
         verdict = isinstance(failure, AssertionError) and _raised_here(failure)
         hint = _diagnose(part, run)
+        if verdict and hint is None:
+            hint = _relation(part, run)
         if verdict:
             raise TestFailure(f"{failure} {hint}" if hint else str(failure)) from None
         if hint is None:
@@ -835,6 +870,8 @@ def _forward_values(part, function, shown):
         result = _called(function, part, args)
         _check_tuple(result, part, RESULTS[part])
         outputs = exercise_outputs(part, result)
+        for key, expected in _expected(part).items():  # before printing entries that may not exist
+            _check_shape(outputs[key], _label(part, key), expected.shape)
         for key, index in shown:
             _show(key + "".join(f"[{i}]" for i in index), outputs[key][index])
         for example in EXAMPLES:
@@ -869,6 +906,8 @@ def _backward_values(part, function, forward, shown):
         args = list(_fed_arguments(part, FIRST, forward))
         result = _called(function, part, args)
         gradients = exercise_outputs(part, result)
+        for key, expected in _expected(part).items():  # before printing entries that may not exist
+            _check_shape(gradients[key], _label(part, key), expected.shape)
         for key, index in shown:
             _show(f'gradients["{key}"]' + "".join(f"[{i}]" for i in index), gradients[key][index])
         for example in EXAMPLES:

@@ -211,6 +211,8 @@ def verdict(grade_id, replies):
             message = _case_verdict(function, kind, case, ref, reply)
             if message:
                 hint = None if "Known mistake:" in message else diagnosis(function, replies)
+                if hint is None:
+                    hint = relation(function, replies)
                 return f"{message} {hint}" if hint else message
     return None
 
@@ -283,3 +285,20 @@ def diagnosis(function, replies):
                       "outputs": {i: mistakes.behaviour(lambda: outputs(function, wrong(*args)))
                                   for i, args in enumerate(arguments)}})
     return rnn_utils.known_mistake(function, seen, known, large=LARGE_SCORES)
+
+
+def relation(function, replies):
+    """How the student's outputs relate to the reference's (transposed, a factor m, a step
+    late...) on the first hidden input where they differ, or None. The sentence names outputs
+    and relations, never a value."""
+    ref = reference.load()
+    for case, reply in zip(HIDDEN_CASES, replies):
+        try:
+            got = outputs(function, reply.get("result"))
+            expected = outputs(function, getattr(ref, function)(*inputs(function, case, ref)))
+        except Exception:
+            continue
+        sentence = rnn_utils.relations.relation(got, expected, m=case["m"], T_x=case["T_x"], rtol=RTOL, atol=ATOL)
+        if sentence:
+            return sentence
+    return None

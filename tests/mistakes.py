@@ -113,6 +113,15 @@ WRONG_ANSWERS = {
     "typo_dwax": ("rnn_backward", ('dWax += step["dWax"]', 'dWax += step["dwax"]')),
     # y_pred[:, :, t] = yt_pred.squeeze(): a shape error when m = 1 (and n_y > 1).
     "squeeze": ("rnn_forward", ("y_pred[:, :, t] = yt_pred", "y_pred[:, :, t] = yt_pred.squeeze()")),
+    # Mistakes without a name, that a relation to the right outputs names (rnn_relations.py):
+    # a transposed gradient (dWax of shape (n_x, n_a));
+    "dwax_transposed": ("rnn_cell_backward", ("dWax = dz @ xt.T", "dWax = xt @ dz.T")),
+    # neither da_prevt nor dc_prevt carried back (a bug in an old Coursera template);
+    "lstm_nothing_carried": ("lstm_backward", ("da[:, :, t] + da_prevt, dc_prevt, caches[t]",
+                                                "da[:, :, t], np.zeros((n_a, m)), caches[t]")),
+    # the sigmoid applied twice to the forget gate.
+    "lstm_forget_sigmoid_twice": ("lstm_cell_forward", ("ft = sigmoid(Wf @ concat + bf)",
+                                                        "ft = sigmoid(sigmoid(Wf @ concat + bf))")),
 }
 
 

@@ -30,8 +30,8 @@ WRONG_CACHES = [
                                     r"It holds step 0's c_next: the cache kept a view"),
     ("a0_cached_every_step", "rnn_forward", r"caches\[0\]\[1\] \(the cache of step 1\) holds a wrong a_prev.* "
                                             r"It holds step 0's a_prev: each step's cache must keep"),
-    ("last_cache_only", "rnn_forward", r"caches\[0\] must be the list of the \d caches of rnn_cell_forward, "
-                                       r"one per time step.*; it is one step's cache"),
+    ("last_cache_only", "rnn_forward", r"caches\[0\] must be a list of the caches of rnn_cell_forward, "
+                                       r"one per time step \(\d\).*; it is one step's cache"),
 ]
 
 
@@ -145,3 +145,23 @@ def test_a_syntax_error_in_the_answer_cell_is_found_in_the_cells_the_kernel_ran(
         "from autograder.probe import _syntax_error\nreply = _syntax_error('rnn_forward', globals())\n"
         "assert reply['error'] == 'SyntaxError' and reply['line'].startswith('line 2: a = np.zeros'), reply")
     assert "SyntaxError" in errors[0] and errors[1] == ""
+
+
+UNNAMED = [
+    ("dwax_transposed", "rnn_cell_backward", r'gradients\["dWax"\] is transposed', r"dWax is transposed"),
+    ("lstm_nothing_carried", "lstm_backward", r'gradients\["dx"\] is right at the last time step only',
+     r"dx is right at the last time step only"),
+    ("lstm_forget_sigmoid_twice", "lstm_cell_forward", r"ft \(in the cache\) is sigmoid of the expected values",
+     r"ft is sigmoid of the expected values"),
+]
+
+
+@pytest.mark.parametrize("wrong, function, seen, hidden_seen", UNNAMED)
+def test_a_mistake_without_a_name_is_described_by_its_relation_to_the_right_outputs(
+        wrong, function, seen, hidden_seen, capsys):
+    with pytest.raises(AssertionError, match=seen) as failure:
+        visible("values", function, student(wrong))
+    assert "Known mistake" not in str(failure.value)
+    with pytest.raises(AssertionError, match=hidden_seen) as failure:
+        hidden.check(f"{function}_values", student(wrong))
+    assert "Known mistake" not in str(failure.value)
