@@ -318,7 +318,7 @@ CALLEES = {
 
 def _namespace():
     """A fresh namespace of the reference functions (they call each other through it)."""
-    functions = rnn_utils.load_functions(*reference.FUNCTIONS, folder=reference.SOURCE)
+    functions = rnn_utils.load_functions(*reference.FUNCTIONS, folder=reference.SOURCE, quiet=True)
     return dict(functions[0].__globals__)
 
 

@@ -36,7 +36,7 @@ rnn_utils = _rnn_utils()
 @lru_cache(maxsize=None)
 def load(source=SOURCE):
     """The reference functions, as attributes of a namespace."""
-    return SimpleNamespace(**dict(zip(FUNCTIONS, rnn_utils.load_functions(*FUNCTIONS, folder=source))))
+    return SimpleNamespace(**dict(zip(FUNCTIONS, rnn_utils.load_functions(*FUNCTIONS, folder=source, quiet=True))))
 
 
 def sources(names, source=SOURCE):
@@ -59,8 +59,10 @@ def visible_expected(ref=None):
                 for name, ex in examples.items()}
 
     data = {"input_mutated": {"name": mistakes.INPUT_MUTATED.name, "hint": mistakes.INPUT_MUTATED.hint}}
+    notebooks = rnn_utils.answer_cells(*FUNCTIONS, folder=SOURCE)
     for part in FUNCTIONS:
         data[part] = {
+            "notebook": notebooks[part][0],  # where load_functions should find it
             "reference": on_examples(getattr(ref, part), part),
             "mistakes": [{"id": mistake.id, "name": mistake.name, "hint": mistake.hint,
                           "stability": mistake.stability, "outputs": on_examples(wrong, part)}

@@ -12,7 +12,7 @@ rnn_utils = reference.rnn_utils
 
 def fresh_reference():
     """Reference functions in a namespace of their own, safe to rewire."""
-    functions = rnn_utils.load_functions(*reference.FUNCTIONS, folder=reference.SOURCE)
+    functions = rnn_utils.load_functions(*reference.FUNCTIONS, folder=reference.SOURCE, quiet=True)
     return dict(zip(reference.FUNCTIONS, functions))
 
 

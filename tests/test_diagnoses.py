@@ -165,3 +165,52 @@ def test_a_mistake_without_a_name_is_described_by_its_relation_to_the_right_outp
     with pytest.raises(AssertionError, match=hidden_seen) as failure:
         hidden.check(f"{function}_values", student(wrong))
     assert "Known mistake" not in str(failure.value)
+
+
+@pytest.fixture
+def notebook_folder(tmp_path):
+    """A student's folder: the release's support files, no notebook yet."""
+    import shutil
+    for name in ("rnn_utils.py", "rnn_relations.py", "visible_expected.json"):
+        shutil.copy(reference.ROOT / "release" / reference.ASSIGNMENT / name, tmp_path / name)
+    return tmp_path
+
+
+def answered(name="1_rnn_cell_forward.ipynb"):
+    return (reference.SOURCE / name).read_text()
+
+
+def stub(name="1_rnn_cell_forward.ipynb"):
+    return (reference.ROOT / "release" / reference.ASSIGNMENT / name).read_text()
+
+
+def test_loading_says_where_each_function_came_from(notebook_folder, capsys):
+    (notebook_folder / "1_rnn_cell_forward.ipynb").write_text(answered())
+    rnn_utils.load_functions("rnn_cell_forward", folder=notebook_folder)
+    assert capsys.readouterr().out == "rnn_cell_forward: from 1_rnn_cell_forward.ipynb\n"
+
+
+def test_loading_the_unsaved_stub_says_to_save_notebook_1(notebook_folder, capsys):
+    (notebook_folder / "1_rnn_cell_forward.ipynb").write_text(stub())
+    rnn_utils.load_functions("rnn_cell_forward", folder=notebook_folder)
+    assert "It is still the released stub: write it in 1_rnn_cell_forward.ipynb, save that notebook" \
+        in capsys.readouterr().out
+
+
+def test_a_jupyterlab_copy_does_not_shadow_the_answered_notebook(notebook_folder, capsys):
+    """1_rnn_cell_forward-Copy1.ipynb sorts before 1_rnn_cell_forward.ipynb."""
+    (notebook_folder / "1_rnn_cell_forward.ipynb").write_text(answered())
+    (notebook_folder / "1_rnn_cell_forward-Copy1.ipynb").write_text(stub())
+    cell, = rnn_utils.load_functions("rnn_cell_forward", folder=notebook_folder)
+    out = capsys.readouterr().out
+    assert out.startswith("rnn_cell_forward: from 1_rnn_cell_forward.ipynb\n"
+                          "  also defined in 1_rnn_cell_forward-Copy1.ipynb: that definition is not used."), out
+    ex = rnn_utils.example_inputs()
+    cell(ex["x"][:, :, 0], ex["a0"], ex["parameters"])  # the answer, not the stub
+
+
+def test_a_renamed_notebook_works_and_says_to_rename_it_back(notebook_folder, capsys):
+    (notebook_folder / "my notebook 1.ipynb").write_text(answered())
+    rnn_utils.load_functions("rnn_cell_forward", folder=notebook_folder)
+    assert "The series calls this notebook 1_rnn_cell_forward.ipynb, and 1_rnn_cell_forward.ipynb is missing: " \
+           "rename my notebook 1.ipynb back to 1_rnn_cell_forward.ipynb before you submit." in capsys.readouterr().out

@@ -20,6 +20,7 @@ import importlib.util
 import inspect
 import json
 import linecache
+import re
 import traceback
 from functools import lru_cache
 from pathlib import Path
@@ -278,15 +279,17 @@ def _defined_names(source):
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
-def answer_cells(*names, folder="."):
-    """{name: (notebook file name, source)} of the answer cells defining the functions `names`.
+# A notebook JupyterLab duplicated ("-Copy1") or a browser saved twice (" (1)"): one the student
+# may not be working in, so the released name is preferred to it.
+COPY_NAME = re.compile(r"(-Copy\d+| \(\d+\))\.ipynb$")
+STUB = "raise NotImplementedError()"
 
-    Looks through the notebooks (``*.ipynb``, in name order) of `folder`; the first answer
-    cell that defines a name wins. Raises LookupError naming what no answer cell defines.
-    """
-    folder = Path(folder)
-    found = {}
-    for path in sorted(folder.glob("*.ipynb")):
+
+def _definitions(names, folder):
+    """{name: [(notebook file name, source)]}: every answer cell of the notebooks (``*.ipynb``,
+    in name order) of `folder` that defines one of the functions `names`."""
+    found = {name: [] for name in names}
+    for path in sorted(Path(folder).glob("*.ipynb")):
         # Read as plain JSON: importing nbformat would add a second to every notebook's start.
         try:
             with open(path, encoding="utf-8") as f:
@@ -298,17 +301,62 @@ def answer_cells(*names, folder="."):
             if cell.get("cell_type") == "code" and is_answer:
                 source = cell.get("source", "")
                 source = "".join(source) if isinstance(source, list) else source
-                for name in _defined_names(source) & (set(names) - set(found)):
-                    found[name] = (path.name, source)
+                for name in _defined_names(source) & set(names):
+                    found[name].append((path.name, source))
+    return found
+
+
+def answer_cells(*names, folder="."):
+    """{name: (notebook file name, source)} of the answer cells defining the functions `names`.
+
+    Looks through the notebooks (``*.ipynb``, in name order) of `folder`; the first answer
+    cell that defines a name wins, a JupyterLab copy ("-Copy1") only when no other does.
+    Raises LookupError naming what no answer cell defines."""
+    found = {name: min(places, key=lambda place: bool(COPY_NAME.search(place[0])))
+             for name, places in _definitions(names, folder).items() if places}
     missing = sorted(set(names) - set(found))
     if missing:
         raise LookupError(
             "No answer cell in the notebooks of %s defines %s. Keep the function names "
-            "and the answer cells as they were released." % (folder.resolve(), ", ".join(missing)))
+            "and the answer cells as they were released." % (Path(folder).resolve(), ", ".join(missing)))
     return found
 
 
-def load_functions(*names, folder="."):
+def _released_notebooks(folder):
+    """{function: the notebook the series defines it in}, from visible_expected.json beside
+    the notebooks ({} without one)."""
+    path = Path(folder) / EXPECTED_FILE
+    try:
+        data = _parsed(str(path.resolve()), path.stat().st_mtime_ns)
+    except (OSError, ValueError):
+        return {}
+    return {part: entry["notebook"] for part, entry in data.items() if isinstance(entry, dict) and "notebook" in entry}
+
+
+def _loading_notes(names, folder, chosen):
+    """What a student should know about the functions load_functions found: where each came
+    from, and whether it is the released stub, one of several definitions, or in a notebook
+    that is not the series' own (the grader grades that one)."""
+    released, everywhere = _released_notebooks(folder), _definitions(names, folder)
+    notes = []
+    for name in names:
+        notebook, source = chosen[name]
+        notes.append(f"{name}: from {notebook}")
+        others = sorted({other for other, _ in everywhere[name]} - {notebook})
+        if others:
+            notes.append(f"  also defined in {', '.join(others)}: that definition is not used.")
+        if STUB in source:
+            notes.append(f"  It is still the released stub: write it in {notebook}, save that notebook (Ctrl+S), "
+                         "then re-run this cell.")
+        want = released.get(name)
+        if want and notebook != want:
+            notes.append(f"  The series calls this notebook {want}, and {want} "
+                         + ("is missing" if not (Path(folder) / want).exists() else "does not define it")
+                         + f": rename {notebook} back to {want} before you submit.")
+    return notes
+
+
+def load_functions(*names, folder=".", quiet=False):
     """Load your answers from the notebooks in `folder`, without running them.
 
     Finds the answer cells that define the functions `names` (see answer_cells), runs
@@ -316,17 +364,22 @@ def load_functions(*names, folder="."):
     and returns the functions in the order asked. So notebook 2 can call the
     ``rnn_cell_forward`` you wrote in notebook 1:
     ``rnn_cell_forward, = load_functions("rnn_cell_forward")``.
+    Prints where each function came from, and what to fix when it is the released stub or
+    comes from another notebook than the series' own (`quiet`: print nothing).
     """
     namespace = {"np": np, "__name__": "rnn_answers"}
     namespace.update({name: globals()[name] for name in __all__})
+    chosen = answer_cells(*names, folder=folder)
     done = set()
-    for name, (notebook, source) in answer_cells(*names, folder=folder).items():
+    for name, (notebook, source) in chosen.items():
         if source not in done:  # a cell defining several of the names runs once
             filename = f"{notebook}:{name}"
             # As IPython does for a cell's code: a traceback then shows the line of the notebook.
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             exec(compile(source, filename, "exec"), namespace)
             done.add(source)
+    if not quiet:
+        print("\n".join(_loading_notes(names, folder, chosen)))
     return tuple(namespace[name] for name in names)
 
 
