@@ -23,6 +23,7 @@ what is wrong with it.
 import csv
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -304,10 +305,32 @@ def _lms_order(found):
     return (0,)
 
 
+def cell_ids(folder):
+    """{notebook name: the nbgrader grade ids of its cells that no other notebook of `folder` has}:
+    how a notebook saved under another name is recognised."""
+    ids = {}
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        ids[path.stem] = _grade_ids(path.read_bytes())
+    common = Counter(i for found in ids.values() for i in found)
+    return {name: {i for i in found if common[i] == 1} for name, found in ids.items()}
+
+
+def _grade_ids(data):
+    """The nbgrader grade ids of the cells of a notebook's bytes (none if it is not one)."""
+    try:
+        cells = json.loads(data).get("cells", [])
+        return {cell["metadata"]["nbgrader"]["grade_id"] for cell in cells
+                if isinstance(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"), str)}
+    except (ValueError, AttributeError, TypeError, KeyError, RecursionError):
+        return set()
+
+
 class _Notebooks:
-    """The assignment's notebooks, as file names may spell them."""
+    """The assignment's notebooks, as file names may spell them (or, given their cells' grade
+    ids, as their cells say)."""
 
     def __init__(self, notebooks):
+        self.ids = notebooks if isinstance(notebooks, dict) else {}
         self.spellings = {}
         for notebook in notebooks:
             self.spellings[notebook.lower()] = notebook
@@ -325,6 +348,14 @@ class _Notebooks:
         if not found or (found["prefix"] and not prefixed):
             return None
         return self.spellings[found["name"].lower()], (int(found["resubmission"] or 0), int(found["copy"] or 0))
+
+    def by_cells(self, data):
+        """The notebook whose own cells `data` (a notebook's bytes) holds the most of, or None."""
+        found = _grade_ids(data)
+        counts = sorted(((len(found & ids), name) for name, ids in self.ids.items()), reverse=True)
+        if not counts or counts[0][0] == 0 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
+            return None
+        return counts[0][1]
 
     def lms_name(self, file_name):
         """What an LMS's download name says (student_id, file_id, ...), else None."""
@@ -481,9 +512,17 @@ class _Placer:
     def notebook(self, file, owner, file_name, order):
         found = self.notebooks.match(file_name)
         if found:
-            self.use(file, owner, f"{found[0]}.ipynb", order + found[1])
-        else:
-            self.set_aside(file, owner, "not a notebook of this assignment")
+            return self.use(file, owner, f"{found[0]}.ipynb", order + found[1])
+        if file_name.lower().endswith(".ipynb"):
+            _load(file, self.budget)
+            name = None if file.reason else self.notebooks.by_cells(file.data)
+            if name:
+                # A notebook renamed (or saved as a JupyterLab copy): graded, and said so; one
+                # under its own name wins over it.
+                self.notes[owner].append(f"graded {file_name} as {name}.ipynb (its cells are that notebook's; "
+                                         f"keep the released names)")
+                return self.use(file, owner, f"{name}.ipynb", order + (-1, 0))
+        self.set_aside(file, owner, "not a notebook of this assignment")
 
     def class_level(self, files, level):
         n = len(level)

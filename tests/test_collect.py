@@ -471,3 +471,27 @@ def test_a_zipped_release_folder_is_refused_too(tmp_path):
     archive = zip_of(tmp_path / "release.zip", release_like("release/"))
     with pytest.raises(collect.CollectError, match=r"release\.zip!release/ is the assignment as released"):
         run(archive)
+
+
+# A notebook under another name, known by its cells' grade ids
+
+def test_a_renamed_notebook_is_found_by_its_cells_and_noted(tmp_path):
+    """A renamed notebook 1 worked for the student and was graded 0 without a word."""
+    from autograder import reference
+    ids = collect.cell_ids(reference.SOURCE)
+    one = (reference.SOURCE / "1_rnn_cell_forward.ipynb").read_bytes()
+    two = (reference.SOURCE / "2_rnn_forward.ipynb").read_bytes()
+    make(tmp_path, {"alice/rnn_step_by_step/my notebook.ipynb": one,
+                    "alice/rnn_step_by_step/2_rnn_forward.ipynb": two,
+                    "bob/rnn_step_by_step/1_rnn_cell_forward.ipynb": one,
+                    "bob/rnn_step_by_step/1_rnn_cell_forward-Copy1.ipynb": one + b" ",
+                    "carol/rnn_step_by_step/notes.ipynb": b"{}"})
+    alice, bob = collect.collect(tmp_path, ASSIGNMENT, ids)
+    assert alice.files == {"1_rnn_cell_forward.ipynb": one, "2_rnn_forward.ipynb": two}
+    assert "graded my notebook.ipynb as 1_rnn_cell_forward.ipynb (its cells are that notebook's; " \
+           "keep the released names)" in alice.notes
+    assert bob.files == {"1_rnn_cell_forward.ipynb": one}, "the notebook under its own name wins over a copy"
+    entries = by_path(collect.collect(tmp_path, ASSIGNMENT, ids))
+    assert entries["bob/rnn_step_by_step/1_rnn_cell_forward-Copy1.ipynb"].reason.startswith("superseded")
+    assert entries["carol/rnn_step_by_step/notes.ipynb"].reason == "not a notebook of this assignment"
+    assert set(ids) >= {"1_rnn_cell_forward", "2_rnn_forward"} and "load_previous" not in ids["2_rnn_forward"]

@@ -33,7 +33,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .. import collect, sandbox
 from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, generate_assignment, prefer_this_environment
-from . import cluster, gradebook, report, worker
+from . import cluster, feedback, gradebook, report, worker
 
 
 class SetupError(RuntimeError):
@@ -162,8 +162,8 @@ def _save(out, course, submission, result, key):
     graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     collect.write(submission, course / "submitted" / student / ASSIGNMENT)
     autograded = course / "autograded" / student / ASSIGNMENT
-    feedback = course / "feedback" / student / ASSIGNMENT
-    for folder in (autograded, feedback):
+    feedback_folder = course / "feedback" / student / ASSIGNMENT
+    for folder in (autograded, feedback_folder):
         shutil.rmtree(folder, ignore_errors=True)
         # What nbgrader's own autograde and generate_feedback put beside the notebooks: the
         # figures they show (from the source, not from the student), the submission time and
@@ -177,8 +177,10 @@ def _save(out, course, submission, result, key):
     for name, entry in result["notebooks"].items():
         if entry.get("autograded"):
             (autograded / f"{name}.ipynb").write_text(entry["autograded"])
+        elif entry.get("problem"):  # nbgrader's generate_feedback, run here by hand, says why too
+            (autograded / f"{name}.ipynb").write_text(feedback.standin(entry["problem"]))
         if entry.get("feedback"):
-            (feedback / f"{name}.html").write_text(entry["feedback"])
+            (feedback_folder / f"{name}.html").write_text(entry["feedback"])
     (out / "logs").mkdir(exist_ok=True)
     (out / "logs" / f"{student}.log").write_text(result.get("log", ""))
     state = {"key": key, "result": {k: v for k, v in result.items() if k != "log"}}
@@ -273,7 +275,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     check_database(db_url)
     template = out / ".work" / "template_gradebook.db"
     template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
-    notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
+    notebooks = collect.cell_ids(course / "source" / ASSIGNMENT)  # names, and cells to know them by
     collection = collect.collect(submissions_path, ASSIGNMENT, notebooks)
     collection.write_csv(out / "collection.csv")
     log(f"Collected {len(collection.submissions)} students from {collection.summary()} (each file's fate: "
@@ -404,6 +406,7 @@ def _link_feedback(out, course):
     target.mkdir(parents=True, exist_ok=True)
     if not link.is_symlink():
         link.symlink_to(Path("course") / "feedback")
+    feedback.place_mathjax(target)  # once for every page: feedback/<student>/<assignment>/../../mathjax
 
 
 def write_reports(out, course, db_url, log=print):
@@ -411,7 +414,7 @@ def write_reports(out, course, db_url, log=print):
     (whichever run graded them), from the gradebook's scores (so a grade given in formgrader
     counts) and the messages kept from grading. Returns the grades.csv rows."""
     cells = report.grade_cells(course / "source" / ASSIGNMENT)
-    notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
+    notebooks = collect.cell_ids(course / "source" / ASSIGNMENT)  # names, and cells to know them by
     rows, all_results = [], []
     for student in gradebook.students(db_url):
         result = _stored_state(out, student).get("result") or {
