@@ -5,11 +5,19 @@
    removed, outputs cleared, checksums recorded) with a throwaway gradebook.
 3. Copy the figures beside the notebooks: nbgrader does not follow the `images`
    symlink of the source folder.
+4. Copy the ungraded lab (notebooks/char_rnn_lab.ipynb, and its data/) beside the
+   notebooks it trains, without outputs, reading the student's own notebooks (FOLDER = ".").
+   It is not in source/: the grader takes every notebook there for one of the assignment,
+   to be submitted and autograded (a lab missing from a submission would be reported,
+   and its training run in every student's grading).
 """
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
+
+import nbformat
 
 from . import reference
 from .course import ASSIGNMENT, ROOT, generate_assignment
@@ -33,7 +41,32 @@ def generate(root=ROOT, db_url=None):
     release = root / "release" / ASSIGNMENT
     shutil.copytree(source / "images", release / "images", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    copy_lab(root / "notebooks", release)
     return release
+
+
+LAB = "char_rnn_lab.ipynb"
+LAB_DATA = "data"
+# The instructors' copy reads the reference solutions; the student's reads the notebooks beside it.
+LAB_FOLDER = re.compile(r'^FOLDER = .*$', re.M)
+STUDENT_FOLDER = 'FOLDER = "."'
+
+
+def copy_lab(notebooks, release):
+    """notebooks/<LAB> and its data into `release`, as students get it: no outputs, and
+    FOLDER pointing at the folder it sits in."""
+    nb = nbformat.read(notebooks / LAB, as_version=4)
+    found = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("execution", None)
+            cell.source, n = LAB_FOLDER.subn(STUDENT_FOLDER, cell.source)
+            found += n
+    if found != 1:
+        raise ReleaseError(f"{notebooks / LAB} must set FOLDER once, on a line `FOLDER = ...`; found {found}.")
+    nbformat.write(nb, release / LAB)
+    shutil.copytree(notebooks / LAB_DATA, release / LAB_DATA, dirs_exist_ok=True)
 
 
 def main(args):

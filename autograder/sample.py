@@ -92,12 +92,14 @@ STUDENTS = {
 def student_notebooks(edit_name):
     """{notebook name: bytes} for one sample student."""
     notebooks = {}
-    for path in sorted(RELEASE.glob("*.ipynb")):
-        release_nb = nbformat.read(path, as_version=4)
-        notebooks[path.stem] = answered(release_nb, nbformat.read(SOURCE / path.name, as_version=4))
+    # The graded notebooks, those of source/ (release/ also holds the ungraded lab, which the grader sets aside).
+    for path in sorted(SOURCE.glob("*.ipynb")):
+        release_nb = nbformat.read(RELEASE / path.name, as_version=4)
+        notebooks[path.stem] = answered(release_nb, nbformat.read(path, as_version=4))
     STUDENTS[edit_name][1](notebooks)
     if notebooks.pop("blank", False):
-        notebooks = {path.stem: nbformat.read(path, as_version=4) for path in sorted(RELEASE.glob("*.ipynb"))}
+        notebooks = {path.stem: nbformat.read(RELEASE / path.name, as_version=4)
+                     for path in sorted(SOURCE.glob("*.ipynb"))}
     return {name: nb if isinstance(nb, bytes) else nbformat.writes(nb).encode() + b"\n"
             for name, nb in notebooks.items() if nb is not None}
 

@@ -21,6 +21,7 @@ def regenerated(tmp_path_factory):
     shutil.copytree(ROOT / "source", root / "source", symlinks=True)
     shutil.copytree(ROOT / "images", root / "images")
     shutil.copy(ROOT / "rnn_utils.py", root / "rnn_utils.py")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks", symlinks=True)  # the lab
     release.generate(root)
     return root
 
@@ -35,8 +36,12 @@ def test_release_is_fresh(regenerated):
 def test_release_ships_only_what_students_need():
     files = {str(p.relative_to(RELEASE)) for p in RELEASE.rglob("*") if p.is_file()}
     assert files == {"1_rnn_cell_forward.ipynb", "2_rnn_forward.ipynb", "3_rnn_backward.ipynb", "4_lstm.ipynb",
-                     "rnn_utils.py", "visible_expected.json"} | {f"images/{p.name}" for p in (ROOT / "images").glob("*.png")}
+                     "rnn_utils.py", "visible_expected.json", release.LAB, f"{release.LAB_DATA}/sonnets.txt"} | {
+        f"images/{p.name}" for p in (ROOT / "images").glob("*.png")}
 
+
+# The graded notebooks (the lab beside them is ungraded: tests/test_lab.py).
+GRADED = [p for p in notebooks(RELEASE) if p.name != release.LAB]
 
 REGIONS = (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
 
@@ -56,7 +61,7 @@ def secret_lines():
     return {line for line in lines if len(line) > 12 and not line.startswith("#") and line not in public}
 
 
-@pytest.mark.parametrize("path", notebooks(RELEASE), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", GRADED, ids=lambda p: p.name)
 def test_release_notebook_leaks_nothing(path):
     nb = read(path)
     text = path.read_text()
@@ -95,7 +100,7 @@ def student_copy(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("name", [p.name for p in notebooks(RELEASE)])
+@pytest.mark.parametrize("name", [p.name for p in GRADED])
 def test_release_runs_up_to_the_first_unanswered_exercise(student_copy, name):
     """A student runs every cell: all run until the first test of an unanswered exercise,
     which stops on the stub with a message saying what to do."""
@@ -112,7 +117,7 @@ def test_release_runs_up_to_the_first_unanswered_exercise(student_copy, name):
         assert error.ename == "NotImplementedError" and "not implemented yet" in error.evalue
 
 
-@pytest.mark.parametrize("name", [p.name for p in notebooks(RELEASE)])
+@pytest.mark.parametrize("name", [p.name for p in GRADED])
 def test_nbgrader_validate_invert_passes(student_copy, name):
     """nbgrader's own check: every test of the unanswered release fails."""
     result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "--invert", str(student_copy / name)],
