@@ -8,9 +8,12 @@ may appear in it, nor the right-hand side of such a line (a hint that says
 
 The rule, on both sides with all whitespace removed (`a_next**2` is `a_next ** 2`) and a
 loop header's final colon dropped:
-- comments and lines (or right-hand sides) under MIN_CHARS characters are not checked:
-  `a_next = a0` or `y[:, :, t] = yt` are too short to be an answer on their own and too
-  generic not to appear in other code;
+- comments and lines under MIN_CHARS characters are not checked: `a_next = a0` or
+  `y[:, :, t] = yt` are too short to be an answer on their own and too generic not to
+  appear in other code; nor are right-hand sides under MIN_RHS_CHARS (`np.tanh(c_next)`,
+  `dc * ft`: a name for a quantity, which hints and the lab's own code must be free to
+  write; the whole line `dc_prev = dc * ft` is still checked) or that only allocate
+  zeros (`np.zeros((n_a, m))`: the text gives every shape);
 - ALLOWED lines are given on purpose by the text of the notebooks, each with the reason;
   each must still be shown there (else the exception is stale).
 """
@@ -23,6 +26,7 @@ import pytest
 from tests.helpers import RELEASE, SOURCE, nbgrader_meta, notebooks, read, region
 
 MIN_CHARS = 10
+MIN_RHS_CHARS = 16
 
 ALLOWED = {
     "cache = (a_next, a_prev, xt, parameters)":
@@ -65,9 +69,11 @@ def secrets():
     for line in solution_lines():
         if line in ALLOWED:
             continue
-        for part in (line, right_hand_side(line)):
-            if part is not None and len(squeeze(part)) >= MIN_CHARS:
-                found.setdefault(squeeze(part), line)
+        if len(squeeze(line)) >= MIN_CHARS:
+            found.setdefault(squeeze(line), line)
+        rhs = squeeze(right_hand_side(line) or "")
+        if len(rhs) >= MIN_RHS_CHARS and not rhs.startswith("np.zeros("):
+            found.setdefault(rhs, line)
     return found
 
 
@@ -111,7 +117,10 @@ def test_the_rule_sees_answers_in_any_spacing():
     assert leaks("By the chain rule, dz = da_next * (1 - a_next**2): multiply")
     assert leaks("The prediction uses the new state: softmax(Wya@a_next + by).")
     assert leaks("Start at the last step: for t in reversed(range(T_x)).")
+    assert leaks("c_prev enters scaled by the forget gate: dc_prev = dc*ft.")
     assert not leaks("The prediction uses the new state a_next, not a_prev.")
+    assert not leaks("a_last = np.zeros((n_a, m))  # the lab's own state")
+    assert not leaks("a_next shows the memory squashed, np.tanh(c_next), through the output gate")
 
 
 def test_the_allowed_lines_are_answer_lines_the_text_shows():
@@ -131,4 +140,4 @@ def test_there_are_answers_to_look_for():
 def test_no_answer_line_in_the_release(path):
     found = leaks(readable_text(path))
     assert not found, f"{path.name} gives away lines of the solutions (say the idea instead): " + "; ".join(
-        f"{line!r}" for _, line in found)
+        repr(line) for line in dict.fromkeys(line for _, line in found))
