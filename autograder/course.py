@@ -23,6 +23,11 @@ CELL_TIMEOUT = 60
 # (overflow in exp, say) keeps its points. Matches "<file>:<line>: SomethingWarning: ...".
 WARNING_PATTERN = r"^(?:[^\n]*:\d+: \w*Warning: [^\n]*\n(?:  [^\n]*\n)*)+$"
 
+# MathJax for the feedback pages, from a copy placed once in the feedback folder (feedback/mathjax,
+# beside the students' folders: a page is feedback/<student>/<assignment>/<notebook>.html).
+MATHJAX_FOLDER = "mathjax"
+MATHJAX_URL = f"../../{MATHJAX_FOLDER}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
 
 def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     """The nbgrader Config for the course rooted at `root`."""
@@ -44,7 +49,8 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     # - feedback shows hidden test source and tracebacks; we show each test's verdict only.
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.preprocessors import ClearHiddenTests
-    from .preprocessors import DropDuplicateIds, FeedbackOutputs, ProbedExecute, RestoreMissingCells
+    from .preprocessors import (DropDuplicateIds, FeedbackOutputs, FeedbackSummary, ProbedExecute,
+                                RestoreMissingCells)
     replace = {"DeduplicateIds": DropDuplicateIds, "Execute": ProbedExecute, "OverwriteCells": RestoreMissingCells}
 
     def configured(converter, trait):
@@ -52,7 +58,19 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     c.Autograde.sanitize_preprocessors = configured(Autograde, "sanitize_preprocessors")
     c.Autograde.autograde_preprocessors = configured(Autograde, "autograde_preprocessors")
     feedback = configured(GenerateFeedback, "preprocessors")
-    c.GenerateFeedback.preprocessors = feedback[:1] + [ClearHiddenTests, FeedbackOutputs] + feedback[1:]
+    c.GenerateFeedback.preprocessors = feedback[:1] + [FeedbackSummary, FeedbackOutputs, ClearHiddenTests] + \
+        feedback[1:]
+    # The feedback page: nbgrader's template extended (a summary at the top, messages that wrap),
+    # MathJax from the copy the grader places once in the feedback folder (nbconvert's option).
+    import nbgrader
+    # nbgrader's API (formgrader's button too) insists on the template "feedback": ours is found
+    # under that name first, its file extends nbgrader's index.html.j2.
+    c.HTMLExporter.template_name = "feedback"
+    c.HTMLExporter.template_file = "rnn_feedback.html.j2"
+    c.HTMLExporter.extra_template_basedirs = [
+        str(Path(__file__).parent / "templates"),
+        str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates")]
+    c.HTMLExporter.mathjax_url = MATHJAX_URL
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     return c
 

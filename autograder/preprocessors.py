@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import html
 import os
 import re
 import signal
@@ -11,7 +12,9 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
-from nbgrader.preprocessors import DeduplicateIds, Execute, NbGraderPreprocessor, OverwriteCells
+from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, Execute, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Integer, Unicode
 
 from . import hidden, probe, sandbox
@@ -47,6 +50,34 @@ class RestoreMissingCells(OverwriteCells):
     missing_cell_notification = Unicode(
         "This cell ({cell_id}) was missing from the submitted notebook (deleted, or added to the "
         "assignment later): the grader put it back.\n\n").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        self._as_released = self._is_as_released(cell)
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def _is_as_released(self, cell):
+        """Whether a locked cell is exactly as the release has it: the source cell less its hidden
+        tests. Its checksum always differs from the source's (the hidden tests are what differ)."""
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is None:
+            return False
+        try:
+            source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+        except MissingEntry:
+            return False
+        released = nbformat.v4.new_code_cell(source.source) if source.cell_type == "code" else \
+            nbformat.v4.new_markdown_cell(source.source)
+        released.metadata["nbgrader"] = dict(cell.metadata.get("nbgrader", {}))
+        ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(released)
+        return cell.cell_type == source.cell_type and utils.compute_checksum(cell) == utils.compute_checksum(released)
+
+    def report_change(self, name, attr, old, new):
+        """nbgrader warns that a checksum changed for every test cell with hidden tests, untouched
+        or not (putting the hidden tests back is what changes it): only an edited cell is news."""
+        if attr == "checksum" and self._as_released:
+            self.log.debug("Hidden tests of %s put back", name)
+        else:
+            super().report_change(name, attr, old, new)
 
     def add_missing_grade_cells(self, nb, resources):
         source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
@@ -186,6 +217,7 @@ class ProbedExecute(Execute):
             metadata = content.get("metadata") if isinstance(content.get("metadata"), dict) else {}
             if self._probing and metadata.get("grade_id") == self._probing:
                 self._reply = data[probe.REPLY_MIME]
+                self._visible_from = len(cell.outputs)  # what the cell prints next is the visible tests'
             return None
         if kind in ("stream", "display_data", "execute_result", "error", "update_display_data"):
             size = content[CUT] if CUT in content else len(str(content.get("text", ""))) + \
@@ -245,19 +277,25 @@ class ProbedExecute(Execute):
         grade_id = probed_grade_id(cell)
         if grade_id is None:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        self._probing, self._reply = grade_id, None
+        self._probing, self._reply, self._visible_from = grade_id, None, None
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
             self._probing = None
         failure = self._verdict(grade_id)
+        visible_from = self._visible_from
         if failure:
             ename, message = failure
             error = nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
             if ename != INCOMPLETE:
                 cell.outputs.insert(0, error)  # the verdict is what the student reads first
+                visible_from = None if visible_from is None else visible_from + 1
             elif not any(output.output_type == "error" for output in cell.outputs):
                 cell.outputs.append(error)  # else the cell's own error (a timeout, say) says more
+        # Where the visible tests' outputs start (feedback shows them, never what the hidden tests
+        # made student code print); None when the probe did not reply. Set on every probed cell,
+        # so a value the student wrote into the metadata never counts.
+        cell.metadata["autograder"] = {"visible_outputs_from": visible_from}
         return cell
 
     # nbclient binds execute_cell to the base class's coroutine: rebind it to ours.
@@ -309,13 +347,93 @@ def probed_grade_id(cell):
     return match.group(1) if match and match.group(1) == meta.get("grade_id") else None
 
 
+# How the tests name a known mistake (autograder/mistakes.py): "... Known mistake: <name>. <what to do>"
+HINT = re.compile(r"\s*(Known mistake: .*)\Z", re.S)
+KNOWN_MISTAKE = re.compile(r"Known mistake: ([^.]+)\.")
+HINT_MIME = "text/html"
+
+
+def split_hint(message):
+    """(the message, the hint that names a known mistake or ""): the student reads them in this order."""
+    found = HINT.search(message)
+    return (message[:found.start()], found.group(1)) if found else (message, "")
+
+
 class FeedbackOutputs(NbGraderPreprocessor):
-    """In feedback, a test cell shows only its verdict: no traceback (it quotes hidden code)
-    and no printed output (student code can print hidden inputs while the hidden tests run)."""
+    """In feedback, a test cell shows its verdict, then the hint of a known mistake it names, then
+    what the visible tests printed (their values on the public example). Never a traceback (it
+    quotes hidden code) nor what student code printed while the hidden tests ran (it can print
+    hidden inputs): only the outputs after the probe's reply (ProbedExecute marks where they
+    start), at most `max_printed_chars` of them."""
+
+    max_printed_chars = Integer(5000).tag(config=True)
 
     def preprocess_cell(self, cell, resources, cell_index):
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            errors = [o for o in cell.outputs if o.output_type == "error"]
-            cell.outputs = [nbformat.v4.new_output("error", ename=e.ename, evalue=e.evalue,
-                                                   traceback=[f"{e.ename}: {e.evalue}"]) for e in errors[:1]]
+        if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("grade"):
+            return cell, resources
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        outputs = []
+        if errors:
+            message, hint = split_hint(ANSI_CODES.sub("", str(errors[0].evalue)))
+            outputs.append(nbformat.v4.new_output("error", ename=errors[0].ename, evalue=message,
+                                                  traceback=[f"{errors[0].ename}: {message}"]))
+            if hint:
+                outputs.append(nbformat.v4.new_output("display_data", data={HINT_MIME: (
+                    '<div class="autograder-hint">' + html.escape(hint, quote=False) + "</div>")}))
+        start = (cell.metadata.get("autograder") or {}).get("visible_outputs_from")
+        if probed_grade_id(cell) and isinstance(start, int) and start >= 0:
+            printed = []
+            for output in cell.outputs[start:]:
+                if output.output_type == "stream":
+                    printed.append(ANSI_CODES.sub("", str(output.text)))
+                elif output.output_type == "error" and not (errors and output is errors[0]):
+                    printed.append(ANSI_CODES.sub("", f"{output.ename}: {output.evalue}") + "\n")
+            text = "".join(printed)
+            if len(text) > self.max_printed_chars:
+                text = text[:self.max_printed_chars] + "\n[cut]\n"
+            if text.strip():
+                outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
+        cell.outputs = outputs
         return cell, resources
+
+
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class FeedbackSummary(NbGraderPreprocessor):
+    """What the top of a feedback page says (rendered by autograder/templates/rnn_feedback): the
+    score of each notebook of the assignment, the tests failed (with links to their cells) and the
+    known mistakes they name; for a notebook that could not be graded, why. Scores come from the
+    gradebook, so a grade changed in formgrader shows after `nbgrader generate_feedback`."""
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        mistakes = {}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            for output in cell.get("outputs", []):
+                if output.output_type == "error" and grade_id:
+                    mistakes[grade_id] = KNOWN_MISTAKE.findall(str(output.evalue))[:1]
+                    break
+        notebooks, failed = [], []
+        with Gradebook(meta["db_url"]) as gb:
+            submission = gb.find_submission(meta["assignment"], meta["student"])
+            order = {n.name: i for i, n in enumerate(gb.find_assignment(meta["assignment"]).notebooks)}
+            for notebook in sorted(submission.notebooks, key=lambda n: (order.get(n.name, 0), n.name)):
+                here = notebook.name == meta["notebook"]
+                page = "" if here else f"{notebook.name}.html"
+                notebooks.append({"name": notebook.name, "href": page or "#top", "current": here,
+                                  "score": float(notebook.score or 0), "max_score": float(notebook.max_score or 0)})
+                cells = {cell.name: i for i, cell in enumerate(notebook.notebook.source_cells)}
+                for grade in sorted(notebook.grades, key=lambda g: cells.get(g.name, 0)):
+                    score = float(grade.score or 0)
+                    if grade.max_score and score < grade.max_score:
+                        failed.append({"notebook": notebook.name, "grade_id": grade.name,
+                                       "href": f"{page}#{grade.name}", "score": score,
+                                       "max_score": float(grade.max_score),
+                                       "mistake": (mistakes.get(grade.name) or [""])[0] if here else "",
+                                       "pending": grade.auto_score is None and grade.manual_score is None})
+        problem = (nb.metadata.get("autograder") or {}).get("problem")
+        resources["autograder"] = {"notebooks": notebooks, "failed": failed,
+                                   "problem": str(problem) if problem else ""}
+        return nb, resources

@@ -11,6 +11,7 @@ it did not finish are autograded one at a time (nbgrader's --notebook), so a bro
 notebook costs its own points and no others.
 """
 
+import logging
 import os
 import shutil
 import tempfile
@@ -20,11 +21,13 @@ import warnings
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from .. import collect, preprocessors, sandbox
-from ..course import ASSIGNMENT, nbgrader_config, prefer_this_environment
+from ..course import ASSIGNMENT, COURSE_ID, nbgrader_config, prefer_this_environment
+from . import feedback
 
 # Failures nbgrader reports in its log, and what they mean for the student.
 FAILURES = (
@@ -78,6 +81,9 @@ class Worker:
         config = sandbox.current.kernel_config(nbgrader_config(self.root, f"sqlite:///{self.db}", timeout=timeout))
         self.coursedir = CourseDirectory(config=config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=config)
+        # The student's log (OUT/logs) keeps what an instructor should read: nbgrader's warnings
+        # and errors, not its progress ("Converting", "Writing N bytes", "Copying").
+        self.api.log.setLevel(logging.WARNING)
         self.notebooks = sorted(p.stem for p in (self.root / "source" / ASSIGNMENT).glob("*.ipynb"))
 
     def _reset(self, student_id):
@@ -108,7 +114,11 @@ class Worker:
                 for name in gradable:  # only when nbgrader failed the whole run
                     if not result["notebooks"][name]["autograded"]:
                         self._autograde(student, name, result)
-                self._feedback(student, result)
+            else:  # nothing for nbgrader to grade: the submission alone, for the feedback's scores (all 0)
+                with Gradebook(f"sqlite:///{self.db}", COURSE_ID) as gb:
+                    gb.update_or_create_student(student)
+                    gb.update_or_create_submission(ASSIGNMENT, student)
+            self._feedback(student, result)
         except Exception:  # the grader's own failure: reported, never fatal to the batch
             result["error"] = "internal grader error: " + traceback.format_exc().strip().splitlines()[-1]
             result["log"] += traceback.format_exc()
@@ -125,7 +135,7 @@ class Worker:
             graded = self.api.autograde(ASSIGNMENT, student, force=True, create=True)
         finally:
             self.coursedir.notebook_id = "*"
-        result["log"] += graded.get("log", "") + graded.get("error", "")
+        result["log"] += (graded.get("log", "") + graded.get("error", "")).replace(str(self.root), "course")
         for name, entry in result["notebooks"].items():
             path = self._folder("autograded", student) / f"{name}.ipynb"
             if path.exists() and not entry["problem"]:
@@ -138,16 +148,19 @@ class Worker:
         folder = self._folder("autograded", student)
         folder.mkdir(parents=True, exist_ok=True)
         for name, entry in result["notebooks"].items():
-            if entry["autograded"]:  # a failed nbgrader run removes the folder: put back what was graded
+            # a failed nbgrader run removes the folder: put back what was graded; a notebook that could
+            # not be graded gets a stand-in that says why, so that it has a page too
+            text = entry["autograded"] or (feedback.standin(entry["problem"]) if entry["problem"] else None)
+            if text:
                 path = folder / f"{name}.ipynb"
                 path.unlink(missing_ok=True)  # nbgrader leaves it read-only (root alone would not notice)
-                path.write_text(entry["autograded"])
-        feedback = self.api.generate_feedback(ASSIGNMENT, student, force=True)
-        if not feedback["success"]:
-            result["log"] += feedback.get("log", "") + feedback.get("error", "")
+                path.write_text(text)
+        made = self.api.generate_feedback(ASSIGNMENT, student, force=True)
+        if not made["success"]:
+            result["log"] += (made.get("log", "") + made.get("error", "")).replace(str(self.root), "course")
         for name, entry in result["notebooks"].items():
             html = self._folder("feedback", student) / f"{name}.html"
-            if entry["autograded"] and html.exists():
+            if (entry["autograded"] or entry["problem"]) and html.exists():
                 entry["feedback"] = html.read_text()
 
 
