@@ -414,7 +414,7 @@ def write_reports(out, course, db_url, log=print):
     (whichever run graded them), from the gradebook's scores (so a grade given in formgrader
     counts) and the messages kept from grading. Returns the grades.csv rows."""
     cells = report.grade_cells(course / "source" / ASSIGNMENT)
-    notebooks = collect.cell_ids(course / "source" / ASSIGNMENT)  # names, and cells to know them by
+    notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
     rows, all_results = [], []
     for student in gradebook.students(db_url):
         result = _stored_state(out, student).get("result") or {
