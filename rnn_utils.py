@@ -204,6 +204,14 @@ def gradient_check(forward, backward, seed=5, eps=1e-6, tolerance=1e-7):
     if part is None:
         raise ValueError("gradient_check(forward, backward) needs a forward pass and its backward pass, "
                          f"such as rnn_cell_forward and rnn_cell_backward; got {name or forward!r}.")
+    try:  # finite differences of a wrong forward pass make a right backward pass look wrong
+        with np.errstate(all="ignore"):
+            got = exercise_outputs(name, _call(forward, *exercise_arguments(name, example_inputs())))
+        forward_wrong = not outputs_match(got, _expected(name))
+    except FileNotFoundError:  # no visible_expected.json here: nothing to compare the forward pass with
+        forward_wrong = False
+    except Exception:
+        forward_wrong = True
     ex = example_inputs(seed=seed, n_x=3, n_a=4, n_y=2, m=3, T_x=3)
     *inputs, parameters = [np.array(a) if isinstance(a, np.ndarray) else a for a in exercise_arguments(name, ex)]
     upstream = _upstream(part, ex)
@@ -216,6 +224,9 @@ def gradient_check(forward, backward, seed=5, eps=1e-6, tolerance=1e-7):
 
     gradients = _call(backward, *upstream, _call(forward, *inputs, parameters)[-1])
     backward_name = getattr(backward, "__name__", "the backward pass")
+    if forward_wrong:
+        print(f"Warning: your {name} fails its values test, and the finite differences below are of it: "
+              f"fix {name} first, or {backward_name} may look wrong when it is right.")
     print(f"Gradient check of {backward_name} against finite differences of {name}:")
     errors = {}
     for key, array in wrt.items():
@@ -766,7 +777,35 @@ def student_line(error):
     return ""
 
 
-def _judged(part, run, test):
+SHAPES_HINT = ("Write each array's shape beside that line: * multiplies entry by entry (the shapes must match "
+               "or broadcast), @ multiplies matrices ((a, b) @ (b, c) gives (a, c)).")
+
+
+def _shape_error(error):
+    """Whether `error` is numpy's complaint about the shapes of an operation."""
+    return isinstance(error, ValueError) and any(
+        words in str(error) for words in ("broadcast", "matmul", "not aligned", "shapes"))
+
+
+def _callee_problem(part, function):
+    """When a sequence forward pass fails: what is wrong with the cell it calls (your answer to
+    the earlier exercise), if that cell fails on the first example; else None."""
+    cell_name = CELLS.get(part)
+    cell = getattr(function, "__globals__", {}).get(cell_name)
+    if not callable(cell):
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            got = exercise_outputs(cell_name, _call(cell, *exercise_arguments(cell_name, example_inputs())))
+        if outputs_match(got, _expected(cell_name)):
+            return None
+    except Exception:
+        pass
+    place = WRITTEN_IN[cell_name]
+    return f"{part} calls your {cell_name} (from {place}), which fails its own tests: fix {place} first."
+
+
+def _judged(part, run, test, function=None):
     """Run the visible test `test`; a failure becomes one message: the test's verdict (naming
     the known mistake the outputs come from, if any). An error of the student's own code
     propagates as it is (the student's line in its traceback, this module's frames hidden),
@@ -778,16 +817,16 @@ def _judged(part, run, test):
         raise
     except Exception as failure:
         verdict = isinstance(failure, AssertionError) and _raised_here(failure)
-        hint = _diagnose(part, run)
+        hint = _diagnose(part, run) or _callee_problem(part, function)
         if verdict and hint is None:
             hint = _relation(part, run)
         if verdict:
             raise TestFailure(f"{failure} {hint}" if hint else str(failure)) from None
-        if hint is None:
+        if hint is None and not _shape_error(failure):
             raise
         line = student_line(failure)
         raise KnownMistake(f"{part} raised {type(failure).__name__}: {failure}"
-                           + (f" ({line})" if line else "") + f". {hint}") from None
+                           + (f" ({line})" if line else "") + f". {hint or SHAPES_HINT}") from None
 
 
 def _show(label, array):
@@ -904,7 +943,7 @@ def _forward_shapes(part, function):
         problem = cache_problem(part, args, result)
         assert problem is None, problem
         return result
-    result = _judged(part, _runner(part, function), test)
+    result = _judged(part, _runner(part, function), test, function)
     for key, value in zip(RESULTS[part][:-1], result):
         print(f"{key}.shape =", np.shape(value))
     if part not in CACHE_LAYOUTS:
@@ -929,7 +968,7 @@ def _forward_values(part, function, shown):
             _show(key + "".join(f"[{i}]" for i in index), outputs[key][index])
         for example in EXAMPLES:
             _check_example(part, function, None, example, *((args, result) if example == FIRST else ()))
-    _judged(part, _runner(part, function), test)
+    _judged(part, _runner(part, function), test, function)
     print("All value tests passed.")
 
 

@@ -300,7 +300,8 @@ MISTAKES = (
 
 # Not a different output but a side effect, found by comparing the arguments before and after.
 INPUT_MUTATED = Mistake("input_mutated", "*", "an input changed in place",
-                        "Build new arrays (da[:, :, t] + da_prevt, not +=) and leave the arguments as they came.",
+                        "Build new arrays (x + y, not x += y, which writes into the array the caller passed) "
+                        "and leave the arguments as they came.",
                         make=None)
 
 # Which functions call which: a mistake in a callee shows in its callers' outputs.

@@ -113,6 +113,14 @@ WRONG_ANSWERS = {
     "typo_dwax": ("rnn_backward", ('dWax += step["dWax"]', 'dWax += step["dwax"]')),
     # y_pred[:, :, t] = yt_pred.squeeze(): a shape error when m = 1 (and n_y > 1).
     "squeeze": ("rnn_forward", ("y_pred[:, :, t] = yt_pred", "y_pred[:, :, t] = yt_pred.squeeze()")),
+    # Messages that were weak (issue 16): a cell computing in float32 from float32 copies of its
+    # inputs (right within float32, the cache holds the copies); a loop one step short;
+    # * for a matrix product; a product of matrices in the wrong order.
+    "float32_inputs": ("rnn_cell_forward", ("    a_next = np.tanh(", "    xt, a_prev = xt.astype(np.float32), "
+                                            "a_prev.astype(np.float32)\n    a_next = np.tanh(")),
+    "one_step_short": ("rnn_forward", ("for t in range(T_x):", "for t in range(T_x - 1):")),
+    "star_for_matmul": ("rnn_cell_forward", ("Waa @ a_prev", "Waa * a_prev")),
+    "dz_at_xt": ("rnn_cell_backward", ("dWax = dz @ xt.T", "dWax = dz @ xt")),
     # Mistakes without a name, that a relation to the right outputs names (rnn_relations.py):
     # a transposed gradient (dWax of shape (n_x, n_a));
     "dwax_transposed": ("rnn_cell_backward", ("dWax = dz @ xt.T", "dWax = xt @ dz.T")),

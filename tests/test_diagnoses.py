@@ -94,7 +94,7 @@ def test_the_visible_examples_catch_what_breaks_with_one_example_or_one_step():
     assert any(c.get("m") == 1 and c.get("T_x") == 1 and c.get("n_a") != c.get("n_x") for c in cases)
     hidden_inputs = [{k: v for k, v in c.items() if k != "seed"} for c in hidden.HIDDEN_CASES]
     assert not any({k: v for k, v in c.items() if k != "seed"} in hidden_inputs for c in cases)
-    with pytest.raises(ValueError, match="could not broadcast"):
+    with pytest.raises(AssertionError, match=r"could not broadcast .*\(line \d+: y_pred\[:, :, t\] = yt_pred.squeeze\(\)\)"):
         visible("values", "rnn_forward", student("squeeze"))
 
 
@@ -214,3 +214,47 @@ def test_a_renamed_notebook_works_and_says_to_rename_it_back(notebook_folder, ca
     rnn_utils.load_functions("rnn_cell_forward", folder=notebook_folder)
     assert "The series calls this notebook 1_rnn_cell_forward.ipynb, and 1_rnn_cell_forward.ipynb is missing: " \
            "rename my notebook 1.ipynb back to 1_rnn_cell_forward.ipynb before you submit." in capsys.readouterr().out
+
+
+def test_a_cache_of_float32_copies_of_the_inputs_passes(capsys):
+    """It said "cache must be the tuple (...), in that order" although the order was right."""
+    namespace = student("float32_inputs")
+    visible("shapes", "rnn_cell_forward", namespace)
+    visible("values", "rnn_cell_forward", namespace)
+    hidden.check("rnn_cell_forward_values", namespace)
+
+
+def test_a_loop_one_step_short_is_told_what_was_found(capsys):
+    with pytest.raises(AssertionError, match=r"one per time step \(4\); it is a list of 3\."):
+        visible("shapes", "rnn_forward", student("one_step_short"))
+
+
+@pytest.mark.parametrize("wrong, function", [("star_for_matmul", "rnn_cell_forward"), ("dz_at_xt", "rnn_cell_backward")])
+def test_a_shape_error_says_the_line_and_what_star_and_at_do(wrong, function, capsys):
+    """Waa * a_prev and dz @ xt gave numpy's bare errors."""
+    with pytest.raises(AssertionError) as failure:
+        visible("values", function, student(wrong))
+    message = str(failure.value)
+    assert re.match(rf"{function} raised ValueError: .* \(line \d+: .*\)\. ", message), message
+    assert rnn_utils.SHAPES_HINT in message or "Known mistake" in message
+
+
+def test_the_sequence_test_blames_a_wrong_cell_from_notebook_1(capsys):
+    """A wrong cell without a name made notebook 2 say only "wrong values in a"."""
+    namespace = student("lstm_forget_sigmoid_twice")
+    with pytest.raises(AssertionError, match=r"lstm_forward calls your lstm_cell_forward \(from exercise 1 of this "
+                                             r"notebook\), which fails its own tests: fix exercise 1"):
+        visible("values", "lstm_forward", namespace)
+
+
+def test_gradient_check_warns_that_a_wrong_forward_pass_makes_the_backward_pass_look_wrong(capsys):
+    namespace = student("lstm_forget_sigmoid_twice")
+    rnn_utils.gradient_check(namespace["lstm_cell_forward"], namespace["lstm_cell_backward"])
+    assert "Warning: your lstm_cell_forward fails its values test" in capsys.readouterr().out
+    namespace = student()
+    rnn_utils.gradient_check(namespace["lstm_cell_forward"], namespace["lstm_cell_backward"])
+    assert "Warning" not in capsys.readouterr().out
+
+
+def test_the_in_place_hint_names_no_variable_of_another_notebook():
+    assert "da_prevt" not in rnn_utils._data()["input_mutated"]["hint"]
