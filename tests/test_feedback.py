@@ -1,0 +1,146 @@
+"""The feedback a student opens (issue 21), graded from a small class: the complete answer, a named
+mistake (tanh applied twice), invalid JSON, a missing notebook, and an edited test cell.
+
+- every notebook of every student has a page; one that could not be graded says why;
+- a failed test reads: verdict, then the hint naming the mistake, then what the visible tests printed;
+  a summary at the top gives each notebook's score and links to the failed tests' cells;
+- MathJax is placed once, in the feedback folder, and every page loads it from there (no CDN);
+- one feedback folder: after a grade is changed in the gradebook (what formgrader does) and
+  `nbgrader generate_feedback` runs in OUT/course, OUT/feedback shows the new score;
+- a student's log holds no checksum warning for a test cell the student did not touch, and no
+  progress lines; an edited test cell is still reported.
+
+The rendered page (offline MathJax, figures, no sideways scrolling) is checked in a real browser by
+tests/browser/test_feedback_view.py.
+"""
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.course import ASSIGNMENT, COURSE_ID
+from autograder import sample
+from tests.helpers import ROOT, grade, read, SOURCE
+
+STUDENTS = ["s01_complete", "s03_tanh_twice", "s09_invalid_json", "s10_missing_notebook"]
+NOTEBOOKS = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
+TEST_CELLS = [c.metadata["nbgrader"]["grade_id"] for nb in sorted(SOURCE.glob("*.ipynb")) for c in read(nb).cells
+              if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    base = tmp_path_factory.mktemp("feedback")
+    submissions = base / "class"
+    for student in STUDENTS:
+        shutil.copytree(ROOT / "tests" / "fixtures" / "class" / student, submissions / student)
+    shutil.copytree(ROOT / "tests" / "fixtures" / "hostile" / "h05_edited_test_cell",
+                    submissions / "h05_edited_test_cell")
+    run = grade(submissions, base / "out", "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    return base / "out"
+
+
+def page(out, student, notebook):
+    return (out / "feedback" / student / ASSIGNMENT / f"{notebook}.html").read_text()
+
+
+def test_every_notebook_of_every_student_has_a_page_and_an_ungraded_one_says_why(out):
+    for student in STUDENTS:
+        assert sorted(p.stem for p in (out / "feedback" / student / ASSIGNMENT).glob("*.html")) == NOTEBOOKS, student
+    invalid = html.unescape(page(out, "s09_invalid_json", sample.NB2))
+    assert "This notebook could not be graded:" in invalid
+    assert "2_rnn_forward.ipynb is not a valid notebook (Notebook does not appear to be JSON" in invalid
+    assert "3_rnn_backward.ipynb was not submitted" in html.unescape(page(out, "s10_missing_notebook", sample.NB3))
+
+
+def test_a_failed_test_reads_verdict_then_hint_then_what_the_visible_tests_printed(out):
+    text = page(out, "s03_tanh_twice", sample.NB3)
+    cell = text[text.index('name="rnn_cell_backward_values"'):]
+    cell = cell[:cell.index('<a name="rnn_backward_shapes"')]
+    verdict = cell.index("rnn_cell_backward: wrong values in dxt for a hidden input")
+    hint = cell.index('class="autograder-hint">Known mistake: tanh applied twice.')
+    printed = cell.index("gradients[&quot;dxt&quot;][1][2] =") if "&quot;" in cell else cell.index('gradients["dxt"][1][2] =')
+    assert verdict < hint < printed
+    assert "Known mistake" not in cell[verdict:hint], "the hint is out of the verdict's line"
+    assert "Traceback" not in cell and "probe(" not in cell
+
+
+def test_the_summary_gives_each_notebooks_score_and_links_to_the_failed_tests(out):
+    text = page(out, "s03_tanh_twice", sample.NB1)
+    summary = text[text.index('id="autograder-summary"'):]
+    summary = summary[:summary.index("</div>\n</div>")]
+    scores = re.findall(r'<a href="([^"]*)">(\w+)</a></td>\s*<td>([\d.]+) / ([\d.]+)</td>', summary)
+    assert [(href, name, got, of) for href, name, got, of in scores] == [
+        ("#top", "1_rnn_cell_forward", "3", "3"), ("2_rnn_forward.html", "2_rnn_forward", "3", "3"),
+        ("3_rnn_backward.html", "3_rnn_backward", "4", "6"), ("4_lstm.html", "4_lstm", "12", "12")]
+    assert '<a href="3_rnn_backward.html#rnn_cell_backward_values">' in summary
+    here = page(out, "s03_tanh_twice", sample.NB3)
+    assert re.search(r'<a href="#rnn_cell_backward_values">[^<]*</a>[^<]*known mistake: <em>tanh applied twice</em>',
+                     here)
+    assert 'name="rnn_cell_backward_values"' in here  # the link's target, nbgrader's anchor
+    assert "Every test passed." in page(out, "s01_complete", sample.NB1)
+
+
+def test_mathjax_is_placed_once_and_every_page_loads_it_from_there(out):
+    feedback = out / "feedback"
+    assert (feedback / "mathjax" / "MathJax.js").is_file() and not (feedback / "mathjax").is_symlink()
+    assert [p for p in feedback.rglob("MathJax.js")] == [feedback / "mathjax" / "MathJax.js"]
+    for html_file in feedback.glob(f"*/{ASSIGNMENT}/*.html"):
+        text = html_file.read_text()
+        assert "cdnjs" not in text and not re.search(r"""<(script|link)[^>]*(src|href)=["']?(https?:)?//""", text), \
+            html_file
+        assert '<script src="../../mathjax/MathJax.js?config=' in text, html_file
+    assert (feedback / "s03_tanh_twice" / ASSIGNMENT / "images" / "lstm_cell.png").is_file()
+
+
+def test_a_grade_changed_in_formgrader_reaches_the_feedback_after_generate_feedback(out, tmp_path):
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, symlinks=True)
+    assert (copy / "feedback").resolve() == (copy / "course" / "feedback").resolve()
+    with Gradebook(f"sqlite:///{copy / 'course' / 'gradebook.db'}", COURSE_ID) as gb:  # formgrader's override
+        gb.find_grade("rnn_cell_backward_values", sample.NB3, ASSIGNMENT, "s03_tanh_twice").manual_score = 1.5
+        gb.db.commit()
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--student",
+                          "s03_tanh_twice", "--force"], cwd=copy / "course", capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep
+                                           + os.environ["PATH"]})
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = page(copy, "s03_tanh_twice", sample.NB3)
+    assert "3_rnn_backward (Score: 5.5 / 6.0)" in text  # nbgrader's heading
+    assert re.search(r'3_rnn_backward</a></td>\s*<td>5.5 / 6</td>', text)  # our summary
+    assert '<a href="#rnn_cell_backward_values">' in text and "(1.5 / 2)" in text
+    # the page nbgrader made is ours: same template, same MathJax, the hint still there
+    assert 'class="autograder-hint">Known mistake: tanh applied twice.' in text
+    assert '<script src="../../mathjax/MathJax.js?config=' in text
+    # the ungradable notebook's page comes back from nbgrader too, its reason shown as text, never as
+    # markup (it quotes the student's file)
+    standin = copy / "course" / "autograded" / "s09_invalid_json" / ASSIGNMENT / f"{sample.NB2}.ipynb"
+    notebook = read(standin)
+    notebook.metadata["autograder"]["problem"] += " <script>alert(1)</script>"
+    standin.chmod(0o644)
+    standin.write_text(nbformat.writes(notebook))
+    again = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--student",
+                            "s09_invalid_json", "--force"], cwd=copy / "course", capture_output=True, text=True,
+                           timeout=300, env={**os.environ, "PATH": os.path.dirname(sys.executable)
+                                             + os.pathsep + os.environ["PATH"]})
+    assert again.returncode == 0, again.stderr[-3000:]
+    shown = page(copy, "s09_invalid_json", sample.NB2)
+    assert "This notebook could not be graded:" in shown and "is not a valid notebook" in shown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and "<script>alert" not in shown
+
+
+def test_logs_hold_what_an_instructor_should_read(out):
+    untouched = (out / "logs" / "s01_complete.log").read_text()
+    assert not [cell for cell in TEST_CELLS if f"Attribute 'checksum' for cell {cell} has changed" in untouched]
+    assert "[INFO]" not in untouched and "Writing " not in untouched
+    assert str(out / ".work") not in (out / "logs" / "s09_invalid_json.log").read_text()
+    edited = (out / "logs" / "h05_edited_test_cell.log").read_text()
+    assert "Attribute 'checksum' for cell rnn_forward_values has changed" in edited
