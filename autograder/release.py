@@ -50,11 +50,13 @@ LAB_DATA = "data"
 # The instructors' copy reads the reference solutions; the student's reads the notebooks beside it.
 LAB_FOLDER = re.compile(r'^FOLDER = .*$', re.M)
 STUDENT_FOLDER = 'FOLDER = "."'
+# "# NBVAL_IGNORE_OUTPUT" and the comment saying why, at the top of a cell.
+NBVAL_NOTE = re.compile(r"\A# NBVAL_\w+\n(# \(nbval:.*\n)?")
 
 
 def copy_lab(notebooks, release):
-    """notebooks/<LAB> and its data into `release`, as students get it: no outputs, and
-    FOLDER pointing at the folder it sits in."""
+    """notebooks/<LAB> and its data into `release`, as students get it: no outputs, no notes
+    for nbval, and FOLDER pointing at the folder it sits in."""
     nb = nbformat.read(notebooks / LAB, as_version=4)
     found = 0
     for cell in nb.cells:
@@ -63,6 +65,7 @@ def copy_lab(notebooks, release):
             cell.metadata.pop("execution", None)
             cell.source, n = LAB_FOLDER.subn(STUDENT_FOLDER, cell.source)
             found += n
+            cell.source = NBVAL_NOTE.sub("", cell.source)  # the tests' business, not the student's
     if found != 1:
         raise ReleaseError(f"{notebooks / LAB} must set FOLDER once, on a line `FOLDER = ...`; found {found}.")
     nbformat.write(nb, release / LAB)

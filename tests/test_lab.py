@@ -59,6 +59,7 @@ def test_the_released_lab_is_ungraded_and_clean():
     nb = read(LAB)
     assert not any(nbgrader_meta(cell) for cell in nb.cells), "the lab is ungraded: no nbgrader cells"
     assert all(cell.outputs == [] and cell.execution_count is None for cell in nb.cells if cell.cell_type == "code")
+    assert "nbval" not in "\n".join(cell.source for cell in nb.cells).lower()
     assert release.LAB not in {p.name for p in notebooks(SOURCE)}, "the grader would take it for a graded notebook"
 
 
