@@ -90,7 +90,9 @@ def test_feedback_and_report(graded):
     feedback = out / "feedback" / "s01_complete" / ASSIGNMENT
     assert sorted(p.name for p in feedback.glob("*.html")) == [
         "1_rnn_cell_forward.html", "2_rnn_forward.html", "3_rnn_backward.html", "4_lstm.html"]
-    assert not (out / "feedback" / "s10_missing_notebook" / ASSIGNMENT / "3_rnn_backward.html").exists()
+    # a notebook not handed in has a page too, saying so (issue 21)
+    assert "3_rnn_backward.ipynb was not submitted" in \
+        (out / "feedback" / "s10_missing_notebook" / ASSIGNMENT / "3_rnn_backward.html").read_text()
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
