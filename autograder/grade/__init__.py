@@ -115,7 +115,8 @@ def register_assignment(course, db_url, template, timeout):
 def fingerprint(course, timeout):
     """What a grade depends on besides the submission: the source, the grader's code, the limits."""
     h = hashlib.sha256(str(timeout).encode())
-    files = sorted((course / "source").rglob("*")) + sorted((ROOT / "autograder").rglob("*.py"))
+    files = sorted((course / "source").rglob("*")) + sorted((ROOT / "autograder").rglob("*.py")) + \
+        sorted((ROOT / "autograder" / "templates").rglob("*"))  # the feedback page's template
     for path in files + [ROOT / "rnn_utils.py"]:
         if path.is_file():
             h.update(path.name.encode() + path.read_bytes())
