@@ -144,3 +144,25 @@ def test_logs_hold_what_an_instructor_should_read(out):
     assert str(out / ".work") not in (out / "logs" / "s09_invalid_json.log").read_text()
     edited = (out / "logs" / "h05_edited_test_cell.log").read_text()
     assert "Attribute 'checksum' for cell rnn_forward_values has changed" in edited
+
+
+def test_a_grading_that_crashed_still_gives_every_notebook_a_page(out, tmp_path):
+    """What the coordinator does with a worker that died on a submission: the gradebook gets zeros and
+    the student a page per notebook saying so (made by nbgrader's generate_feedback from stand-ins)."""
+    from autograder import collect
+    from autograder.grade import _crashed, _save, gradebook
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, symlinks=True)
+    db_url = f"sqlite:///{copy / 'course' / 'gradebook.db'}"
+    submission = collect.Submission("s99_crashed", {f"{name}.ipynb": b"{}" for name in NOTEBOOKS})
+    result = _crashed(submission)
+    gradebook.record(db_url, result)
+    _save(copy, copy / "course", submission, result, "key", db_url)
+    folder = copy / "feedback" / "s99_crashed" / ASSIGNMENT
+    assert sorted(p.stem for p in folder.glob("*.html")) == NOTEBOOKS
+    for name in NOTEBOOKS:
+        text = html.unescape((folder / f"{name}.html").read_text())
+        words = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+        assert "This notebook could not be graded: the grading process crashed on this submission." in words, name
+        assert re.search(rf"{name}</a></td>\s*<td>0 / \d+</td>", text)
+    assert (folder / "images").is_dir() and (folder / "timestamp.txt").is_file()

@@ -12,6 +12,7 @@ The steps, as an instructor would do them by hand with nbgrader:
 """
 
 import concurrent.futures as futures
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -31,9 +32,9 @@ import sqlalchemy.exc
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .. import collect, sandbox
+from .. import collect, late, roster, sandbox
 from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, generate_assignment, prefer_this_environment
-from . import cluster, feedback, gradebook, report, worker
+from . import cluster, feedback, gradebook, lms, report, worker
 
 
 class SetupError(RuntimeError):
@@ -51,9 +52,21 @@ except ImportError:
     sys.path.insert(0, {root!r})
 from autograder.course import nbgrader_config
 
+# The late policy `grade --late-policy` was given (nbgrader's AssignLatePenalties, configured).
+LATE_POLICY = {late_policy!r}
 c = get_config()  # noqa: F821
-c.merge(nbgrader_config(here, {db_url}))
+c.merge(nbgrader_config(here, {db_url}, late_policy=LATE_POLICY))
 '''
+
+
+def late_policy(course):
+    """The late policy the course's nbgrader_config.py was written with ("none" when none)."""
+    import re
+    try:
+        found = re.search(r"^LATE_POLICY = '([^'\n]*)'$", (course / "nbgrader_config.py").read_text(), re.M)
+    except OSError:
+        found = None
+    return found.group(1) if found else "none"
 
 
 def _config_db_url(course, db_url):
@@ -96,11 +109,11 @@ def copy_source(out, source=None):
     return course
 
 
-def register_assignment(course, db_url, template, timeout):
+def register_assignment(course, db_url, template, timeout, late_policy="none"):
     """The assignment in the class gradebook (with an nbgrader_config.py beside it, so that
     formgrader and `nbgrader export` work in OUT/course), and in `template`: a gradebook
     with the assignment and nothing else, that each worker copies to grade a submission in."""
-    (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT),
+    (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT), late_policy=late_policy,
                                                                     db_url=_config_db_url(course, db_url)))
     template.unlink(missing_ok=True)
     _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
@@ -157,7 +170,7 @@ def graded_fully(result):
         "could not be graded" in (entry.get("problem") or "") for entry in result.get("notebooks", {}).values())
 
 
-def _save(out, course, submission, result, key):
+def _save(out, course, submission, result, key, db_url=None):
     """Write one student's files, then the state that lets a later run skip them (last, atomically)."""
     student = submission.student_id
     graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
@@ -182,6 +195,18 @@ def _save(out, course, submission, result, key):
             (autograded / f"{name}.ipynb").write_text(feedback.standin(entry["problem"]))
         if entry.get("feedback"):
             (feedback_folder / f"{name}.html").write_text(entry["feedback"])
+    # A grading that crashed (or failed inside the grader) returned no page: every notebook still
+    # gets one, saying so, made here by nbgrader's generate_feedback from stand-ins.
+    unpaged = [path.stem for path in sorted((course / "source" / ASSIGNMENT).glob("*.ipynb"))
+               if not (feedback_folder / f"{path.stem}.html").exists()]
+    if unpaged and db_url:
+        why = result.get("error") or "the grader could not finish it"
+        for name in unpaged:
+            if not (autograded / f"{name}.ipynb").exists():
+                (autograded / f"{name}.ipynb").write_text(feedback.standin(why))
+        made = feedback.generate(course, db_url, student)
+        if not made["success"]:
+            result["log"] = result.get("log", "") + made.get("log", "") + made.get("error", "")
     (out / "logs").mkdir(exist_ok=True)
     (out / "logs" / f"{student}.log").write_text(result.get("log", ""))
     state = {"key": key, "result": {k: v for k, v in result.items() if k != "log"}}
@@ -238,8 +263,12 @@ def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
 
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
-          unsafe=False, source=None):
+          unsafe=False, source=None, due=None, late_policy=None, roster_path=None, uploads=None,
+          test_visibility=report.TEST_VISIBILITY):
     """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows.
+    `due` (an aware datetime) and `late_policy` (late.parse) set the assignment's due date and
+    late policy, kept in OUT for later runs; `roster_path` is a roster CSV (roster.read);
+    `uploads`, a collect.Collection to grade instead of reading `submissions_path` (Gradescope).
 
     Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
     way are saved): raised inside nbgrader's or SQLAlchemy's code, it can be swallowed there
@@ -257,12 +286,23 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
         stop.set()
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source)
+        return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source,
+                      Options(due, late_policy, roster_path, uploads, test_visibility))
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
-def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source):
+@dataclasses.dataclass
+class Options:
+    """What issue 18 added to a grading run: due date, late policy, roster, uploads, visibility."""
+    due: datetime.datetime | None = None
+    late_policy: str | None = None
+    roster_path: str | None = None
+    uploads: object = None
+    test_visibility: str = report.TEST_VISIBILITY
+
+
+def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
     from tqdm import tqdm
 
     prefer_this_environment()
@@ -277,12 +317,19 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     template = out / ".work" / "template_gradebook.db"
     template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
     notebooks = collect.cell_ids(course / "source" / ASSIGNMENT)  # names, and cells to know them by
-    collection = collect.collect(submissions_path, ASSIGNMENT, notebooks)
+    policy = options.late_policy or late_policy(course)
+    students = roster.read(options.roster_path) if options.roster_path else []
+    collection = options.uploads or collect.collect(submissions_path, ASSIGNMENT, notebooks)
     collection.write_csv(out / "collection.csv")
     log(f"Collected {len(collection.submissions)} students from {collection.summary()} (each file's fate: "
         f"{out / 'collection.csv'}).")
     submissions = list(collection.submissions)
+    known = roster.match(submissions, students)
     for submission in submissions:
+        if submission.student_id not in known and (submission.name or submission.email or submission.lms_user_id):
+            first, last = roster._split(submission.name or "")
+            known[submission.student_id] = roster.Student(submission.student_id, first, last, submission.email,
+                                                          submission.lms_user_id)
         if submission.set_aside:
             submission.notes.append(f"files set aside: {len(submission.set_aside)} (see collection.csv): "
                                     + "; ".join(f"{Path(path).name}: {why}" for path, why in submission.set_aside[:3]))
@@ -310,15 +357,22 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
 
     def on_result(submission, result):
         result["submitted_as"] = submission.submitted_as
-        gradebook.record(db_url, result, submission.timestamp)
+        gradebook.record(db_url, result, _submitted_at(submission, due_date, result), known.get(submission.student_id))
         if kept_by_hand:
             gradebook.put_back(db_url, submission.student_id, kept_by_hand)
-        _save(out, course, submission, result, keys[submission.student_id])
+        _save(out, course, submission, result, keys[submission.student_id], db_url)
 
     def register():
         # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
         threading.Thread(target=report.import_matplotlib, daemon=True).start()
-        register_assignment(course, db_url, template, timeout)
+        register_assignment(course, db_url, template, timeout, policy)
+        nonlocal due_date
+        if options.due:
+            gradebook.set_due_date(db_url, options.due.astimezone(datetime.timezone.utc).replace(tzinfo=None))
+        due_date = gradebook.due_date(db_url)
+        gradebook.add_students(db_url, students)
+
+    due_date = None
 
     if stop.is_set():
         raise KeyboardInterrupt
@@ -338,7 +392,19 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
             run_pool(todo, workers, initargs, on_result, progress, stop, ready=register)
     shutil.rmtree(out / ".work", ignore_errors=True)
     _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
-    return write_reports(out, course, db_url, log)
+    return write_reports(out, course, db_url, log, options.test_visibility)
+
+
+def _submitted_at(submission, due, result):
+    """When the submission came in: its timestamp.txt (or Gradescope's time); for a file the LMS
+    marked late (Canvas's LATE_) without a time, just after the due date, so that nbgrader counts
+    it late (a penalty per period then takes one period), and the student's results say so."""
+    if submission.timestamp or not submission.late_by_lms:
+        return submission.timestamp
+    result.setdefault("notes", []).append(
+        "the LMS marked this submission late without its time: counted as submitted just after the due date"
+        + ("" if due else " (no due date is set: nothing is taken off)"))
+    return str(due + datetime.timedelta(seconds=1)) if due else None
 
 
 def _regrade_path(out):
@@ -410,22 +476,27 @@ def _link_feedback(out, course):
     feedback.place_mathjax(target)  # once for every page: feedback/<student>/<assignment>/../../mathjax
 
 
-def write_reports(out, course, db_url, log=print):
+def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VISIBILITY):
     """grades.csv, results/, report.png and the summary, for every student of the gradebook
     (whichever run graded them), from the gradebook's scores (so a grade given in formgrader
     counts) and the messages kept from grading. Returns the grades.csv rows."""
     cells = report.grade_cells(course / "source" / ASSIGNMENT)
     notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
     rows, all_results = [], []
+    policy = late.config(late_policy(course))
     for student in gradebook.students(db_url):
         result = _stored_state(out, student).get("result") or {
             "student_id": student, "notebooks": {}, "notes": ["graded outside this OUT: no messages kept"]}
+        # Penalties follow the scores of the moment (a hand grade changes what "zero" takes).
+        gradebook.assign_late_penalties(db_url, student, policy)
         student_results, row = report.student_report(result, gradebook.scores(db_url, student), cells,
-                                                     result.get("submitted_as"))
+                                                     result.get("submitted_as"), gradebook.lateness(db_url, student),
+                                                     test_visibility)
         report.write_results(out, student, student_results)
         rows.append(row)
         all_results.append(student_results)
     report.write_grades(out, rows, notebooks)
+    lms.write(out, rows, gradebook.student_records(db_url), ASSIGNMENT)
     report.plot(out, all_results, cells)
     log(report.summary_table(rows, notebooks, report.mistake_counts(all_results)))
     log(f"Wrote {out}/grades.csv, results/, feedback/, report.png; gradebook: {db_url}")
@@ -435,8 +506,9 @@ def write_reports(out, course, db_url, log=print):
 def main(args):
     try:
         grade(args.submissions, args.out, workers=args.workers, timeout=args.timeout, db_url=args.db,
-              scheduler=args.scheduler, unsafe=args.unsafe_no_sandbox, source=args.source)
-    except (SetupError, collect.CollectError, cluster.ClusterError) as error:
+              scheduler=args.scheduler, unsafe=args.unsafe_no_sandbox, source=args.source, due=args.due,
+              late_policy=args.late_policy, roster_path=args.roster)
+    except (SetupError, collect.CollectError, cluster.ClusterError, roster.RosterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,12 +10,13 @@
 """
 
 import filecmp
+import logging
 import shutil
 from pathlib import Path
 
 import nbformat
 
-from ..course import MATHJAX_FOLDER
+from ..course import ASSIGNMENT, MATHJAX_FOLDER, nbgrader_config
 
 
 def mathjax_source():
@@ -51,3 +52,14 @@ def standin(problem):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(STANDIN_TEXT)])
     notebook.metadata["autograder"] = {"problem": str(problem)[:2000]}
     return nbformat.writes(notebook)
+
+
+def generate(course, db_url, student):
+    """nbgrader's generate_feedback for one student of the class course (as run by hand there);
+    returns nbgrader's result dict (success, log, error)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    config = nbgrader_config(course, db_url)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api.log.setLevel(logging.WARNING)
+    return api.generate_feedback(ASSIGNMENT, student, force=True)
