@@ -415,6 +415,7 @@ class FeedbackSummary(NbGraderPreprocessor):
                 if output.output_type == "error" and grade_id:
                     mistakes[grade_id] = KNOWN_MISTAKE.findall(str(output.evalue))[:1]
                     break
+        anchors = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in nb.cells}
         notebooks, failed = [], []
         with Gradebook(meta["db_url"]) as gb:
             submission = gb.find_submission(meta["assignment"], meta["student"])
@@ -429,7 +430,9 @@ class FeedbackSummary(NbGraderPreprocessor):
                     score = float(grade.score or 0)
                     if grade.max_score and score < grade.max_score:
                         failed.append({"notebook": notebook.name, "grade_id": grade.name,
-                                       "href": f"{page}#{grade.name}", "score": score,
+                                       # a cell this page lacks (a stand-in's): the summary itself
+                                       "href": f"{page}#{grade.name}" if page or grade.name in anchors
+                                       else "#autograder-summary", "score": score,
                                        "max_score": float(grade.max_score),
                                        "mistake": (mistakes.get(grade.name) or [""])[0] if here else "",
                                        "pending": grade.auto_score is None and grade.manual_score is None})

@@ -58,7 +58,10 @@ def test_every_notebook_of_every_student_has_a_page_and_an_ungraded_one_says_why
     invalid = html.unescape(page(out, "s09_invalid_json", sample.NB2))
     assert "This notebook could not be graded:" in invalid
     assert "2_rnn_forward.ipynb is not a valid notebook (Notebook does not appear to be JSON" in invalid
-    assert "3_rnn_backward.ipynb was not submitted" in html.unescape(page(out, "s10_missing_notebook", sample.NB3))
+    missing = html.unescape(page(out, "s10_missing_notebook", sample.NB3))
+    assert "3_rnn_backward.ipynb was not submitted" in missing
+    # its failed tests are listed, linking to the summary (the stand-in page has no cell of theirs)
+    assert '<a href="#autograder-summary">3_rnn_backward: rnn_cell_backward_values</a>' in missing
 
 
 def test_a_failed_test_reads_verdict_then_hint_then_what_the_visible_tests_printed(out):
