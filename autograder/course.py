@@ -29,9 +29,11 @@ MATHJAX_FOLDER = "mathjax"
 MATHJAX_URL = f"../../{MATHJAX_FOLDER}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 
 
-def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
-    """The nbgrader Config for the course rooted at `root`."""
+def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT, late_policy="none"):
+    """The nbgrader Config for the course rooted at `root`; `late_policy` as autograder.late parses it."""
+    from . import late
     c = Config()
+    c.merge(late.config(late_policy))
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = COURSE_ID
     if db_url:
@@ -46,7 +48,8 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT):
     # - DeduplicateIds turns a duplicated cell into one its own schema check rejects;
     # - OverwriteCells scores a missing test cell 0; RestoreMissingCells puts it back and runs it;
     # - Execute lets student code decide verdicts; ProbedExecute decides hidden tests outside;
-    # - feedback shows hidden test source and tracebacks; we show each test's verdict only.
+    # - feedback shows hidden test source and tracebacks; we show each test's verdict, its hint, what the
+    #   visible tests printed, and a summary (FeedbackSummary, read by our template).
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.preprocessors import ClearHiddenTests
     from .preprocessors import (DropDuplicateIds, FeedbackOutputs, FeedbackSummary, ProbedExecute,

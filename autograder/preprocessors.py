@@ -401,7 +401,7 @@ ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class FeedbackSummary(NbGraderPreprocessor):
-    """What the top of a feedback page says (rendered by autograder/templates/rnn_feedback): the
+    """What the top of a feedback page says (rendered by autograder/templates/feedback/): the
     score of each notebook of the assignment, the tests failed (with links to their cells) and the
     known mistakes they name; for a notebook that could not be graded, why. Scores come from the
     gradebook, so a grade changed in formgrader shows after `nbgrader generate_feedback`."""
