@@ -22,8 +22,10 @@ import json
 import linecache
 import re
 import traceback
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -411,61 +413,87 @@ EXAMPLES = {
 FIRST = "the example"
 LARGE_SCORES = "an example with large scores"
 
-# The arguments of every exercise, in order.
-ARGUMENTS = {
-    "rnn_cell_forward": ("xt", "a_prev", "parameters"),
-    "rnn_forward": ("x", "a0", "parameters"),
-    "rnn_cell_backward": ("da_next", "cache"),
-    "rnn_backward": ("da", "caches"),
-    "lstm_cell_forward": ("xt", "a_prev", "c_prev", "parameters"),
-    "lstm_forward": ("x", "a0", "parameters"),
-    "lstm_cell_backward": ("da_next", "dc_next", "cache"),
-    "lstm_backward": ("da", "caches"),
-}
-# What each forward pass returns, in order: the last is the cache its backward pass reads.
-RESULTS = {
-    "rnn_cell_forward": ("a_next", "yt_pred", "cache"),
-    "rnn_forward": ("a", "y_pred", "caches"),
-    "lstm_cell_forward": ("a_next", "c_next", "yt_pred", "cache"),
-    "lstm_forward": ("a", "y", "c", "caches"),
-}
-# What a cell's cache holds, in order (a sequence's caches are (list of the cells' caches, x)).
-CACHE_LAYOUTS = {
-    "rnn_cell_forward": ("a_next", "a_prev", "xt", "parameters"),
-    "lstm_cell_forward": ("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt", "parameters"),
-}
+@dataclass(frozen=True)
+class Exercise:
+    """One graded function, declared once: everything the visible tests, the hidden tests,
+    the named mistakes and the report know of it comes from here.
+
+    A forward pass returns `returns` (its cache last); a backward pass (`forward` set) takes
+    upstream gradients and its forward pass's cache, and returns a dict of gradients."""
+    name: str
+    written_in: str             # where the student writes it, as "fix ... first" says it
+    arguments: tuple            # its parameters, in order
+    judged: tuple               # the outputs it is graded on (a backward pass: gradients of its
+                                # forward pass's inputs first, in their order; an LSTM cell's gates come from its cache)
+    inputs: Callable            # inputs(example) -> its arguments on an example of example_inputs
+                                # (a backward pass: the upstream gradients; its forward pass's cache follows)
+    shown: tuple                # the (output, index) entries its values test prints on the first example
+    returns: tuple = ()         # a forward pass: what it returns, in order
+    cache: tuple = ()           # a cell: what its cache holds, in order (a sequence's: (list of its cell's caches, x))
+    carried: tuple = ()         # a forward pass: the outputs its backward pass reads through the cache
+    cell: str = ""              # a sequence: the cell it calls at every step
+    forward: str = ""           # a backward pass: the forward pass whose cache it reads
+    calls: tuple = ()           # the graded functions it calls (graded against their reference versions)
+
+
 GATES = ("ft", "it", "cct", "ot")
 LSTM_WEIGHT_GRADIENTS = ("dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo")
 
-# The outputs each exercise is judged on, by name. A backward pass's gradients of its
-# inputs come first, in the order of the forward pass's arguments.
-OUTPUTS = {
-    "rnn_cell_forward": ("a_next", "yt_pred"),
-    "rnn_forward": ("a", "y_pred"),
-    "rnn_cell_backward": GRADIENT_KEYS_CELL,
-    "rnn_backward": GRADIENT_KEYS,
-    # The gates are judged too: lstm_cell_backward reads them from the cache.
-    "lstm_cell_forward": ("a_next", "c_next", "yt_pred") + GATES,
-    "lstm_forward": ("a", "y", "c"),
-    "lstm_cell_backward": ("dxt", "da_prev", "dc_prev") + LSTM_WEIGHT_GRADIENTS,
-    "lstm_backward": ("dx", "da0") + LSTM_WEIGHT_GRADIENTS,
-}
-RTOL, ATOL = 1e-4, 1e-6
+EXERCISES = {exercise.name: exercise for exercise in (
+    Exercise("rnn_cell_forward", "notebook 1", ("xt", "a_prev", "parameters"), ("a_next", "yt_pred"),
+             lambda ex: (ex["x"][:, :, 0], ex["a0"], ex["parameters"]),
+             shown=(("a_next", (4,)), ("yt_pred", (1,))),
+             returns=("a_next", "yt_pred", "cache"), cache=("a_next", "a_prev", "xt", "parameters"),
+             carried=("a_next",)),
+    Exercise("rnn_forward", "notebooks 1 and 2", ("x", "a0", "parameters"), ("a", "y_pred"),
+             lambda ex: (ex["x"], ex["a0"], ex["parameters"]),
+             shown=(("a", (4, 1)), ("y_pred", (1, 3))),
+             returns=("a", "y_pred", "caches"), carried=("a",), cell="rnn_cell_forward", calls=("rnn_cell_forward",)),
+    Exercise("rnn_cell_backward", "notebook 3", ("da_next", "cache"), GRADIENT_KEYS_CELL,
+             lambda ex: (ex["da"][:, :, 0],),
+             shown=(("dxt", (1, 2)), ("da_prev", (2, 3)), ("dWax", (3, 1)), ("dba", (4,))),
+             forward="rnn_cell_forward"),
+    Exercise("rnn_backward", "notebook 3", ("da", "caches"), GRADIENT_KEYS,
+             lambda ex: (ex["da"],),
+             shown=(("dx", (1, 2)), ("da0", (2, 3)), ("dWax", (3, 1)), ("dWaa", (1, 2)), ("dba", (4,))),
+             forward="rnn_forward", calls=("rnn_cell_backward",)),
+    Exercise("lstm_cell_forward", "exercise 1 of this notebook", ("xt", "a_prev", "c_prev", "parameters"),
+             ("a_next", "c_next", "yt_pred") + GATES,  # the gates too: lstm_cell_backward reads them from the cache
+             lambda ex: (ex["x"][:, :, 0], ex["a0"], ex["c0"], ex["lstm_parameters"]),
+             shown=(("a_next", (4,)), ("c_next", (2,)), ("yt_pred", (1,))),
+             returns=("a_next", "c_next", "yt_pred", "cache"),
+             cache=("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt", "parameters"),
+             carried=("a_next", "c_next") + GATES),
+    Exercise("lstm_forward", "exercises 1 and 2 of this notebook", ("x", "a0", "parameters"), ("a", "y", "c"),
+             lambda ex: (ex["x"], ex["a0"], ex["lstm_parameters"]),
+             shown=(("a", (4, 3)), ("y", (1, 4)), ("c", (1, 2))),
+             returns=("a", "y", "c", "caches"), carried=("a", "c"), cell="lstm_cell_forward",
+             calls=("lstm_cell_forward",)),
+    Exercise("lstm_cell_backward", "exercise 3 of this notebook", ("da_next", "dc_next", "cache"),
+             ("dxt", "da_prev", "dc_prev") + LSTM_WEIGHT_GRADIENTS,
+             lambda ex: (ex["da"][:, :, 0], ex["dc"]),
+             shown=(("dxt", (1, 2)), ("da_prev", (2, 3)), ("dc_prev", (2, 3)), ("dWf", (3, 1)), ("dbi", (4,)),
+                    ("dWo", (1, 2))),
+             forward="lstm_cell_forward"),
+    Exercise("lstm_backward", "exercise 4 of this notebook", ("da", "caches"), ("dx", "da0") + LSTM_WEIGHT_GRADIENTS,
+             lambda ex: (ex["da"],),
+             shown=(("dx", (1, 2)), ("da0", (2, 3)), ("dWf", (3, 1)), ("dbi", (4,)), ("dWc", (1, 2)), ("dbo", (4,))),
+             forward="lstm_forward", calls=("lstm_cell_backward",)),
+)}
 
-# The forward pass whose cache each backward pass reads.
-FEEDERS = {"rnn_cell_backward": "rnn_cell_forward", "rnn_backward": "rnn_forward",
-           "lstm_cell_backward": "lstm_cell_forward", "lstm_backward": "lstm_forward"}
-# The outputs of a forward pass that reach its backward pass through the cache (not y).
-CARRIED = {"rnn_cell_forward": ("a_next",), "rnn_forward": ("a",),
-           "lstm_cell_forward": ("a_next", "c_next") + GATES, "lstm_forward": ("a", "c")}
-# Where the student wrote each forward pass, for "fix ... first".
-# The cell each sequence forward pass calls once per step, and what a cell computes (a cache
-# entry equal to one of these, of the same step, was written after the cache kept it).
-CELLS = {"rnn_forward": "rnn_cell_forward", "lstm_forward": "lstm_cell_forward"}
+# What the tests look up, derived from the declarations.
+ARGUMENTS = {name: e.arguments for name, e in EXERCISES.items()}
+RESULTS = {name: e.returns for name, e in EXERCISES.items() if e.returns}
+CACHE_LAYOUTS = {name: e.cache for name, e in EXERCISES.items() if e.cache}
+OUTPUTS = {name: e.judged for name, e in EXERCISES.items()}
+FEEDERS = {name: e.forward for name, e in EXERCISES.items() if e.forward}
+CARRIED = {name: e.carried for name, e in EXERCISES.items() if e.carried}
+CELLS = {name: e.cell for name, e in EXERCISES.items() if e.cell}
+WRITTEN_IN = {name: e.written_in for name, e in EXERCISES.items()}
+RTOL, ATOL = 1e-4, 1e-6
+# What a cell computes: a cache entry equal to one of these, of the same step, was written
+# after the cache kept it.
 RESULTS_OF_CELL = ("a_next", "c_next")
-WRITTEN_IN = {"rnn_cell_forward": "notebook 1", "rnn_forward": "notebooks 1 and 2",
-              "lstm_cell_forward": "exercise 1 of this notebook",
-              "lstm_forward": "exercises 1 and 2 of this notebook"}
 
 
 class TestFailure(AssertionError):
@@ -525,21 +553,16 @@ def _expected(part, example=FIRST):
 
 def _upstream(part, ex):
     """The upstream gradients the backward pass `part` gets on example `ex`."""
-    da = ex["da"]
-    return {"rnn_cell_backward": (da[:, :, 0],), "rnn_backward": (da,),
-            "lstm_cell_backward": (da[:, :, 0], ex["dc"]), "lstm_backward": (da,)}[part]
+    return tuple(EXERCISES[part].inputs(ex))
 
 
 def exercise_arguments(part, ex, forward=None):
     """The arguments the exercise `part` is tested with on example `ex` (a dict of
     example_inputs); a backward pass gets the cache of `forward` (its forward function)."""
+    arguments = tuple(EXERCISES[part].inputs(ex))
     if part in FEEDERS:
-        return _upstream(part, ex) + (_call(forward, *exercise_arguments(FEEDERS[part], ex))[-1],)
-    x, a0 = ex["x"], ex["a0"]
-    return {"rnn_cell_forward": (x[:, :, 0], a0, ex["parameters"]),
-            "rnn_forward": (x, a0, ex["parameters"]),
-            "lstm_cell_forward": (x[:, :, 0], a0, ex["c0"], ex["lstm_parameters"]),
-            "lstm_forward": (x, a0, ex["lstm_parameters"])}[part]
+        return arguments + (_call(forward, *exercise_arguments(FEEDERS[part], ex))[-1],)
+    return arguments
 
 
 def exercise_outputs(part, result):
@@ -1015,104 +1038,29 @@ def _backward_values(part, function, forward, shown):
     print("All value tests passed.")
 
 
-def check_rnn_cell_forward_shapes(rnn_cell_forward):
-    """Visible test: shapes of rnn_cell_forward's outputs and cache."""
-    __tracebackhide__ = True
-    _forward_shapes("rnn_cell_forward", rnn_cell_forward)
+def _visible_test(exercise, kind):
+    """The visible test `kind` ("shapes" or "values") of `exercise`, as the test cells call it:
+    check_<name>_<kind>(function), or (function, forward) for a backward pass."""
+    part, shown = exercise.name, exercise.shown
+    if exercise.forward:
+        def check(function, forward):
+            __tracebackhide__ = True
+            if kind == "shapes":
+                _backward_shapes(part, function, forward)
+            else:
+                _backward_values(part, function, forward, shown)
+    else:
+        def check(function):
+            __tracebackhide__ = True
+            if kind == "shapes":
+                _forward_shapes(part, function)
+            else:
+                _forward_values(part, function, shown)
+    check.__name__ = check.__qualname__ = f"check_{part}_{kind}"
+    check.__doc__ = (f"Visible test: {'keys and shapes' if kind == 'shapes' else 'values'} of {part}'s "
+                     f"{'gradients' if exercise.forward else 'outputs and cache'} on the examples.")
+    return check
 
 
-def check_rnn_cell_forward_values(rnn_cell_forward):
-    """Visible test: values of rnn_cell_forward on the examples."""
-    __tracebackhide__ = True
-    _forward_values("rnn_cell_forward", rnn_cell_forward, [("a_next", (4,)), ("yt_pred", (1,))])
-
-
-def check_rnn_forward_shapes(rnn_forward):
-    """Visible test: shapes of rnn_forward's outputs and caches."""
-    __tracebackhide__ = True
-    _forward_shapes("rnn_forward", rnn_forward)
-
-
-def check_rnn_forward_values(rnn_forward):
-    """Visible test: values of rnn_forward on the examples."""
-    __tracebackhide__ = True
-    _forward_values("rnn_forward", rnn_forward, [("a", (4, 1)), ("y_pred", (1, 3))])
-
-
-def check_rnn_cell_backward_shapes(rnn_cell_backward, rnn_cell_forward):
-    """Visible test: keys and shapes of rnn_cell_backward's gradients."""
-    __tracebackhide__ = True
-    _backward_shapes("rnn_cell_backward", rnn_cell_backward, rnn_cell_forward)
-
-
-def check_rnn_cell_backward_values(rnn_cell_backward, rnn_cell_forward):
-    """Visible test: values of rnn_cell_backward on the examples."""
-    __tracebackhide__ = True
-    _backward_values("rnn_cell_backward", rnn_cell_backward, rnn_cell_forward,
-                     [("dxt", (1, 2)), ("da_prev", (2, 3)), ("dWax", (3, 1)), ("dba", (4,))])
-
-
-def check_rnn_backward_shapes(rnn_backward, rnn_forward):
-    """Visible test: keys and shapes of rnn_backward's gradients."""
-    __tracebackhide__ = True
-    _backward_shapes("rnn_backward", rnn_backward, rnn_forward)
-
-
-def check_rnn_backward_values(rnn_backward, rnn_forward):
-    """Visible test: values of rnn_backward on the examples."""
-    __tracebackhide__ = True
-    _backward_values("rnn_backward", rnn_backward, rnn_forward,
-                     [("dx", (1, 2)), ("da0", (2, 3)), ("dWax", (3, 1)), ("dWaa", (1, 2)), ("dba", (4,))])
-
-
-def check_lstm_cell_forward_shapes(lstm_cell_forward):
-    """Visible test: shapes of lstm_cell_forward's outputs and cache."""
-    __tracebackhide__ = True
-    _forward_shapes("lstm_cell_forward", lstm_cell_forward)
-
-
-def check_lstm_cell_forward_values(lstm_cell_forward):
-    """Visible test: values of lstm_cell_forward (and of the gates in its cache) on the examples."""
-    __tracebackhide__ = True
-    _forward_values("lstm_cell_forward", lstm_cell_forward,
-                    [("a_next", (4,)), ("c_next", (2,)), ("yt_pred", (1,))])
-
-
-def check_lstm_forward_shapes(lstm_forward):
-    """Visible test: shapes of lstm_forward's outputs and caches."""
-    __tracebackhide__ = True
-    _forward_shapes("lstm_forward", lstm_forward)
-
-
-def check_lstm_forward_values(lstm_forward):
-    """Visible test: values of lstm_forward on the examples."""
-    __tracebackhide__ = True
-    _forward_values("lstm_forward", lstm_forward, [("a", (4, 3)), ("y", (1, 4)), ("c", (1, 2))])
-
-
-def check_lstm_cell_backward_shapes(lstm_cell_backward, lstm_cell_forward):
-    """Visible test: keys and shapes of lstm_cell_backward's gradients."""
-    __tracebackhide__ = True
-    _backward_shapes("lstm_cell_backward", lstm_cell_backward, lstm_cell_forward)
-
-
-def check_lstm_cell_backward_values(lstm_cell_backward, lstm_cell_forward):
-    """Visible test: values of lstm_cell_backward on the examples."""
-    __tracebackhide__ = True
-    _backward_values("lstm_cell_backward", lstm_cell_backward, lstm_cell_forward,
-                     [("dxt", (1, 2)), ("da_prev", (2, 3)), ("dc_prev", (2, 3)), ("dWf", (3, 1)),
-                      ("dbi", (4,)), ("dWo", (1, 2))])
-
-
-def check_lstm_backward_shapes(lstm_backward, lstm_forward):
-    """Visible test: keys and shapes of lstm_backward's gradients."""
-    __tracebackhide__ = True
-    _backward_shapes("lstm_backward", lstm_backward, lstm_forward)
-
-
-def check_lstm_backward_values(lstm_backward, lstm_forward):
-    """Visible test: values of lstm_backward on the examples."""
-    __tracebackhide__ = True
-    _backward_values("lstm_backward", lstm_backward, lstm_forward,
-                     [("dx", (1, 2)), ("da0", (2, 3)), ("dWf", (3, 1)), ("dbi", (4,)), ("dWc", (1, 2)),
-                      ("dbo", (4,))])
+globals().update({f"check_{name}_{kind}": _visible_test(exercise, kind)
+                  for name, exercise in EXERCISES.items() for kind in ("shapes", "values")})

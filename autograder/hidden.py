@@ -35,18 +35,17 @@ HIDDEN_CASES = (
 )
 LARGE_SCORES = next(i for i, case in enumerate(HIDDEN_CASES) if case.get("output_scale", 1) > 1)
 
-# Functions a graded function calls (or whose outputs its test uses): graded
-# against the reference versions of these.
-DEPENDENCIES = {
-    "rnn_cell_forward": (),
-    "rnn_forward": ("rnn_cell_forward",),
-    "rnn_cell_backward": ("rnn_cell_forward", "rnn_forward"),
-    "rnn_backward": ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward"),
-    "lstm_cell_forward": (),
-    "lstm_forward": ("lstm_cell_forward",),
-    "lstm_cell_backward": ("lstm_cell_forward", "lstm_forward"),
-    "lstm_backward": ("lstm_cell_forward", "lstm_forward", "lstm_cell_backward"),
-}
+
+
+def _dependencies(name):
+    """The graded functions `name` calls or whose outputs its test uses (its forward pass's
+    cache), and theirs: it is graded against the reference versions of these."""
+    exercise = rnn_utils.EXERCISES[name]
+    direct = exercise.calls + ((exercise.forward,) if exercise.forward else ())
+    return tuple(dict.fromkeys(d for callee in direct for d in (*_dependencies(callee), callee)))
+
+
+DEPENDENCIES = {name: _dependencies(name) for name in rnn_utils.EXERCISES}
 
 # Results equal to the reference within float32 precision pass (the seed computes
 # in float32); the classic mistakes differ by percents and fail.

@@ -305,16 +305,7 @@ INPUT_MUTATED = Mistake("input_mutated", "*", "an input changed in place",
                         make=None)
 
 # Which functions call which: a mistake in a callee shows in its callers' outputs.
-CALLEES = {
-    "rnn_cell_forward": (),
-    "rnn_forward": ("rnn_cell_forward",),
-    "rnn_cell_backward": (),
-    "rnn_backward": ("rnn_cell_backward",),
-    "lstm_cell_forward": (),
-    "lstm_forward": ("lstm_cell_forward",),
-    "lstm_cell_backward": (),
-    "lstm_backward": ("lstm_cell_backward",),
-}
+CALLEES = {name: exercise.calls for name, exercise in rnn_utils.EXERCISES.items()}
 
 
 def _namespace():
