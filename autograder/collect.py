@@ -6,7 +6,9 @@ Layouts understood, inside a folder or a zip, either of them wrapped in single t
 - nbgrader's submitted layout: <student>/<assignment>/<notebook>.ipynb (+ optional timestamp.txt);
 - the same without the assignment level: <student>/<notebook>.ipynb;
 - a student folder whose single subfolder has another name (<student>/hw_rnn/...): used, and noted;
-- Canvas: <lastfirst>_[LATE_]<user id>_<attachment id>_<file name as uploaded>;
+- Canvas: <lastfirst>_[LATE_]<user id>_<attachment id>_<file name as uploaded> (LATE_ is kept);
+- Gradescope's export: submission_metadata.yml (each submission's submitters: name, sid, email,
+  and its time) beside one submission_<id>/ folder per submission;
 - Moodle: <Full Name>_<id>_assignsubmission_file_/<file name as uploaded> (or without the folder);
 - Blackboard: <Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file name as uploaded>;
 - any flat download: <student>_<anything>_<notebook>.ipynb.
@@ -58,6 +60,9 @@ class Submission:
     submitted_as: str = ""           # the id exactly as the LMS file name or folder gave it
     lms_user_id: str | None = None   # the LMS's own user id, when the file name carries one
     set_aside: list = field(default_factory=list)   # (path, reason) of this student's files not used
+    late_by_lms: bool = False        # the LMS marked the file used late (Canvas's LATE_), time unknown
+    name: str | None = None          # as Gradescope's export gives them
+    email: str | None = None
 
     def __post_init__(self):
         self.submitted_as = self.submitted_as or self.student_id
@@ -292,7 +297,7 @@ MOODLE = LmsFileName(log=_QUIET, named_regexp=(
 BLACKBOARD = LmsFileName(log=_QUIET, named_regexp=(
     r"(?P<assignment>.+)_(?P<student_id>[^_]+)_attempt_(?P<timestamp>\d{4}(?:-\d\d){5})(?:_(?P<file_id>.+)|\.txt)$"))
 CANVAS = LmsFileName(log=_QUIET, named_regexp=(
-    r"(?P<student_id>.+?)_(?:LATE_)?(?P<user_id>\d+)_(?P<attachment>\d+)_(?P<file_id>.+)$"))
+    r"(?P<student_id>.+?)_(?P<late>LATE_)?(?P<user_id>\d+)_(?P<attachment>\d+)_(?P<file_id>.+)$"))
 ANY_FLAT = LmsFileName(log=_QUIET, named_regexp=r"(?P<student_id>[^_]+)_(?P<file_id>.+)$")
 
 
@@ -497,10 +502,13 @@ class _Placed:
 class _Placer:
     """Whose each file is, and what it is used as."""
 
-    def __init__(self, assignment, notebooks, budget):
+    def __init__(self, assignment, notebooks, budget, gradescope=None):
         self.assignment, self.notebooks, self.budget = assignment, notebooks, budget
         self.placed = []
         self.notes = defaultdict(list)
+        self.late = set()              # (owner, path) of files the LMS marked late
+        self.gradescope = gradescope or {}   # submission folder: {submitted_as, name, email, timestamp}
+        self.people = {}               # owner: (name, email, timestamp) from Gradescope's export
 
     def use(self, file, owner, used_as, order=()):
         _load(file, self.budget)
@@ -536,17 +544,26 @@ class _Placer:
                 folders[file.parts[n]].append(file)
         for name, inside in sorted(folders.items()):
             moodle = MOODLE.collect(name)
-            if moodle:
+            if name in self.gradescope:
+                who = self.gradescope[name]
+                owner = (who["submitted_as"], None)
+                self.people[owner] = (who.get("name"), who.get("email"), who.get("timestamp"))
+                self.upload(inside, owner, (0,), open_zips=True)
+            elif moodle:
                 self.upload(inside, (moodle["student_id"], moodle["user_id"]), (0,), open_zips=True)
             else:
                 self.student_folder(name, inside, n + 1)
 
     def lms_file(self, file):
         """A file in an LMS's flat download, named for its student."""
+        if file.parts[-1] == GRADESCOPE_METADATA and self.gradescope:
+            return self.set_aside(file, None, "Gradescope's list of submissions (read for names, emails, times)")
         found = self.notebooks.lms_name(file.parts[-1])
         if not found:
             return self.set_aside(file, None, "not in a student's folder (nor named for one)")
         owner = (found["student_id"], found.get("user_id"))
+        if found.get("late"):
+            self.late.add((owner, file.path))
         file_name = found["file_id"] or file.parts[-1]     # Blackboard's receipt has none
         if file_name.lower().endswith(".zip"):
             return self.upload([file], owner, _lms_order(found), open_zips=True)
@@ -650,8 +667,14 @@ class _Placer:
                                  placed.reason))
             if not student_id:
                 continue
-            submission = submissions.setdefault(student_id, Submission(
-                student_id, {}, notes=self.notes[owner], submitted_as=owner[0], lms_user_id=owner[1]))
+            if student_id not in submissions:
+                name, email, timestamp = self.people.get(owner, (None, None, None))
+                submissions[student_id] = Submission(student_id, {}, timestamp=timestamp, notes=self.notes[owner],
+                                                     submitted_as=owner[0], lms_user_id=owner[1], name=name,
+                                                     email=email)
+            submission = submissions[student_id]
+            if placed.used_as and (owner, placed.file.path) in self.late:
+                submission.late_by_lms = True
             if placed.reason:
                 submission.set_aside.append((placed.file.path, placed.reason))
             elif placed.used_as == "timestamp.txt":
@@ -683,7 +706,8 @@ def collect(path, assignment, notebooks):
 def _collect(top, files, shown, assignment, notebooks):
     names = _Notebooks(notebooks)
     level = _class_level(top, files, assignment, names)
-    placer = _Placer(assignment, names, _Budget())
+    budget = _Budget()
+    placer = _Placer(assignment, names, budget, _gradescope_export(files, level, budget))
     placer.class_level(files, level)
     placer.resolve(shown + "".join(f"{part}/" for part in level))
     collection = placer.collection()
@@ -692,6 +716,70 @@ def _collect(top, files, shown, assignment, notebooks):
             f"no submissions found in {top} ({collection.summary()}): expected <student_id>/{assignment}/"
             f"<notebook>.ipynb (nbgrader's submitted layout), <student_id>/<notebook>.ipynb, an LMS download "
             f"(Canvas, Moodle, Blackboard) or <student_id>_..._<notebook>.ipynb.")
+    return collection
+
+
+GRADESCOPE_METADATA = "submission_metadata.yml"
+METADATA_LIMIT = 16 * 2**20   # bytes of Gradescope's submission_metadata.yml
+
+
+def _gradescope_export(files, level, budget):
+    """{submission folder: {submitted_as, name, email, timestamp}} from the submission_metadata.yml
+    of Gradescope's export at `level`, or {} when there is none (or it cannot be read: its folders
+    are then graded under their own names, and collection.csv says why)."""
+    metadata = next((f for f in files if f.parts == level + (GRADESCOPE_METADATA,)), None)
+    if metadata is None or metadata.reason or metadata.size > METADATA_LIMIT:
+        return {}
+    _load(metadata, budget)
+    if metadata.reason:
+        return {}
+    import yaml
+    try:
+        # Gradescope writes Ruby's symbols (:submitters:); safe_load builds plain data only.
+        data = yaml.safe_load(metadata.data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        metadata.reason = f"cannot be read ({str(error).splitlines()[0][:100]})"
+        return {}
+    if not isinstance(data, dict):
+        return {}
+
+    def get(mapping, key):
+        return mapping.get(f":{key}", mapping.get(key)) if isinstance(mapping, dict) else None
+    found = {}
+    for folder, entry in data.items():
+        submitters = get(entry, "submitters")
+        first = submitters[0] if isinstance(submitters, list) and submitters else {}
+        name, email, sid = (str(get(first, key)).strip() if get(first, key) is not None else ""
+                            for key in ("name", "email", "sid"))
+        created = get(entry, "created_at")
+        timestamp = created.isoformat() if hasattr(created, "isoformat") else str(created or "") or None
+        try:
+            parse_utc(timestamp) if timestamp else None
+        except (ValueError, OverflowError):
+            timestamp = None
+        found[str(folder)] = {"submitted_as": sid or email or name or str(folder), "name": name or None,
+                              "email": email or None, "timestamp": timestamp}
+    return found
+
+
+def collect_uploads(path, assignment, notebooks, student_id, timestamp=None):
+    """The files one student uploaded, as they are in `path` (Gradescope's /autograder/submission:
+    notebooks found by name or by their cells at any depth, .zips opened), as a Collection of that
+    one student, who is there even when nothing could be used (and then scores 0, saying why)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CollectError(f"{path} is not a folder of a student's uploaded files.")
+    placer = _Placer(assignment, _Notebooks(notebooks), _Budget())
+    owner = (student_id, None)
+    placer.upload(_read_folder(path), owner, (0,), open_zips=True)
+    placer.resolve(f"{path}/")
+    collection = placer.collection()
+    if not collection.submissions:
+        collection.submissions = [Submission(safe_id(student_id) or "student", {}, notes=placer.notes[owner],
+                                             submitted_as=student_id)]
+    for submission in collection.submissions:
+        submission.timestamp = submission.timestamp or timestamp
+        submission.set_aside = [(e.path, e.reason) for e in collection.entries if e.reason]
     return collection
 
 

@@ -5,6 +5,7 @@ notebooks the workers return, so the verdicts are nbgrader's, and formgrader and
 `nbgrader export` read the same database.
 """
 
+import datetime
 import fcntl
 import hashlib
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from pathlib import Path
 import nbformat
 import sqlalchemy
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import SaveAutoGrades
+from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 from nbgrader.utils import parse_utc
 
 from ..course import ASSIGNMENT, COURSE_ID
@@ -47,18 +48,21 @@ def writing(db_url):
         yield
 
 
-def record(db_url, result, timestamp=None):
-    """Store one worker result; every grade cell of the assignment ends with a score."""
+def record(db_url, result, timestamp=None, student=None):
+    """Store one worker result; every grade cell of the assignment ends with a score.
+    `student`: what the roster or the LMS says of the student (roster.Student), if anything."""
     with writing(db_url):
-        _record(db_url, result, timestamp)
+        _record(db_url, result, timestamp, student)
 
 
-def _record(db_url, result, timestamp):
+def _record(db_url, result, timestamp, known):
     student = result["student_id"]
     with Gradebook(db_url, COURSE_ID) as gb:
-        gb.update_or_create_student(student)
+        gb.update_or_create_student(student, **(known.gradebook_fields() if known else {}))
         extra = {"timestamp": parse_utc(timestamp)} if timestamp else {}
         submission = gb.update_or_create_submission(ASSIGNMENT, student, **extra)
+        if known and known.extension_hours:
+            submission.extension = datetime.timedelta(hours=known.extension_hours)
         # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score
         # and an answer deleted since keeps no old flag. Manual scores given in formgrader are left alone.
         for notebook in submission.notebooks:
@@ -186,3 +190,64 @@ def put_back(db_url, student, kept):
                 pass
         gb.db.commit()
     return restored
+
+
+def set_due_date(db_url, due):
+    """The assignment's due date in the gradebook (nbgrader's Assignment.duedate, naive UTC),
+    where nbgrader's lateness and formgrader read it."""
+    with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
+        gb.update_or_create_assignment(ASSIGNMENT, duedate=due)
+
+
+def due_date(db_url):
+    with Gradebook(db_url, COURSE_ID) as gb:
+        try:
+            return gb.find_assignment(ASSIGNMENT).duedate
+        except MissingEntry:
+            return None
+
+
+def assign_late_penalties(db_url, student, config):
+    """nbgrader's AssignLatePenalties, configured with the course's late policy, on each of the
+    student's notebooks: the penalty follows the gradebook's scores (a hand grade included)."""
+    with Gradebook(db_url, COURSE_ID) as gb:
+        submission = gb.find_submission(ASSIGNMENT, student)
+        if submission.total_seconds_late == 0 and not submission.late_submission_penalty:
+            return  # on time, and nothing to undo: the common case costs one query
+        notebooks = [notebook.name for notebook in submission.notebooks]
+    with writing(db_url):
+        for name in notebooks:
+            resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
+                                      "db_url": db_url}}
+            AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), resources)
+
+
+@dataclass(frozen=True)
+class Lateness:
+    submitted_at: datetime.datetime | None   # naive UTC, as nbgrader keeps it
+    seconds_late: float
+    penalty: float
+
+
+def lateness(db_url, student):
+    with Gradebook(db_url, COURSE_ID) as gb:
+        submission = gb.find_submission(ASSIGNMENT, student)
+        return Lateness(submission.timestamp, submission.total_seconds_late,
+                        float(submission.late_submission_penalty or 0.0))
+
+
+def student_records(db_url):
+    """{student id: nbgrader's Student as a dict (first_name, last_name, email, lms_user_id)}."""
+    with Gradebook(db_url, COURSE_ID) as gb:
+        return {s.id: {"first_name": s.first_name, "last_name": s.last_name, "email": s.email,
+                       "lms_user_id": s.lms_user_id} for s in gb.students}
+
+
+def add_students(db_url, students):
+    """The roster's students in nbgrader's student table (names, emails, LMS ids), submitted or not."""
+    if not students:
+        return
+    from ..collect import safe_id
+    with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
+        for student in students:
+            gb.update_or_create_student(safe_id(student.id), **student.gradebook_fields())
