@@ -21,6 +21,14 @@ def main(argv=None):
                             "it can then read the solutions and change grades")
     grade.add_argument("--source", default=None, metavar="FOLDER",
                        help="the assignment's source notebooks (default: source/rnn_step_by_step of this course)")
+    grade.add_argument("--due", default=None, metavar="DATE",
+                       help="the due date, e.g. '2026-12-01 23:59 +01:00' (no zone: UTC); kept for later runs")
+    grade.add_argument("--late-policy", default=None, metavar="POLICY",
+                       help="none (default), zero, or a share of the score per hour or day late: 10%%/day, 2%%/hour")
+    grade.add_argument("--roster", default=None, metavar="CSV",
+                       help="the class: id, name, email, lms_id, extension_hours (fills nbgrader's student table)")
+    from .gradescope import add_parser as add_gradescope
+    add_gradescope(verbs)
     again = verbs.add_parser("report", help="rewrite grades.csv, results/ and report.png from the gradebook "
                                             "(after grading by hand in formgrader), without grading")
     again.add_argument("out", help="the --out folder of an earlier grade")
@@ -44,8 +52,31 @@ def main(argv=None):
         if args.workers is not None and args.workers < 1:
             parser.error("--workers must be at least 1")
         args.timeout = args.timeout or CELL_TIMEOUT
+        args.due = due_date(parser, args.due)
+        if args.late_policy is not None:
+            from . import late
+            try:
+                late.parse(args.late_policy)
+            except ValueError as error:
+                parser.error(str(error))
         return grading.main(args)
+    if args.verb == "gradescope":
+        from . import gradescope
+        return gradescope.main(args)
     return 2
+
+
+def due_date(parser, text):
+    """--due as an aware datetime (a date without a zone is UTC), or the parser's exit 2."""
+    if text is None:
+        return None
+    import datetime
+    from dateutil import parser as dates
+    try:
+        due = dates.parse(text)
+    except (ValueError, OverflowError):
+        parser.error(f"--due {text!r} is not a date: give e.g. '2026-12-01 23:59 +01:00'")
+    return due if due.tzinfo else due.replace(tzinfo=datetime.timezone.utc)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 from nbgrader import utils
 
+from ..gradescope import TEST_VISIBILITY   # each test's visibility on Gradescope
 from .gradebook import Score
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -90,14 +91,16 @@ def _written_output(score):
     return "No answer written (the cell is as released)." if score.score == 0 else "Graded."
 
 
-def student_report(result, scores, cells, submitted_as=None):
-    """The student's results.json content and grades.csv row. `scores` come from the gradebook
-    ({(notebook, grade_id): gradebook.Score}), messages from the autograded notebooks."""
+def student_report(result, scores, cells, submitted_as=None, late=None, test_visibility=TEST_VISIBILITY):
+    """The student's results.json content (Gradescope's format, fields its specification names
+    only) and grades.csv row. `scores` come from the gradebook ({(notebook, grade_id):
+    gradebook.Score}), messages from the autograded notebooks; `late` is gradebook.Lateness."""
     entries, per_notebook = [], {}
     messages = {}
     for name, entry in result["notebooks"].items():
         if entry.get("autograded"):
             messages.update({(name, gid): text for gid, text in cell_messages(entry["autograded"]).items()})
+    numbers = {}
     for cell in cells:
         score = scores.get((cell.notebook, cell.grade_id), Score(0.0, cell.points))
         entry = result["notebooks"].get(cell.notebook, {})
@@ -110,18 +113,47 @@ def student_report(result, scores, cells, submitted_as=None):
             output = _written_output(score)
         else:
             output = messages[(cell.notebook, cell.grade_id)]
-        status = "pending" if score.pending else "passed" if score.score >= score.max_score else "failed"
-        entries.append({"name": cell.grade_id, "notebook": cell.notebook, "score": score.score,
-                        "max_score": score.max_score, "status": status, "output": output})
+        # Gradescope's "number" orders and groups the tests: notebook 4, its 3rd test is "4.3".
+        numbers[cell.notebook] = numbers.get(cell.notebook, 0) + 1
+        test = {"name": cell.grade_id, "number": f"{_notebook_number(cell.notebook, cells)}.{numbers[cell.notebook]}",
+                "score": score.score, "max_score": score.max_score}
+        if not score.pending:  # a written answer awaiting its grade has no status (the spec's two are final)
+            test["status"] = "passed" if score.score >= score.max_score else "failed"
+        # Messages are plain text (they quote student code and names): never rendered as HTML.
+        test.update({"output": output, "output_format": "text", "tags": [cell.notebook],
+                     "visibility": test_visibility})
+        entries.append(test)
         per_notebook[cell.notebook] = per_notebook.get(cell.notebook, 0.0) + score.score
     status = _status(result, entries)
-    total = sum(e["score"] for e in entries)
-    results = {"score": total, "max_score": sum(c.points for c in cells), "tests": entries,
-               "output": status + "".join(f"\nNote: {n}" for n in result.get("notes", [])),
-               "execution_time": round(result.get("seconds", 0.0), 2)}
+    raw = sum(e["score"] for e in entries)
+    penalty = late.penalty if late else 0.0
+    total = max(0.0, raw - penalty)  # as nbgrader's export computes it
+    notes = [f"Note: {n}" for n in result.get("notes", [])]
+    if late and late.seconds_late > 0:
+        notes.insert(0, f"Late by {_duration(late.seconds_late)}: {penalty:g} points taken off "
+                        f"({raw:g} before the late penalty).")
+        status += f"; late by {_duration(late.seconds_late)}"
+    results = {"score": total, "execution_time": round(result.get("seconds", 0.0)),
+               "output": "\n".join([status, *notes]), "output_format": "text",
+               "visibility": "visible", "stdout_visibility": "hidden", "tests": entries}
+    submitted_at = late.submitted_at.strftime("%Y-%m-%d %H:%M:%S UTC") if late and late.submitted_at else ""
     row = {"student_id": result["student_id"], "submitted_as": submitted_as or result["student_id"],
-           "score": total, "max_score": results["max_score"], **per_notebook, "status": status}
+           "score": total, "max_score": sum(c.points for c in cells), **per_notebook,
+           "submitted_at": submitted_at, "late_penalty": penalty, "status": status}
     return results, row
+
+
+def _notebook_number(notebook, cells):
+    """1 for the first notebook of the assignment, 2 for the next..."""
+    order = list(dict.fromkeys(cell.notebook for cell in cells))
+    return order.index(notebook) + 1
+
+
+def _duration(seconds):
+    hours = seconds / 3600
+    if seconds < 60:
+        return f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}"
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours" if hours >= 1 else f"{seconds / 60:.0f} minutes"
 
 
 def _status(result, entries):
@@ -139,7 +171,7 @@ def _status(result, entries):
             for why, marks in LOST if e["output"].startswith(marks)][:5]
     if lost:
         status += "; cells lost: " + ", ".join(lost)
-    pending = sum(e["max_score"] for e in entries if e["status"] == "pending")
+    pending = sum(e["max_score"] for e in entries if "status" not in e)
     if pending:
         status += f"; awaiting manual grading ({pending:g} points)"
     status += "".join(f"; {note}" for note in result.get("notes", []) if note.startswith(STATUS_NOTES))
@@ -176,7 +208,7 @@ def write_results(out, student_id, results):
 
 
 def write_grades(out, rows, notebooks):
-    columns = ["student_id", "submitted_as", "score", "max_score", *notebooks, "status"]
+    columns = ["student_id", "submitted_as", "score", "max_score", *notebooks, "submitted_at", "late_penalty", "status"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
@@ -204,7 +236,7 @@ def plot(out, all_results, cells):
     totals = [r["score"] for r in all_results]
     max_score = sum(cell.points for cell in cells)
     names = [cell.grade_id for cell in cells]
-    passed = [sum(1 for r in all_results for t in r["tests"] if t["name"] == gid and t["status"] == "passed")
+    passed = [sum(1 for r in all_results for t in r["tests"] if t["name"] == gid and t.get("status") == "passed")
               for gid in names]
     n = max(len(all_results), 1)
     counts = mistake_counts(all_results)

@@ -1,0 +1,77 @@
+"""run_autograder's work, inside Gradescope's image: grade /autograder/submission with `grade`'s
+own pipeline (collect, the sandboxed nbgrader workers, the gradebook, the report) into a
+temporary OUT, and copy that student's results JSON to /autograder/results/results.json.
+
+/autograder/submission_metadata.json (Gradescope's) gives the student (name, email, sid), the
+submission time and the assignment's due date; both are untrusted in size only (Gradescope writes
+the file), and read within a limit.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .. import collect
+from ..course import ASSIGNMENT, ROOT
+
+METADATA_LIMIT = 16 * 2**20   # bytes; a long history of previous submissions stays far under
+
+
+def read_metadata(path):
+    """Gradescope's submission_metadata.json as a dict ({} when absent or unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(METADATA_LIMIT + 1)
+        found = json.loads(data) if len(data) <= METADATA_LIMIT else {}
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def who(metadata):
+    """(student id, timestamp, due date text) from Gradescope's metadata."""
+    users = metadata.get("users") if isinstance(metadata.get("users"), list) else []
+    first = users[0] if users and isinstance(users[0], dict) else {}
+    student = next((str(first[key]) for key in ("sid", "email", "name", "id") if first.get(key)), "student")
+    assignment = metadata.get("assignment") if isinstance(metadata.get("assignment"), dict) else {}
+    return student, metadata.get("created_at"), assignment.get("due_date")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope.run", description=__doc__)
+    parser.add_argument("--root", default="/autograder", help="Gradescope's folder (default: /autograder)")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    from ..__main__ import due_date
+    from ..grade import SetupError, grade
+    settings = json.loads((ROOT / "gradescope.json").read_text()) if (ROOT / "gradescope.json").is_file() else {}
+    student, created_at, due = who(read_metadata(root / "submission_metadata.json"))
+    notebooks = collect.cell_ids(ROOT / "source" / ASSIGNMENT)
+    try:
+        uploads = collect.collect_uploads(root / "submission", ASSIGNMENT, notebooks, student, created_at)
+    except collect.CollectError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = Path(tempfile.mkdtemp(prefix="gradescope-"))
+    try:
+        grade(None, out, workers=1, timeout=settings.get("timeout", 60), uploads=uploads,
+              due=due_date(parser, due) if due else None, late_policy=settings.get("late_policy", "none"),
+              test_visibility=settings.get("test_visibility", "after_due_date"))
+        [submission] = uploads.submissions
+        results = (out / "results" / f"{submission.student_id}.json").read_text()
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    (root / "results" / "results.json").write_text(results)
+    print(f"Wrote {root / 'results' / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
