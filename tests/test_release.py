@@ -22,6 +22,7 @@ def regenerated(tmp_path_factory):
     shutil.copytree(ROOT / "images", root / "images")
     shutil.copy(ROOT / "rnn_utils.py", root / "rnn_utils.py")
     shutil.copy(ROOT / "rnn_relations.py", root / "rnn_relations.py")
+    shutil.copy(ROOT / "rnn_checks.py", root / "rnn_checks.py")
     shutil.copytree(ROOT / "notebooks", root / "notebooks", symlinks=True)  # the lab
     release.generate(root)
     return root
@@ -37,7 +38,7 @@ def test_release_is_fresh(regenerated):
 def test_release_ships_only_what_students_need():
     files = {str(p.relative_to(RELEASE)) for p in RELEASE.rglob("*") if p.is_file()}
     assert files == {"1_rnn_cell_forward.ipynb", "2_rnn_forward.ipynb", "3_rnn_backward.ipynb", "4_lstm.ipynb",
-                     "rnn_utils.py", "rnn_relations.py", "visible_expected.json", release.LAB, f"{release.LAB_DATA}/sonnets.txt"} | {
+                     "rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "visible_expected.json", release.LAB, f"{release.LAB_DATA}/sonnets.txt"} | {
         f"images/{p.name}" for p in (ROOT / "images").glob("*.png")}
 
 

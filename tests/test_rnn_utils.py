@@ -176,3 +176,17 @@ def test_visible_lstm_backward_check_blames_a_wrong_forward(monkeypatch):
     ref = mistakes.fresh_reference()
     with pytest.raises(AssertionError, match="fix exercise 1 of this notebook first"):
         rnn_utils.check_lstm_cell_backward_shapes(ref["lstm_cell_backward"], mistakes.scaled(ref["lstm_cell_forward"]))
+
+
+def test_what_students_read_is_what_they_call():
+    """rnn_utils.py holds the functions the notebooks call; the visible tests' machinery lives in
+    rnn_checks.py beside it, reached as rnn_utils.check_... by the test cells."""
+    import ast
+    tree = ast.parse((reference.ROOT / "rnn_utils.py").read_text())
+    public = {node.name for node in tree.body
+              if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")}
+    assert public == set(rnn_utils.__all__) | {"answer_cells"}
+    assert all(callable(getattr(rnn_utils, f"check_{name}_{kind}"))
+               for name in rnn_utils.EXERCISES for kind in ("shapes", "values"))
+    with pytest.raises(AttributeError):
+        rnn_utils.no_such_helper
