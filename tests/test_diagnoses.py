@@ -131,8 +131,9 @@ def test_a_failing_visible_test_shows_its_message_in_a_few_lines_and_an_error_sh
     mistake = next(m for m in rnn_utils._data()["rnn_cell_forward"]["mistakes"] if m["id"] == "yt_from_a_prev")
     assert re.fullmatch(r"AssertionError: Wrong values in yt_pred: at index \(\d+, \d+\) you have -?\d\.\d{6}, "
                         r"expected -?\d\.\d{6}\. Known mistake: " + re.escape(f"{mistake['name']}. {mistake['hint']}"),
-                        failed), failed
-    assert len(failed.splitlines()) < 8
+                        " ".join(failed.splitlines())), failed
+    # Short, and in lines nbgrader's Validate dialog shows whole (it cuts lines at 87 characters).
+    assert len(failed.splitlines()) < 8 and max(map(len, failed.splitlines())) <= 80, failed
     error = errors[-1]
     assert 'dWax += step["dwax"]' in error and "KeyError: 'dwax'" in error, error
     assert "Known mistake" not in error and "rnn_utils.py" not in error, error
@@ -258,3 +259,21 @@ def test_gradient_check_warns_that_a_wrong_forward_pass_makes_the_backward_pass_
 
 def test_the_in_place_hint_names_no_variable_of_another_notebook():
     assert "da_prevt" not in rnn_utils._data()["input_mutated"]["hint"]
+
+
+def test_nbgrader_validate_shows_the_whole_message_with_its_hint(tmp_path):
+    """The Validate button (nbgrader validate) cut the message at 87 characters, before the hint."""
+    import shutil
+    import subprocess
+    import sys
+
+    from autograder import sample
+    for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "visible_expected.json"):
+        shutil.copy(reference.ROOT / "release" / reference.ASSIGNMENT / name, tmp_path / name)
+    (tmp_path / "1_rnn_cell_forward.ipynb").write_bytes(sample.student_notebooks("yt_from_a_prev")["1_rnn_cell_forward"])
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "1_rnn_cell_forward.ipynb"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    shown = " ".join(line.strip() for line in run.stdout.splitlines())
+    mistake = next(m for m in rnn_utils._data()["rnn_cell_forward"]["mistakes"] if m["id"] == "yt_from_a_prev")
+    assert f"Known mistake: {mistake['name']}. {mistake['hint']}" in shown, run.stdout
+    assert "..." not in run.stdout.split("The error was:")[1], run.stdout

@@ -10,6 +10,7 @@ rnn_utils sets `rnn_utils` (that module) before this one runs.
 
 import copy
 import inspect
+import textwrap
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ class TestFailure(AssertionError):
     this module, which say nothing about the student's code."""
 
     def _render_traceback_(self):
-        return [f"AssertionError: {self}"]
+        return _wrapped(f"AssertionError: {self}")
 
 
 class EarlierNotebookError(TestFailure):
@@ -141,7 +142,13 @@ class NotImplementedYet(NotImplementedError):
     """A function (or one it calls) is still the released stub."""
 
     def _render_traceback_(self):
-        return [f"NotImplementedError: {self}"]
+        return _wrapped(f"NotImplementedError: {self}")
+
+
+def _wrapped(text, width=80):
+    """`text` as lines of at most `width` characters: nbgrader's Validate cuts longer lines
+    (at 87), which hid the hint at the end of a message."""
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [text]
 
 
 # The names students, nbgrader and the feedback read (a cell's error output carries the class's
