@@ -499,8 +499,15 @@ class _Placed:
     reason: str = ""
 
 
+# Why a notebook the release gives students ungraded (the lab), handed in with the graded ones,
+# is not used: nothing is wrong with it, and the student's status says nothing of it.
+UNGRADED = "ungraded: the release's own, not part of the grade"
+
+
 class _Placer:
     """Whose each file is, and what it is used as."""
+
+    ungraded = frozenset()   # lower-case file names of the release's ungraded notebooks
 
     def __init__(self, assignment, notebooks, budget, gradescope=None):
         self.assignment, self.notebooks, self.budget = assignment, notebooks, budget
@@ -518,6 +525,8 @@ class _Placer:
         self.placed.append(_Placed(file, owner, reason=file.reason or reason))
 
     def notebook(self, file, owner, file_name, order):
+        if file_name.lower() in self.ungraded:
+            return self.set_aside(file, owner, UNGRADED)
         found = self.notebooks.match(file_name)
         if found:
             return self.use(file, owner, f"{found[0]}.ipynb", order + found[1])
@@ -684,18 +693,20 @@ class _Placer:
         return Collection([submissions[s] for s in sorted(submissions)], entries)
 
 
-def collect(path, assignment, notebooks):
-    """Every submission in `path` (a folder or a .zip), and what became of each file in it."""
+def collect(path, assignment, notebooks, ungraded=()):
+    """Every submission in `path` (a folder or a .zip), and what became of each file in it.
+    `notebooks`: the graded notebooks' names (or {name: their cells' grade ids}); `ungraded`:
+    file names of notebooks the release holds besides them (set aside without a word)."""
     path = Path(path)
     if not path.exists():
         raise CollectError(f"{path} does not exist: give a folder of submissions or a .zip of one.")
     if path.is_dir():
-        return _collect(path, _read_folder(path), "", assignment, notebooks)
+        return _collect(path, _read_folder(path), "", assignment, notebooks, ungraded)
     if not zipfile.is_zipfile(path):
         raise CollectError(f"{path} is neither a folder nor a .zip file.")
     try:
         with zipfile.ZipFile(path) as archive:
-            return _collect(path, _zip_files(archive, path.name), f"{path.name}!", assignment, notebooks)
+            return _collect(path, _zip_files(archive, path.name), f"{path.name}!", assignment, notebooks, ungraded)
     except _TooMany as error:
         raise CollectError(f"{path} holds {error.args[0]} files, more than the {MEMBERS_LIMIT} read from one "
                            f"zip: pass a zip of the class's submissions alone.") from error
@@ -703,11 +714,12 @@ def collect(path, assignment, notebooks):
         raise CollectError(f"{path} cannot be unpacked: {error}") from error
 
 
-def _collect(top, files, shown, assignment, notebooks):
+def _collect(top, files, shown, assignment, notebooks, ungraded=()):
     names = _Notebooks(notebooks)
     level = _class_level(top, files, assignment, names)
     budget = _Budget()
     placer = _Placer(assignment, names, budget, _gradescope_export(files, level, budget))
+    placer.ungraded = frozenset(name.lower() for name in ungraded)
     placer.class_level(files, level)
     placer.resolve(shown + "".join(f"{part}/" for part in level))
     collection = placer.collection()

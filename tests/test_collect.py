@@ -495,3 +495,16 @@ def test_a_renamed_notebook_is_found_by_its_cells_and_noted(tmp_path):
     assert entries["bob/rnn_step_by_step/1_rnn_cell_forward-Copy1.ipynb"].reason.startswith("superseded")
     assert entries["carol/rnn_step_by_step/notes.ipynb"].reason == "not a notebook of this assignment"
     assert set(ids) >= {"1_rnn_cell_forward", "2_rnn_forward"} and "load_previous" not in ids["2_rnn_forward"]
+
+
+def test_the_release_lab_handed_in_is_set_aside_quietly(tmp_path):
+    """nbgrader's exchange hands in the whole folder, the lab with it: it is not a mistake."""
+    make(tmp_path, {"alice/rnn_step_by_step/1_rnn_cell_forward.ipynb": b"{}",
+                    "alice/rnn_step_by_step/char_rnn_lab.ipynb": b"{}"})
+    alice, = collect.collect(tmp_path, ASSIGNMENT, NOTEBOOKS, ungraded=("char_rnn_lab.ipynb",))
+    assert alice.set_aside == [("alice/rnn_step_by_step/char_rnn_lab.ipynb", collect.UNGRADED)]
+    assert set(alice.files) == {"1_rnn_cell_forward.ipynb"}
+    from autograder import grade
+    assert grade.set_aside_note(alice) is None
+    alice.set_aside.append(("alice/rnn_step_by_step/notes.txt", "not a notebook of this assignment"))
+    assert grade.set_aside_note(alice) == "files set aside: 1 (see collection.csv): notes.txt: not a notebook of this assignment"

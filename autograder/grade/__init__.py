@@ -32,9 +32,24 @@ import sqlalchemy.exc
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .. import collect, late, roster, sandbox
+from .. import collect, late, release, roster, sandbox
 from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, generate_assignment, prefer_this_environment
 from . import cluster, feedback, gradebook, lms, report, worker
+
+
+# What the release gives students besides the graded notebooks, handed in with them by nbgrader's
+# exchange or a zip of the whole folder: set aside without a note in the student's status.
+UNGRADED_NOTEBOOKS = (release.LAB,)
+
+
+def set_aside_note(submission):
+    """What the student's status says of the files not graded (None: nothing to say; the
+    release's ungraded lab, handed in with the notebooks, is nothing to say)."""
+    set_aside = [(path, why) for path, why in submission.set_aside if why != collect.UNGRADED]
+    if set_aside:
+        return (f"files set aside: {len(set_aside)} (see collection.csv): "
+                + "; ".join(f"{Path(path).name}: {why}" for path, why in set_aside[:3]))
+    return None
 
 
 class SetupError(RuntimeError):
@@ -319,7 +334,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     notebooks = collect.cell_ids(course / "source" / ASSIGNMENT)  # names, and cells to know them by
     policy = options.late_policy or late_policy(course)
     students = roster.read(options.roster_path) if options.roster_path else []
-    collection = options.uploads or collect.collect(submissions_path, ASSIGNMENT, notebooks)
+    collection = options.uploads or collect.collect(submissions_path, ASSIGNMENT, notebooks, ungraded=UNGRADED_NOTEBOOKS)
     collection.write_csv(out / "collection.csv")
     log(f"Collected {len(collection.submissions)} students from {collection.summary()} (each file's fate: "
         f"{out / 'collection.csv'}).")
@@ -330,9 +345,9 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
             first, last = roster._split(submission.name or "")
             known[submission.student_id] = roster.Student(submission.student_id, first, last, submission.email,
                                                           submission.lms_user_id)
-        if submission.set_aside:
-            submission.notes.append(f"files set aside: {len(submission.set_aside)} (see collection.csv): "
-                                    + "; ".join(f"{Path(path).name}: {why}" for path, why in submission.set_aside[:3]))
+        note = set_aside_note(submission)
+        if note:
+            submission.notes.append(note)
     kept_by_hand = _follow_source_change(out, course, db_url, submissions, notebooks, log)
     key_base = fingerprint(course, timeout)
     keys = {s.student_id: hashlib.sha256((key_base + s.digest()).encode()).hexdigest() for s in submissions}
@@ -445,7 +460,7 @@ def _follow_source_change(out, course, db_url, submissions, notebooks, log):
         return []
     earlier = set(plan["students"]) - {submission.student_id for submission in submissions}
     if earlier:
-        kept = collect.collect(course / "submitted", ASSIGNMENT, notebooks).submissions
+        kept = collect.collect(course / "submitted", ASSIGNMENT, notebooks, ungraded=UNGRADED_NOTEBOOKS).submissions
         submissions += [submission for submission in kept if submission.student_id in earlier]
         submissions.sort(key=lambda submission: submission.student_id)
     return plan["kept"]
