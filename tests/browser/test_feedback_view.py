@@ -69,6 +69,7 @@ def test_math_and_figures_render_with_no_network(browser, feedback, notebook):
     images = page.evaluate("() => [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
     assert images and all(width > 0 for _, width in images), images
     assert refused == [], f"the page asked the network for {refused}"
+    page.locator("img").last.scroll_into_view_if_needed()  # the figure in the screenshot
     page.screenshot(path=str(SCREENSHOTS / f"feedback_{notebook}.png"), full_page=False)
     page.context.close()
 
