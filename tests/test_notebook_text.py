@@ -60,3 +60,12 @@ def test_the_lstm_cell_test_says_its_memory_is_given_not_zero():
                       if c.metadata.get("nbgrader", {}).get("grade_id") == "cell_tests_text")
     assert "`c_prev = c0`" in tests_text and "not zero" in tests_text
     assert "The memory starts at" in text  # the sequence's, in 4.2
+
+
+def test_every_figure_has_alternative_text():
+    """A screen reader reads it, and nbconvert warned of every figure without it in each log."""
+    import re
+    from autograder import reference
+    for path in sorted(reference.SOURCE.glob("*.ipynb")):
+        for tag in re.findall(r"<img[^>]*>", path.read_text(encoding="utf-8")):
+            assert re.search(r'alt=\\"[^"\\]{20,}', tag), f"{path.name}: {tag}"
