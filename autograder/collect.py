@@ -169,7 +169,14 @@ def _read_at_most(path):
     def read(n):
         # O_NOFOLLOW: a file turned into a link after the folder was listed is not followed either.
         with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
-            return f.read(n)
+            chunks, left = [], n
+            while left > 0:   # in pieces: f.read(n) allocates all n bytes first, whatever the file's size
+                chunk = f.read(min(left, 2 ** 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
     return read
 
 
@@ -320,6 +327,11 @@ def cell_ids(folder):
     return {name: {i for i in found if common[i] == 1} for name, found in ids.items()}
 
 
+# A cell's grade id in a notebook's JSON text: found in a student's file without parsing it (a
+# hostile file parsed costs many times its size in memory).
+GRADE_ID = re.compile(rb'"grade_id"\s*:\s*"([^"\\]{1,100})"')
+
+
 def _grade_ids(data):
     """The nbgrader grade ids of the cells of a notebook's bytes (none if it is not one)."""
     try:
@@ -355,12 +367,16 @@ class _Notebooks:
         return self.spellings[found["name"].lower()], (int(found["resubmission"] or 0), int(found["copy"] or 0))
 
     def by_cells(self, data):
-        """The notebook whose own cells `data` (a notebook's bytes) holds the most of, or None."""
-        found = _grade_ids(data)
-        counts = sorted(((len(found & ids), name) for name, ids in self.ids.items()), reverse=True)
-        if not counts or counts[0][0] == 0 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
+        """(notebook, how many of its own cells) when `data` (a student's file, not parsed: a
+        bounded search of its bytes) holds at least half of one notebook's own cells, and more
+        of them than of any other notebook's; else None. A scratch file with one copied cell
+        is not that notebook."""
+        found = {match.group(1).decode("utf-8", "replace") for match in GRADE_ID.finditer(data or b"")}
+        counts = sorted(((len(found & ids), name) for name, ids in self.ids.items() if ids), reverse=True)
+        if not counts or (len(counts) > 1 and counts[1][0] == counts[0][0]):
             return None
-        return counts[0][1]
+        count, name = counts[0]
+        return (name, count) if count and 2 * count >= len(self.ids[name]) else None
 
     def lms_name(self, file_name):
         """What an LMS's download name says (student_id, file_id, ...), else None."""
@@ -513,6 +529,7 @@ class _Placer:
         self.assignment, self.notebooks, self.budget = assignment, notebooks, budget
         self.placed = []
         self.notes = defaultdict(list)
+        self.renamed = {}              # path: (owner, note) of the notebooks found by their cells
         self.late = set()              # (owner, path) of files the LMS marked late
         self.gradescope = gradescope or {}   # submission folder: {submitted_as, name, email, timestamp}
         self.people = {}               # owner: (name, email, timestamp) from Gradescope's export
@@ -523,6 +540,7 @@ class _Placer:
 
     def set_aside(self, file, owner, reason):
         self.placed.append(_Placed(file, owner, reason=file.reason or reason))
+        file.data = None   # what is not used is not kept (a hostile class's files could fill memory)
 
     def notebook(self, file, owner, file_name, order):
         if file_name.lower() in self.ungraded:
@@ -532,13 +550,14 @@ class _Placer:
             return self.use(file, owner, f"{found[0]}.ipynb", order + found[1])
         if file_name.lower().endswith(".ipynb"):
             _load(file, self.budget)
-            name = None if file.reason else self.notebooks.by_cells(file.data)
-            if name:
-                # A notebook renamed (or saved as a JupyterLab copy): graded, and said so; one
-                # under its own name wins over it.
-                self.notes[owner].append(f"graded {file_name} as {name}.ipynb (its cells are that notebook's; "
-                                         f"keep the released names)")
-                return self.use(file, owner, f"{name}.ipynb", order + (-1, 0))
+            found = None if file.reason else self.notebooks.by_cells(file.data)
+            if found:
+                # A notebook renamed (or saved as a JupyterLab copy): graded, and said so. One under
+                # its own name wins over it, and of two renamed ones, the one with more of its cells.
+                name, count = found
+                self.renamed[file.path] = (owner, f"graded {file_name} as {name}.ipynb (its cells are that "
+                                                  f"notebook's; keep the released names)")
+                return self.use(file, owner, f"{name}.ipynb", order + (-1, count))
         self.set_aside(file, owner, "not a notebook of this assignment")
 
     def class_level(self, files, level):
@@ -668,6 +687,10 @@ class _Placer:
                 placed.used_as = ""
 
     def collection(self):
+        for placed in self.placed:   # a renamed notebook is noted when it is the one used
+            if placed.used_as and placed.file.path in self.renamed:
+                owner, note = self.renamed[placed.file.path]
+                self.notes[owner].append(note)
         ids = _student_ids({placed.owner for placed in self.placed if placed.used_as})
         submissions, entries = {}, []
         for placed in sorted(self.placed, key=lambda placed: placed.file.path):

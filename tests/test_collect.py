@@ -508,3 +508,37 @@ def test_the_release_lab_handed_in_is_set_aside_quietly(tmp_path):
     assert grade.set_aside_note(alice) is None
     alice.set_aside.append(("alice/rnn_step_by_step/notes.txt", "not a notebook of this assignment"))
     assert grade.set_aside_note(alice) == "files set aside: 1 (see collection.csv): notes.txt: not a notebook of this assignment"
+
+
+def test_a_scratch_file_with_one_copied_cell_is_not_taken_for_the_notebook(tmp_path):
+    """3_rnn_backward_final.ipynb (complete) and scratch.ipynb (one cell copied): scratch sorted
+    first by path and was graded as notebook 3, and both were noted."""
+    import json
+    from autograder import reference
+    ids = collect.cell_ids(reference.SOURCE)
+    three = (reference.SOURCE / "3_rnn_backward.ipynb").read_bytes()
+    cells = json.loads(three)["cells"]
+    one_cell = json.dumps({"cells": [c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id")
+                                     == "rnn_cell_backward"], "metadata": {}, "nbformat": 4,
+                           "nbformat_minor": 5}).encode()
+    make(tmp_path, {"alice/rnn_step_by_step/3_rnn_backward_final.ipynb": three,
+                    "alice/rnn_step_by_step/a scratch.ipynb": one_cell})
+    alice, = collect.collect(tmp_path, ASSIGNMENT, ids)
+    assert alice.files == {"3_rnn_backward.ipynb": three}
+    assert alice.notes == ["graded 3_rnn_backward_final.ipynb as 3_rnn_backward.ipynb (its cells are that "
+                           "notebook's; keep the released names)"]
+
+
+def test_finding_a_notebook_by_its_cells_does_not_parse_a_hostile_file(tmp_path):
+    """An 8 MiB file of empty cells cost the coordinator 200 MiB when parsed."""
+    import tracemalloc
+    from autograder import reference
+    ids = collect.cell_ids(reference.SOURCE)
+    make(tmp_path, {"alice/rnn_step_by_step/x.ipynb": b'{"cells":[' + b"{}," * (8 * 2 ** 20 // 3) + b"{}]}",
+                    "alice/rnn_step_by_step/1_rnn_cell_forward.ipynb": b"{}"})
+    tracemalloc.start()
+    alice, = collect.collect(tmp_path, ASSIGNMENT, ids)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40 * 2 ** 20, peak
+    assert set(alice.files) == {"1_rnn_cell_forward.ipynb"}
