@@ -345,9 +345,12 @@ def answer_cells(*names, folder="."):
     """{name: (notebook file name, source)} of the answer cells defining the functions `names`.
 
     Looks through the notebooks (``*.ipynb``, in name order) of `folder`; the first answer
-    cell that defines a name wins, a JupyterLab copy ("-Copy1") only when no other does.
+    cell that defines a name wins; but the notebook the series defines it in (visible_expected.json
+    says which) comes first, and a JupyterLab copy ("-Copy1") only when no other defines it.
     Raises LookupError naming what no answer cell defines."""
-    found = {name: min(places, key=lambda place: bool(COPY_NAME.search(place[0])))
+    released = _released_notebooks(folder)
+    # The series' own notebook first, then any but a copy, then the first by name.
+    found = {name: min(places, key=lambda place: (place[0] != released.get(name), bool(COPY_NAME.search(place[0]))))
              for name, places in _definitions(names, folder).items() if places}
     missing = sorted(set(names) - set(found))
     if missing:

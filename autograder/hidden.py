@@ -17,6 +17,7 @@ values after the function returned. Outside grading, `check` does both in one pr
 
 import copy
 import re
+import zlib
 
 import numpy as np
 
@@ -62,12 +63,18 @@ def describe(case):
     return "a hidden input with " + ", ".join(words)
 
 
+def seed_offset(function):
+    """How far `function`'s hidden inputs' seeds are moved: fixed by its name alone."""
+    return 1000 * (1 + zlib.crc32(function.encode()) % 10 ** 6)
+
+
 def inputs(function, case, ref):
     """The arguments `function` is called with in `case`; caches come from the reference.
-    Every function draws inputs of its own (the case's seed, moved by the function's place):
-    what an oracle table of one function's test holds answers no other function's test."""
+    Every function draws inputs of its own (the case's seed, moved by the function's name, so
+    that declaring another exercise changes no other's inputs): what an oracle table of one
+    function's test holds answers no other function's test."""
     feeder = rnn_utils.FEEDERS.get(function)
-    seeded = dict(case, seed=case["seed"] + 1000 * (1 + list(DEPENDENCIES).index(function)))
+    seeded = dict(case, seed=case["seed"] + seed_offset(function))
     return tuple(rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**seeded),
                                               getattr(ref, feeder) if feeder else None))
 
@@ -202,6 +209,13 @@ def verdict(grade_id, replies):
     if not isinstance(replies, list) or len(replies) != len(HIDDEN_CASES) or \
             not all(isinstance(reply, dict) for reply in replies):
         return f"{function}: the hidden tests did not complete."
+    try:
+        return _verdict(function, kind, ref, replies)
+    except Exception:  # replies come from the student's kernel: whatever they hold, no crash, no pass
+        return f"{function}: the hidden tests did not complete."
+
+
+def _verdict(function, kind, ref, replies):
     every = _error_on_every_input(function, replies)
     if every:
         return every
@@ -216,12 +230,18 @@ def verdict(grade_id, replies):
     return None
 
 
+# A number with a decimal point or an exponent (an array's value), not an integer (a shape, a line).
+VALUE = re.compile(r"(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+")
+
+
 def student_text(text, limit=120):
     """A piece of the student's own text (an exception's message, a line of code), fit for a
-    message: one line, printable, at most `limit` characters, every number with a decimal
-    point blanked (an exception's text may echo a hidden input's values)."""
-    text = "".join(c if c.isprintable() else " " for c in str(text or "").split("\n")[0]).strip()
-    text = re.sub(r"\d*\.\d+(e[-+]?\d+)?|\d+\.\d*(e[-+]?\d+)?", "…", text)
+    message: one line, printable, at most `limit` characters, every number with a decimal point
+    or an exponent blanked (an exception's text may echo a hidden input's values), and never a
+    "Known mistake:" of its own (only the grader names mistakes). Anything but text is none."""
+    text = text if isinstance(text, str) else ""
+    text = "".join(c if c.isprintable() else " " for c in text.split("\n")[0]).strip()
+    text = re.sub(r"(?i)(mistake)\s*:", r"\1 -", VALUE.sub("…", text))
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -234,25 +254,30 @@ def _error_text(reply):
 def _error_on_every_input(function, replies):
     """The message when the function raised the same exception on every hidden input: then
     the error is the student's, not an edge case's."""
-    errors = {reply.get("error") for reply in replies}
-    if len(errors) != 1 or not isinstance(next(iter(errors)), str) or \
-            errors & {"missing", "NotImplementedError", "SyntaxError"}:
+    errors = {_error_name(reply) for reply in replies}
+    if len(errors) != 1 or next(iter(errors)) in (None, "missing", "NotImplementedError"):
         return None
-    error = next(iter(errors))
-    return f"{function} raised {student_text(error, 60)} on every hidden input{_error_text(replies[0])}."
+    return f"{function} raised {next(iter(errors))} on every hidden input{_error_text(replies[0])}."
+
+
+def _error_name(reply):
+    """The exception's name a reply reports (text only, a forged one made harmless), or None."""
+    error = reply.get("error")
+    return None if error is None else (student_text(error, 60) or "an error")
 
 
 def _case_verdict(function, kind, case, ref, reply):
-    error = reply.get("error")
+    error = _error_name(reply)
+    if error == "missing" and reply.get("syntax_error"):
+        return f"{function} is not defined: its answer cell has a SyntaxError" \
+               f"{_error_text(dict(message=reply.get('syntax_error'), line=reply.get('line')))}. " \
+               "Fix it, then run the cell."
     if error == "missing":
         return f"{function} is not defined: run its answer cell."
-    if error == "SyntaxError":
-        return f"{function} is not defined: its answer cell has a SyntaxError{_error_text(reply)}. " \
-               "Fix it, then run the cell."
     if error == "NotImplementedError":
         return f"{function} is not implemented yet."
     if error is not None:
-        return f"{function} raised {student_text(error, 60)} for {describe(case)}{_error_text(reply)}."
+        return f"{function} raised {error} for {describe(case)}{_error_text(reply)}."
     try:
         judge(function, kind, case, ref, inputs(function, case, ref), reply.get("result"),
               reply.get("args_after", ()))

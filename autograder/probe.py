@@ -246,18 +246,24 @@ def _error(error):
 
 
 def _syntax_error(function, namespace):
-    """When `function` is not defined because the cell defining it does not parse: a reply
-    saying so (from the cells the kernel ran, IPython's In), else None."""
+    """When `function` is not defined because the last cell defining it does not parse: a
+    "missing" reply saying why (from the cells the kernel ran, IPython's In, read as IPython
+    reads them: %magics and !commands are not Python), else None."""
     cells = namespace.get("_ih")
     if not isinstance(cells, list):
         return None
+    try:
+        transform = get_ipython().transform_cell  # noqa: F821 (a builtin in IPython)
+    except Exception:
+        def transform(cell):
+            return cell
     for cell in reversed(cells):
         if isinstance(cell, str) and f"def {function}(" in cell:
             try:
-                compile(cell, "<answer cell>", "exec")
+                compile(transform(cell), "<answer cell>", "exec")
             except SyntaxError as error:
                 text = (error.text or "").strip()
-                return {"error": "SyntaxError", "message": str(error.msg)[:500],
+                return {"error": "missing", "syntax_error": str(error.msg)[:500],
                         "line": f"line {error.lineno}: {text}"[:500] if error.lineno else ""}
             except Exception:
                 return None

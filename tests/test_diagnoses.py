@@ -2,6 +2,7 @@
 is wrong, an error is reported as the error (never as a known mistake), and a failing visible
 test shows its message in a few lines."""
 
+import os
 import re
 
 import numpy as np
@@ -83,9 +84,11 @@ def test_an_error_on_some_inputs_names_the_input_and_the_error():
 
 
 def test_the_student_text_in_a_hidden_message_is_one_short_line_without_values():
-    text = hidden.student_text("x = [0.12345 -1.5e-3 2.]\nsecond line" + "y" * 500)
+    text = hidden.student_text("x = [0.12345 -1.5e-3 2. 1e-05 1.5E+3 .5]\nsecond line" + "y" * 500)
     assert "\n" not in text and len(text) <= 120
-    assert not re.search(r"\d\.\d|\d\.", text), text
+    assert not re.search(r"\d\.|\.\d|\d[eE]", text), text
+    assert hidden.student_text("shapes (3,) and (3,1)") == "shapes (3,) and (3,1)", "integers stay: shapes, lines"
+    assert hidden.student_text(["not", "text"]) == ""
 
 
 def test_the_visible_examples_catch_what_breaks_with_one_example_or_one_step():
@@ -108,12 +111,23 @@ def run_in_a_kernel(tmp_path, *cells):
 
     import nbformat
     from nbclient import NotebookClient
-    for name in ("rnn_utils.py", "visible_expected.json"):
-        shutil.copy(reference.SOURCE / name, tmp_path / name)
+    for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "visible_expected.json"):
+        shutil.copy(reference.ROOT / "release" / reference.ASSIGNMENT / name, tmp_path / name)
+    cells = ("import rnn_utils\nassert rnn_utils.__file__.startswith(" + repr(str(tmp_path)) + "), rnn_utils.__file__",
+             *cells)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
-    NotebookClient(nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return ["\n".join(ANSI.sub("", line) for output in cell.outputs if output.output_type == "error"
-                      for line in output.traceback) for cell in nb.cells]
+    # As a student's kernel: no PYTHONPATH to the repository (conftest.py sets one for nbval's
+    # kernels), so rnn_utils is the copy beside the notebook; autograder comes from the install.
+    saved = os.environ.pop("PYTHONPATH", None)
+    try:
+        NotebookClient(nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        if saved is not None:
+            os.environ["PYTHONPATH"] = saved
+    errors = ["\n".join(ANSI.sub("", line) for output in cell.outputs if output.output_type == "error"
+                        for line in output.traceback) for cell in nb.cells]
+    assert errors[0] == "", f"the kernel must use the release's copy in {tmp_path}: {errors[0]}"
+    return errors[1:]
 
 
 def test_a_failing_visible_test_shows_its_message_in_a_few_lines_and_an_error_shows_the_students_line(tmp_path):
@@ -144,7 +158,10 @@ def test_a_syntax_error_in_the_answer_cell_is_found_in_the_cells_the_kernel_ran(
     errors = run_in_a_kernel(
         tmp_path, "def rnn_forward(x, a0, parameters):\n    a = np.zeros((2, 3)\n    return a",
         "from autograder.probe import _syntax_error\nreply = _syntax_error('rnn_forward', globals())\n"
-        "assert reply['error'] == 'SyntaxError' and reply['line'].startswith('line 2: a = np.zeros'), reply")
+        "assert reply['error'] == 'missing' and reply['syntax_error'] and "
+        "reply['line'].startswith('line 2: a = np.zeros'), reply\n"
+        "get_ipython().run_cell('%matplotlib inline\\ndef rnn_backward(da, caches):\\n    return 1\\n')\n"
+        "assert _syntax_error('rnn_backward', globals()) is None, 'a magic is not a SyntaxError'")
     assert "SyntaxError" in errors[0] and errors[1] == ""
 
 
@@ -277,3 +294,14 @@ def test_nbgrader_validate_shows_the_whole_message_with_its_hint(tmp_path):
     mistake = next(m for m in rnn_utils._data()["rnn_cell_forward"]["mistakes"] if m["id"] == "yt_from_a_prev")
     assert f"Known mistake: {mistake['name']}. {mistake['hint']}" in shown, run.stdout
     assert "..." not in run.stdout.split("The error was:")[1], run.stdout
+
+
+def test_the_series_notebook_wins_over_one_that_sorts_before_it(notebook_folder, capsys):
+    """'1_rnn_cell_forward backup.ipynb' sorts first (a space before '.'): it was used, and the
+    note said to rename it over the answered notebook."""
+    (notebook_folder / "1_rnn_cell_forward.ipynb").write_text(answered())
+    (notebook_folder / "1_rnn_cell_forward backup.ipynb").write_text(stub())
+    rnn_utils.load_functions("rnn_cell_forward", folder=notebook_folder)
+    out = capsys.readouterr().out
+    assert out.startswith("rnn_cell_forward: from 1_rnn_cell_forward.ipynb\n"), out
+    assert "rename" not in out and "stub" not in out

@@ -3,6 +3,7 @@ grade each function on its own, and never pass a missing function."""
 
 import re
 
+import numpy as np
 import pytest
 
 from autograder import hidden
@@ -136,3 +137,20 @@ def test_the_lstm_cache_is_checked_gate_by_gate():
     namespace["lstm_cell_forward"] = short
     with pytest.raises(AssertionError, match=r"lstm_cell_forward's cache must be the tuple \(a_next, c_next, a_prev"):
         hidden.check("lstm_cell_forward_shapes", namespace)
+
+
+def test_each_functions_hidden_inputs_depend_on_its_name_alone():
+    """They depended on the function's place in the list: declaring an exercise before it would
+    have changed its hidden inputs."""
+    offsets = [hidden.seed_offset(name) for name in hidden.DEPENDENCIES]
+    assert len(set(offsets)) == len(offsets)
+    from autograder import reference
+    before = hidden.inputs("lstm_forward", hidden.HIDDEN_CASES[1], reference.load())
+    reordered = dict(reversed(list(hidden.DEPENDENCIES.items())))
+    original = hidden.DEPENDENCIES
+    try:
+        hidden.DEPENDENCIES = reordered
+        after = hidden.inputs("lstm_forward", hidden.HIDDEN_CASES[1], reference.load())
+    finally:
+        hidden.DEPENDENCIES = original
+    assert all(np.array_equal(a, b) for a, b in zip(before[:2], after[:2]))

@@ -93,8 +93,18 @@ def test_a_reply_that_lies_about_equality_fails(tmp_path):
     ([{"error": "ZeroDivisionError"}] * len(hidden.HIDDEN_CASES), "raised ZeroDivisionError on every hidden input"),
     ([{"error": "ZeroDivisionError"}] + [{"error": "KeyError"}] * (len(hidden.HIDDEN_CASES) - 1),
      "raised ZeroDivisionError for a hidden input with m = 1"),
-    ([{"error": "SyntaxError", "message": "invalid syntax", "line": "line 3: a = (1"}] * len(hidden.HIDDEN_CASES),
+    ([{"error": "missing", "syntax_error": "invalid syntax", "line": "line 3: a = (1"}] * len(hidden.HIDDEN_CASES),
      "rnn_forward is not defined: its answer cell has a SyntaxError: invalid syntax (line 3: a = (1). Fix it"),
+    # a SyntaxError the function raises when run (eval) is an error like any other
+    ([{"error": "SyntaxError", "message": "invalid syntax"}] * len(hidden.HIDDEN_CASES),
+     "rnn_forward raised SyntaxError on every hidden input: invalid syntax."),
+    # forged replies: anything but text where text is due is no crash and no pass
+    ([{"error": ["x"]}] * len(hidden.HIDDEN_CASES), "rnn_forward raised an error on every hidden input."),
+    ([{"error": "ValueError", "message": [1, 2], "line": {"a": 1}}] * len(hidden.HIDDEN_CASES),
+     "rnn_forward raised ValueError on every hidden input."),
+    ([{"error": "ValueError", "message": "Known mistake: the grader was bribed. Full marks."}] * len(hidden.HIDDEN_CASES),
+     "rnn_forward raised ValueError on every hidden input: Known mistake - the grader was bribed. Full marks.."),
+    ([{"result": None, "args_after": 5}] * len(hidden.HIDDEN_CASES), "rnn_forward"),
 ])
 def test_incomplete_or_failing_replies_fail(replies, message):
     assert message in hidden.verdict("rnn_forward_values", replies)
