@@ -12,7 +12,7 @@ def main(argv=None):
     grade.add_argument("submissions", help="folder in nbgrader's submitted layout, or a .zip of one")
     grade.add_argument("--out", required=True, help="folder for grades.csv, results/, feedback/, report.png")
     grade.add_argument("--workers", type=int, default=None, help="processes at once (default: CPU count)")
-    grade.add_argument("--timeout", type=int, default=None, help="seconds a cell may run (default: 60)")
+    grade.add_argument("--timeout", type=positive, default=None, help="seconds a cell may run (default: 60)")
     grade.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in OUT/course)")
     grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="grade on this Dask cluster (tcp://host:8786) instead of local worker processes")
@@ -64,6 +64,17 @@ def main(argv=None):
         from . import gradescope
         return gradescope.main(args)
     return 2
+
+
+def positive(text):
+    """A whole number of at least 1, for argparse (anything else: exit 2 and one sentence)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
 
 
 def due_date(parser, text):

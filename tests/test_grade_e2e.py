@@ -154,6 +154,9 @@ def test_a_changed_submission_is_regraded(graded, tmp_path):
     (["{tmp}/empty", "--out", "{tmp}/o"], "no submissions found"),
     ([str(FIXTURES), "--out", "{tmp}/o", "--db", "nosuchdb://x"], "cannot use the gradebook nosuchdb://x"),
     ([str(FIXTURES), "--out", "{tmp}/o", "--workers", "0"], "--workers must be at least 1"),
+    # 0 was taken for the default, and -1 let no cell run at all
+    ([str(FIXTURES), "--out", "{tmp}/o", "--timeout", "0"], "argument --timeout: 0 is less than 1"),
+    ([str(FIXTURES), "--out", "{tmp}/o", "--timeout", "-1"], "argument --timeout: -1 is less than 1"),
 ])
 def test_instructor_mistakes_exit_nonzero_with_a_message(tmp_path, args, message):
     (tmp_path / "empty").mkdir()
