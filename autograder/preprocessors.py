@@ -178,6 +178,11 @@ class ProbedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         """Run the notebook in this process's sandbox (made here for a plain `nbgrader autograde`)."""
         self.resources = resources
+        # What the grader alone writes there ("could not be graded", where visible outputs start)
+        # is never taken from the student's file.
+        nb.metadata.pop("autograder", None)
+        for cell in nb.cells:
+            cell.metadata.pop("autograder", None)
         folder = self._folder()
         self._restore_layout(folder)
         box = self._box = sandbox.current or sandbox.for_this_process(unsafe=not self.sandbox)

@@ -237,6 +237,12 @@ STUDENTS = {
         replace(nbs[NB1], "rnn_cell_forward", RETURN_1, WRONG_1),
         next(c for c in nbs[NB1].cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_cell_forward_values")
         .metadata.nbgrader.update(solution=True))),
+    # Metadata only the grader writes, written by the student: a "could not be graded" banner on
+    # their own page, and a visible-output marker in a test cell. Neither is taken from the file.
+    "fakes_grader_metadata": (24, 24, [], "", lambda nbs: (
+        nbs[NB1].metadata.update(autograder={"problem": "FAKE BANNER: the grader lost this notebook"}),
+        next(c for c in nbs[NB1].cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_cell_forward_values")
+        .metadata.update(autograder={"visible_outputs_from": 10 ** 6}))),
 }
 
 
