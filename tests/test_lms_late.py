@@ -193,6 +193,12 @@ def late_class(tmp_path_factory):
     assert first.returncode == 0, first.stderr
     second = grade(base / "batch2", out, "--roster", str(base / "roster.csv"))  # due date and policy kept
     assert second.returncode == 0, second.stderr
+    # a third batch from Gradescope's export: the student's name, email and sid, and Gradescope's time
+    export = {"submission_metadata.yml": GRADESCOPE_METADATA.replace("2026-12-02 10:00", "2026-12-01 20:00")
+              .split("submission_1002")[0].encode()}
+    export.update({f"submission_1001/{path.name}": path.read_bytes() for path in sorted(COMPLETE.glob("*.ipynb"))})
+    third = grade(lay_out(base / "export", export), out)
+    assert third.returncode == 0, third.stderr
     return out
 
 
@@ -210,6 +216,8 @@ def test_late_students_lose_their_penalty_in_grades_csv(late_class):
     assert rows["kimlee"]["late_penalty"] == "2.4" and rows["kimlee"]["submitted_at"] == "2026-12-03 12:00:00 UTC"
     assert "late by 24.0 hours" in rows["kimlee"]["status"]
     assert (rows["jdoe"]["score"], rows["jdoe"]["late_penalty"], rows["jdoe"]["submitted_at"]) == ("24", "0", "")
+    # Gradescope's 20:00 -08:00 is 04:00 UTC the next day: 16 hours late, one day started
+    assert (rows["3141"]["submitted_at"], rows["3141"]["late_penalty"]) == ("2026-12-02 04:00:00 UTC", "2.4")
     for student in rows:
         validate(json.loads((late_class / "results" / f"{student}.json").read_text()))
     note = json.loads((late_class / "results" / "jsmith.json").read_text())["output"]
@@ -223,7 +231,9 @@ def test_canvas_and_moodle_files_are_in_their_import_formats(late_class):
     moodle = _csv(late_class / "lms" / "moodle.csv")
     assert moodle[0] == ["First name", "Last name", "ID number", "Email address", f"Assignment: {ASSIGNMENT}"]
     assert ["Kim", "Lee", "kimlee", "kim@example.edu", "21.6"] in moodle[1:]
-    assert len(canvas) == len(moodle) == 4
+    assert ["Smith", "", "3141", "jane@example.edu", "21.6"] not in moodle  # Gradescope's Jane is her own student
+    assert ["Jane", "Smith", "3141", "jane@example.edu", "21.6"] in moodle[1:]
+    assert len(canvas) == len(moodle) == 5
 
 
 def test_the_roster_fills_nbgraders_student_table(late_class):
@@ -232,7 +242,8 @@ def test_the_roster_fills_nbgraders_student_table(late_class):
         extension = db.execute("SELECT extension FROM submitted_assignment WHERE student_id = 'kimlee'").fetchone()
         due = db.execute("SELECT duedate FROM assignment").fetchone()
     assert {("jsmith", "Jane", "Smith", "jane@example.edu", "101"),
-            ("kimlee", "Kim", "Lee", "kim@example.edu", "103")} <= students
+            ("kimlee", "Kim", "Lee", "kim@example.edu", "103"), ("3141", "Jane", "Smith", "jane@example.edu", None)} \
+        <= students
     assert extension[0] is not None and due[0].startswith("2026-12-01 12:00:00")
 
 
