@@ -36,6 +36,7 @@ def test_the_zip_has_what_gradescope_needs_at_its_root(tmp_path):
         pins = archive.read("requirements.txt").decode().split()
     assert {"setup.sh", "run_autograder", "autograder/gradescope/run.py", "rnn_utils.py",
             f"source/{ASSIGNMENT}/4_lstm.ipynb", f"source/{ASSIGNMENT}/images/lstm_cell.png"} <= names
+    assert {path.name for path in (ROOT / "source" / ASSIGNMENT).glob("*.py")} <= names  # what rnn_utils loads
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not any(mode & 0o170000 == 0o120000 for mode in modes.values())  # no links
     assert "nbgrader==0.9.6" in pins and not any(pin.split("==")[0].lower() in NOT_FOR_GRADING for pin in pins)

@@ -73,9 +73,10 @@ def build(out, source=None, test_visibility=TEST_VISIBILITY, late_policy="none",
     for path in sorted((ROOT / "autograder").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
             files[str(path.relative_to(ROOT))] = path.read_bytes()
-    for name in ("rnn_utils.py", "rnn_relations.py"):
-        if (ROOT / name).is_file():
-            files[name] = (ROOT / name).read_bytes()
+    # The modules the assignment ships beside its notebooks (rnn_utils.py and those it loads from
+    # beside itself) are the grader's too: autograder/reference.py loads ROOT/rnn_utils.py.
+    for path in sorted(source.glob("*.py")) + [ROOT / "rnn_utils.py"]:
+        files[path.name] = path.read_bytes()
     for folder, dirs, names in sorted(os.walk(source, followlinks=True)):  # images/ is a link
         dirs[:] = [d for d in sorted(dirs) if d not in ("__pycache__", ".ipynb_checkpoints")]
         for name in sorted(names):

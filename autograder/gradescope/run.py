@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from nbgrader.utils import parse_utc
+
 from .. import collect
 from ..course import ASSIGNMENT, ROOT
 
@@ -40,15 +42,30 @@ def who(metadata):
     return student, metadata.get("created_at"), assignment.get("due_date")
 
 
+def _when(text):
+    """Gradescope's due date as an aware datetime; None (no late penalty) when absent or unreadable."""
+    import datetime
+    from dateutil import parser as dates
+    try:
+        when = dates.parse(str(text)) if text else None
+    except (ValueError, OverflowError):
+        print(f"Gradescope's due date {str(text)[:60]!r} cannot be read: no late penalty is applied.")
+        return None
+    return when if when is None or when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.gradescope.run", description=__doc__)
     parser.add_argument("--root", default="/autograder", help="Gradescope's folder (default: /autograder)")
     args = parser.parse_args(argv)
     root = Path(args.root)
-    from ..__main__ import due_date
     from ..grade import SetupError, grade
     settings = json.loads((ROOT / "gradescope.json").read_text()) if (ROOT / "gradescope.json").is_file() else {}
     student, created_at, due = who(read_metadata(root / "submission_metadata.json"))
+    try:
+        parse_utc(str(created_at))
+    except (ValueError, OverflowError):
+        created_at = None  # graded without a submission time: never counted late
     notebooks = collect.cell_ids(ROOT / "source" / ASSIGNMENT)
     try:
         uploads = collect.collect_uploads(root / "submission", ASSIGNMENT, notebooks, student, created_at)
@@ -58,7 +75,7 @@ def main(argv=None):
     out = Path(tempfile.mkdtemp(prefix="gradescope-"))
     try:
         grade(None, out, workers=1, timeout=settings.get("timeout", 60), uploads=uploads,
-              due=due_date(parser, due) if due else None, late_policy=settings.get("late_policy", "none"),
+              due=_when(due), late_policy=settings.get("late_policy", "none"),
               test_visibility=settings.get("test_visibility", "after_due_date"))
         [submission] = uploads.submissions
         results = (out / "results" / f"{submission.student_id}.json").read_text()
