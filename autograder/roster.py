@@ -36,7 +36,8 @@ class Student:
                                                ("email", self.email), ("lms_user_id", self.lms_user_id)) if value}
 
 
-def _split(name):
+def split_name(name):
+    """(first names, last name) of a full name."""
     parts = name.split()
     return (" ".join(parts[:-1]) or None, parts[-1]) if parts else (None, None)
 
@@ -71,7 +72,7 @@ def read(path):
         seen.add(row["id"])
         first, last = row.get("first_name") or None, row.get("last_name") or None
         if not (first or last) and row.get("name"):
-            first, last = _split(row["name"])
+            first, last = split_name(row["name"])
         try:
             extension = float(row.get("extension_hours") or 0)
         except ValueError:

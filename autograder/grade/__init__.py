@@ -342,7 +342,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     known = roster.match(submissions, students)
     for submission in submissions:
         if submission.student_id not in known and (submission.name or submission.email or submission.lms_user_id):
-            first, last = roster._split(submission.name or "")
+            first, last = roster.split_name(submission.name or "")
             known[submission.student_id] = roster.Student(submission.student_id, first, last, submission.email,
                                                           submission.lms_user_id)
         note = set_aside_note(submission)
