@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Callable
 
 from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
+
+from . import spreadsheet
 from nbgrader.utils import parse_utc
 
 MEMBER_LIMIT = 64 * 2**20      # bytes of one file, in a zip or a folder
@@ -123,7 +125,7 @@ class Collection:
             writer = csv.writer(out)
             writer.writerow(["path", "student_id", "submitted_as", "used_as", "reason"])
             for e in self.entries:
-                writer.writerow([e.path, e.student_id, e.submitted_as, e.used_as, e.reason])
+                writer.writerow(spreadsheet.row([e.path, e.student_id, e.submitted_as, e.used_as, e.reason]))
         return path
 
 

@@ -16,6 +16,8 @@ import csv
 import io
 from pathlib import Path
 
+from .. import spreadsheet
+
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["First name", "Last name", "ID number", "Email address"]
 
@@ -38,8 +40,9 @@ def write(out, rows, students, assignment):
         record = students.get(row["student_id"], {})
         first, last, shown = _name(record, row)
         score = f"{row['score']:g}"
-        canvas_out.writerow([shown, record.get("lms_user_id") or "", "", "", "", score])
-        moodle_out.writerow([first or row["submitted_as"], last, row["student_id"], record.get("email") or "", score])
+        canvas_out.writerow(spreadsheet.row([shown, record.get("lms_user_id") or "", "", "", "", score]))
+        moodle_out.writerow(spreadsheet.row([first or row["submitted_as"], last, row["student_id"],
+                                             record.get("email") or "", score]))
     paths = folder / "canvas.csv", folder / "moodle.csv"
     paths[0].write_text(canvas.getvalue(), encoding="utf-8")
     paths[1].write_text(moodle.getvalue(), encoding="utf-8")

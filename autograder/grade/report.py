@@ -15,6 +15,7 @@ import nbformat
 from nbgrader import utils
 
 from ..gradescope import TEST_VISIBILITY   # each test's visibility on Gradescope
+from .. import spreadsheet
 from .gradebook import Score
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -213,7 +214,8 @@ def write_grades(out, rows, notebooks):
     writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: r["student_id"]):
-        writer.writerow({key: _number(row.get(key, 0.0)) for key in columns})
+        writer.writerow({key: spreadsheet.cell(_number(row.get(key, 0.0))) if isinstance(row.get(key), str)
+                         else _number(row.get(key, 0.0)) for key in columns})
     (Path(out) / "grades.csv").write_text(buffer.getvalue())
 
 
