@@ -603,7 +603,10 @@ class _Placer:
         """What a student uploaded to an LMS: its notebooks, found by name at any depth."""
         for file in files:
             if open_zips and file.parts[-1].lower().endswith(".zip") and not file.reason:
-                self.upload(self.unzip(file), owner, order, open_zips=False)
+                members = self.unzip(file)
+                if (owner, file.path) in self.late:   # a late zip's notebooks are late
+                    self.late.update((owner, member.path) for member in members)
+                self.upload(members, owner, order, open_zips=False)
             else:
                 self.notebook(file, owner, file.parts[-1], order)
 
@@ -771,9 +774,16 @@ def _gradescope_export(files, level, budget):
     if metadata.reason:
         return {}
     import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        """safe_load without anchors and aliases: Gradescope writes none, and a few nested aliases
+        make a 400-byte file a 500 MB string once a name is read."""
+        def fetch_alias(self):
+            raise yaml.YAMLError("it uses YAML aliases")
+        fetch_anchor = fetch_alias
     try:
-        # Gradescope writes Ruby's symbols (:submitters:); safe_load builds plain data only.
-        data = yaml.safe_load(metadata.data.decode("utf-8"))
+        # Gradescope writes Ruby's symbols (:submitters:); a safe loader builds plain data only.
+        data = yaml.load(metadata.data.decode("utf-8"), Loader=NoAliases)
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
         metadata.reason = f"cannot be read ({str(error).splitlines()[0][:100]})"
         return {}
@@ -786,7 +796,7 @@ def _gradescope_export(files, level, budget):
     for folder, entry in data.items():
         submitters = get(entry, "submitters")
         first = submitters[0] if isinstance(submitters, list) and submitters else {}
-        name, email, sid = (str(get(first, key)).strip() if get(first, key) is not None else ""
+        name, email, sid = (str(get(first, key)).strip()[:200] if isinstance(get(first, key), (str, int)) else ""
                             for key in ("name", "email", "sid"))
         created = get(entry, "created_at")
         timestamp = created.isoformat() if hasattr(created, "isoformat") else str(created or "") or None

@@ -9,6 +9,7 @@ A submission is the roster student's whose id, email or lms_id it was submitted 
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,29 +77,37 @@ def read(path):
         try:
             extension = float(row.get("extension_hours") or 0)
         except ValueError:
+            extension = None
+        if extension is None or not math.isfinite(extension) or extension < 0:
             raise RosterError(f"line {number} of the roster {path}: extension_hours {row['extension_hours']!r} "
-                              f"is not a number of hours.") from None
+                              f"is not a number of hours (0 or more).")
         students.append(Student(row["id"], first, last, row.get("email") or None, row.get("lms_id") or None,
                                 extension))
     return students
 
 
 def match(submissions, students):
-    """{student_id: Student} for the submissions whose id, submitted_as, email or LMS user id is a
-    roster student's; such a submission takes the roster's id (made safe for nbgrader), unless
-    another submission holds it already."""
-    by_key = {}
+    """{student_id: Student} for the submissions whose id or submitted_as is a roster student's
+    id, whose email is their email, or whose LMS user id is their lms_id: like with like only (a
+    number can be one student's SIS id and another's Canvas id). A submission whose keys point to
+    two students is matched to neither. A matched submission takes the roster's id (made safe for
+    nbgrader), unless another submission holds it already."""
+    ids, emails, lms_ids = {}, {}, {}
     for student in students:
-        for key in (student.id, safe_id(student.id), student.email, student.lms_user_id):
-            if key:
-                by_key.setdefault(key.lower(), student)
+        for key in (student.id, safe_id(student.id)):
+            ids.setdefault(key.lower(), student)
+        if student.email:
+            emails.setdefault(student.email.lower(), student)
+        if student.lms_user_id:
+            lms_ids.setdefault(student.lms_user_id.lower(), student)
     found, taken = {}, {s.student_id for s in submissions}
     for submission in submissions:
-        keys = (submission.student_id, submission.submitted_as, getattr(submission, "email", None),
-                submission.lms_user_id)
-        student = next((by_key[k.lower()] for k in keys if k and k.lower() in by_key), None)
-        if not student:
+        pairs = ((ids, submission.student_id), (ids, submission.submitted_as),
+                 (emails, getattr(submission, "email", None)), (lms_ids, submission.lms_user_id))
+        candidates = {table[key.lower()] for table, key in pairs if key and key.lower() in table}
+        if len(candidates) != 1:
             continue
+        student, = candidates
         wanted = safe_id(student.id)
         if wanted != submission.student_id and wanted not in taken:
             taken.discard(submission.student_id)

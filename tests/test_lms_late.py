@@ -17,7 +17,7 @@ from autograder.grade import report
 from autograder.grade.gradebook import Lateness, Score
 from autograder.gradescope import SCHEMA
 from tests.helpers import ROOT, grade
-from tests.lms_downloads import NOTEBOOKS, lay_out, notebook
+from tests.lms_downloads import NOTEBOOKS, lay_out, notebook, zip_bytes
 
 ASSIGNMENT = "rnn_step_by_step"
 COMPLETE = ROOT / "tests" / "fixtures" / "class" / "s01_complete" / ASSIGNMENT
@@ -100,10 +100,16 @@ def _cells(tmp_path):
 
 def test_canvas_late_mark_is_kept(tmp_path):
     lay_out(tmp_path / "canvas", {"smithjane_LATE_101_9001_1_rnn_cell_forward.ipynb": notebook("late"),
-                                  "doejohn_102_9002_1_rnn_cell_forward.ipynb": notebook("on time")})
+                                  "doejohn_102_9002_1_rnn_cell_forward.ipynb": notebook("on time"),
+                                  # a late student's notebooks in a zip were not late (found in review)
+                                  "smithjohn_LATE_103_9003_work.zip": zip_bytes(tmp_path, {
+                                      "1_rnn_cell_forward.ipynb": notebook("zipped late"),
+                                      "2_rnn_forward.ipynb": notebook("zipped late")})})
     found = {s.submitted_as: s for s in collect.collect(tmp_path / "canvas", ASSIGNMENT, NOTEBOOKS)}
     assert found["smithjane"].late_by_lms and found["smithjane"].lms_user_id == "101"
     assert not found["doejohn"].late_by_lms
+    assert found["smithjohn"].late_by_lms and set(found["smithjohn"].files) == {"1_rnn_cell_forward.ipynb",
+                                                                                "2_rnn_forward.ipynb"}
 
 
 GRADESCOPE_METADATA = """\
@@ -139,9 +145,24 @@ def test_a_gradescope_export_is_graded_under_the_students_ids(tmp_path):
     assert reasons["submission_metadata.yml"].startswith("Gradescope's list of submissions")
 
 
+def test_a_gradescope_export_with_yaml_aliases_is_not_expanded(tmp_path):
+    """Nested aliases made a 419-byte submission_metadata.yml a 52 MB name (found in review)."""
+    bomb = "a: &a ['xxxxxxxxxx']\n" + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+                                          for p, c in zip("abcdefg", "bcdefgh"))
+    bomb += "submission_1001:\n  :submitters:\n  - :name: *h\n    :sid: '3141'\n"
+    export = lay_out(tmp_path / "export", {"submission_metadata.yml": bomb.encode(),
+                                           "submission_1001/1_rnn_cell_forward.ipynb": notebook("jane")})
+    collection = collect.collect(export, ASSIGNMENT, _cells(tmp_path))
+    [submission] = collection.submissions
+    assert submission.submitted_as == "submission_1001" and not submission.name
+    reasons = {e.path.rsplit("/", 1)[-1]: e.reason for e in collection.entries}
+    assert "it uses YAML aliases" in reasons["submission_metadata.yml"]
+
+
 def test_uploads_are_read_without_following_links(tmp_path):
     uploads = lay_out(tmp_path / "submission", {"answers.ipynb": (COMPLETE / "1_rnn_cell_forward.ipynb").read_bytes()})
-    (uploads / "4_lstm.ipynb").symlink_to("/etc/passwd")
+    # a link to the solution notebook: followed, it would score the points
+    (uploads / "4_lstm.ipynb").symlink_to(ROOT / "source" / ASSIGNMENT / "4_lstm.ipynb")
     collection = collect.collect_uploads(uploads, ASSIGNMENT, _cells(tmp_path), "ann@example.edu", "2026-12-01")
     [submission] = collection.submissions
     assert list(submission.files) == ["1_rnn_cell_forward.ipynb"] and submission.timestamp == "2026-12-01"
@@ -161,10 +182,30 @@ def test_roster_is_read_and_checked(tmp_path):
     assert (jane.first_name, jane.last_name, jane.lms_user_id) == ("Jane Q", "Smith", "101")
     assert kim.extension_hours == 24 and kim.email is None
     for text, problem in (("name,email\nJane,j@x\n", "no id column"), ("id\njsmith\njsmith\n", "repeats"),
-                          ("id,extension_hours\nkim,two days\n", "not a number")):
+                          ("id,extension_hours\nkim,two days\n", "not a number"),
+                          # nan, inf and a negative extension crashed grading later, or took time away
+                          ("id,extension_hours\nkim,nan\n", "not a number"), ("id,extension_hours\nkim,inf\n", "not a number"),
+                          ("id,extension_hours\nkim,-5\n", "0 or more")):
         path.write_text(text)
         with pytest.raises(roster.RosterError, match=problem):
             roster.read(path)
+
+
+def test_the_roster_matches_like_with_like():
+    """A submission under Canvas user id 1234 was matched to the student whose SIS id is 1234, who
+    then got another student's grade and lost their own extension (found in review)."""
+    from autograder.collect import Submission
+    ann = roster.Student("1234", "Ann", "Lee", "ann@example.edu", "900")
+    bob = roster.Student("bsmith", "Bob", "Smith", "bob@example.edu", "1234", extension_hours=72)
+    canvas = Submission("smithbob", {}, submitted_as="smithbob", lms_user_id="1234")
+    by_id = Submission("1234", {}, submitted_as="1234")
+    both = Submission("lee", {}, submitted_as="1234", lms_user_id="900")   # ann's id and ann's lms id: ann
+    torn = Submission("x", {}, submitted_as="bsmith", lms_user_id="900")   # bob's id, ann's lms id: neither
+    found = roster.match([canvas, by_id, both, torn], [ann, bob])
+    assert found[canvas.student_id] is bob and canvas.student_id == "bsmith"
+    assert found["1234"] is ann and by_id.student_id == "1234"
+    assert both.student_id == "lee" and found["lee"] is ann   # ann's id was taken: the submission keeps its own
+    assert "x" not in found and torn.student_id == "x"
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -257,3 +298,16 @@ def test_plain_nbgrader_export_sees_the_same_penalties(late_class):
     exported = {row["student_id"]: row for row in csv.DictReader(open(late_class / "export.csv"))}
     assert float(exported["jsmith"]["late_submission_penalty"]) == pytest.approx(2.4)
     assert float(exported["jsmith"]["score"]) == pytest.approx(21.6)
+
+
+def test_a_roster_or_due_date_given_later_reaches_students_graded_before():
+    """The saved grading of an unchanged submission was kept when a later run brought an extension
+    (or, for a LATE_ file without a time, a due date): the student stayed late (found in review)."""
+    from autograder import grade as grading
+    from autograder.collect import Submission
+    on_time = Submission("kim", {"1_rnn_cell_forward.ipynb": b"{}"}, timestamp="2026-12-03 12:00:00 UTC")
+    late = Submission("jane", {"1_rnn_cell_forward.ipynb": b"{}"}, late_by_lms=True)
+    kim = roster.Student("kim", extension_hours=24)
+    assert grading.record_key("k", on_time, None, None) != grading.record_key("k", on_time, kim, None)
+    assert grading.record_key("k", on_time, kim, "2026-12-01") == grading.record_key("k", on_time, kim, "2026-12-02")
+    assert grading.record_key("k", late, None, "2026-12-01") != grading.record_key("k", late, None, "2026-12-02")

@@ -350,7 +350,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
             submission.notes.append(note)
     kept_by_hand = _follow_source_change(out, course, db_url, submissions, notebooks, log)
     key_base = fingerprint(course, timeout)
-    keys = {s.student_id: hashlib.sha256((key_base + s.digest()).encode()).hexdigest() for s in submissions}
+    keys = {s.student_id: record_key(key_base, s, known.get(s.student_id), options.due) for s in submissions}
     todo = []
     for submission in submissions:
         state = _stored_state(out, submission.student_id)
@@ -408,6 +408,16 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     shutil.rmtree(out / ".work", ignore_errors=True)
     _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
     return write_reports(out, course, db_url, log, options.test_visibility)
+
+
+def record_key(key_base, submission, student, due):
+    """What a student's saved grading depends on: the grader and source (`key_base`), the files,
+    and what is recorded with the grades: the roster's record of the student (an extension
+    given later must reach a student graded before) and, for a file the LMS marked late without
+    a time, the due date it is counted from."""
+    late = submission.late_by_lms and not submission.timestamp
+    extra = repr((student, str(due) if late else ""))
+    return hashlib.sha256((key_base + submission.digest() + extra).encode()).hexdigest()
 
 
 def _submitted_at(submission, due, result):
