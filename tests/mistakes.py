@@ -150,3 +150,11 @@ def student(*mistake_ids):
         linecache.cache[filename] = (len(sources[function]), None, sources[function].splitlines(True), filename)
         exec(compile(sources[function], filename, "exec"), namespace)
     return namespace
+
+
+def visible(kind, function, namespace):
+    """Run the visible test `kind` ("shapes" or "values") of `function` with the student's functions
+    in `namespace`, as the notebook's test cell does (run beside visible_expected.json)."""
+    check = getattr(rnn_utils, f"check_{function}_{kind}")
+    feeder = rnn_utils.FEEDERS.get(function)
+    return check(namespace[function], namespace[feeder]) if feeder else check(namespace[function])

@@ -5,11 +5,10 @@ test shows its message in a few lines."""
 import os
 import re
 
-import numpy as np
 import pytest
 
 from autograder import hidden, reference
-from tests.mistakes import student
+from tests.mistakes import student, visible
 
 rnn_utils = reference.rnn_utils
 
@@ -18,12 +17,6 @@ rnn_utils = reference.rnn_utils
 def beside_the_notebooks(monkeypatch):
     """Visible tests read visible_expected.json from the working folder, as in a notebook."""
     monkeypatch.chdir(reference.SOURCE)
-
-
-def visible(kind, function, namespace):
-    check = getattr(rnn_utils, f"check_{function}_{kind}")
-    feeder = rnn_utils.FEEDERS.get(function)
-    return check(namespace[function], namespace[feeder]) if feeder else check(namespace[function])
 
 
 WRONG_CACHES = [

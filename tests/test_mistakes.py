@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autograder import hidden, mistakes, reference
-from tests.mistakes import STUDENT_EDITS, student
+from tests.mistakes import STUDENT_EDITS, student, visible
 
 rnn_utils = reference.rnn_utils
 ALL = {m.id: m for m in (*mistakes.MISTAKES, mistakes.INPUT_MUTATED)}
@@ -19,13 +19,6 @@ SHAPE_MISTAKES = {"dwax_dwaa_swapped", "bias_without_keepdims", "bias_wrong_axis
 def beside_the_notebooks(monkeypatch):
     """Visible tests read visible_expected.json from the working folder, as in a notebook."""
     monkeypatch.chdir(reference.SOURCE)
-
-
-def visible(kind, function, namespace):
-    """Run the visible test `kind` of `function` with the student's functions."""
-    check = getattr(rnn_utils, f"check_{function}_{kind}")
-    feeder = rnn_utils.FEEDERS.get(function)
-    return check(namespace[function], namespace[feeder]) if feeder else check(namespace[function])
 
 
 def test_every_known_mistake_has_a_student_edit():
