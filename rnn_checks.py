@@ -116,9 +116,9 @@ CARRIED = {name: e.carried for name, e in EXERCISES.items() if e.carried}
 CELLS = {name: e.cell for name, e in EXERCISES.items() if e.cell}
 WRITTEN_IN = {name: e.written_in for name, e in EXERCISES.items()}
 RTOL, ATOL = 1e-4, 1e-6
-# What a cell computes: a cache entry equal to one of these, of the same step, was written
-# after the cache kept it.
-RESULTS_OF_CELL = ("a_next", "c_next")
+# What a cell computes and keeps in its cache: a cache entry equal to one of these, of the same
+# step, was written after the cache kept it.
+RESULTS_OF_CELL = {key for e in EXERCISES.values() if e.cache for key in e.returns if key in e.cache}
 
 
 class TestFailure(AssertionError):
@@ -302,22 +302,12 @@ def _cache_hint(t, key, value, expected):
     return ""
 
 
-def outputs_match(got, want, rtol=RTOL, atol=ATOL):
+def outputs_match(got, want):
     """Whether two {name: array} are equal within tolerance (NaN equal to NaN, shapes equal);
     None stands for "raised an error" and matches only None."""
     if got is None or want is None:
         return got is None and want is None
-    if set(got) != set(want):
-        return False
-    for key, value in want.items():
-        try:
-            value_got = np.asarray(got[key], dtype=np.float64)
-        except (TypeError, ValueError):
-            return False
-        value = np.asarray(value, dtype=np.float64)
-        if value_got.shape != value.shape or not np.allclose(value_got, value, rtol, atol, equal_nan=True):
-            return False
-    return True
+    return same_value(got, want)
 
 
 def _fed_arguments(part, example, forward=None):
@@ -353,9 +343,14 @@ def _expected_caches(part, example, args):
     return [dict(_arrays(step), parameters=args[-1]) for step in _data()[part]["caches"][example]]
 
 
+def _where(example):
+    """How a message names the example (the printed one goes without saying)."""
+    return "" if example == FIRST else f" on {example}"
+
+
 def _cache_failure(part, args, result, example):
     """What is wrong with the cache a forward pass returned on `example`, or None."""
-    where = "" if example == FIRST else f" on {example}"
+    where = _where(example)
     problem = cache_problem(part, args, result, where)
     if problem is None and part in CELLS:
         problem = cache_values_problem(part, step_caches(part, result), _expected_caches(part, example, args), where)
@@ -384,7 +379,8 @@ def known_mistake(part, seen, mistakes, large=LARGE_SCORES):
     return None
 
 
-def _diagnose(part, run):
+def _seen(run):
+    """{example: the outputs of `run` there, or None where it raised}."""
     seen = {}
     for example in EXAMPLES:
         try:
@@ -392,22 +388,23 @@ def _diagnose(part, run):
                 seen[example] = run(example)
         except Exception:  # a mistake may raise where the student's code does (a shape mismatch)
             seen[example] = None
+    return seen
+
+
+def _diagnose(part, seen):
     mistakes = [dict(m, outputs={k: _arrays(v) for k, v in m["outputs"].items()})
                 for m in _data()[part]["mistakes"]]
     return known_mistake(part, seen, mistakes)
 
 
-def _relation(part, run):
-    """How the outputs of `run` relate to the reference's on the first example where they
+def _relation(part, seen):
+    """How the outputs `seen` relate to the reference's on the first example where they
     differ (transposed, a factor m, a step late...), or None."""
     defaults = {k: p.default for k, p in inspect.signature(example_inputs).parameters.items()}
-    for example, case in EXAMPLES.items():
-        try:
-            with np.errstate(all="ignore"):
-                got = run(example)
-        except Exception:
+    for example, got in seen.items():
+        if got is None:
             continue
-        case = {**defaults, **case}
+        case = {**defaults, **EXAMPLES[example]}
         sentence = relations.relation(got, _expected(part, example), label=lambda key: _label(part, key),
                                       m=case["m"], T_x=case["T_x"], rtol=RTOL, atol=ATOL)
         if sentence:
@@ -472,9 +469,10 @@ def _judged(part, run, test, function=None):
         raise
     except Exception as failure:
         verdict = isinstance(failure, AssertionError) and _raised_here(failure)
-        hint = _diagnose(part, run) or _callee_problem(part, function)
+        seen = _seen(run)
+        hint = _diagnose(part, seen) or _callee_problem(part, function)
         if verdict and hint is None:
-            hint = _relation(part, run)
+            hint = _relation(part, seen)
         if verdict:
             raise TestFailure(f"{failure} {hint}" if hint else str(failure)) from None
         if hint is None and not _shape_error(failure):
@@ -550,9 +548,8 @@ def _check_example(part, function, forward, example, args=None, result=None):
     if part in RESULTS:
         _check_tuple(result, part, RESULTS[part])
     got, expected = exercise_outputs(part, result), _expected(part, example)
-    where = "" if example == FIRST else f" on {example}"
     for key in OUTPUTS[part]:
-        _check_values(got[key], _label(part, key), expected[key], where=where)
+        _check_values(got[key], _label(part, key), expected[key], where=_where(example))
     if part in RESULTS:
         problem = _cache_failure(part, args, result, example)
         assert problem is None, problem
@@ -606,24 +603,26 @@ def _forward_shapes(part, function):
     print("All shape tests passed.")
 
 
-def _forward_values(part, function, shown):
-    """Visible values test of a forward pass: print the entries `shown` ((output, index)
-    pairs) on the first example, then compare every output, and the cache, on every example."""
+def _values_test(part, function, forward, shown):
+    """Visible values test: print the entries `shown` ((output, index) pairs) on the first
+    example, then compare every output (and a forward pass's cache) on every example. A backward
+    pass (`forward` given) runs on the cache of your forward pass."""
     __tracebackhide__ = True
 
     def test():
         __tracebackhide__ = True
-        args = exercise_arguments(part, example_inputs())
+        args = list(_fed_arguments(part, FIRST, forward))
         result = _called(function, part, args)
-        _check_tuple(result, part, RESULTS[part])
+        if part in RESULTS:
+            _check_tuple(result, part, RESULTS[part])
         outputs = exercise_outputs(part, result)
         for key, expected in _expected(part).items():  # before printing entries that may not exist
             _check_shape(outputs[key], _label(part, key), expected.shape)
         for key, index in shown:
-            _show(key + "".join(f"[{i}]" for i in index), outputs[key][index])
+            _show(_label(part, key) + "".join(f"[{i}]" for i in index), outputs[key][index])
         for example in EXAMPLES:
-            _check_example(part, function, None, example, *((args, result) if example == FIRST else ()))
-    _judged(part, _runner(part, function), test, function)
+            _check_example(part, function, forward, example, *((args, result) if example == FIRST else ()))
+    _judged(part, _runner(part, function, forward), test, function)
     print("All value tests passed.")
 
 
@@ -643,26 +642,6 @@ def _backward_shapes(part, function, forward):
     print("All shape tests passed.")
 
 
-def _backward_values(part, function, forward, shown):
-    """Visible values test of a backward pass: print the entries `shown` ((key, index)
-    pairs) on the first example, then compare every gradient on every example."""
-    __tracebackhide__ = True
-
-    def test():
-        __tracebackhide__ = True
-        args = list(_fed_arguments(part, FIRST, forward))
-        result = _called(function, part, args)
-        gradients = exercise_outputs(part, result)
-        for key, expected in _expected(part).items():  # before printing entries that may not exist
-            _check_shape(gradients[key], _label(part, key), expected.shape)
-        for key, index in shown:
-            _show(f'gradients["{key}"]' + "".join(f"[{i}]" for i in index), gradients[key][index])
-        for example in EXAMPLES:
-            _check_example(part, function, forward, example, *((args, result) if example == FIRST else ()))
-    _judged(part, _runner(part, function, forward), test)
-    print("All value tests passed.")
-
-
 def _visible_test(exercise, kind):
     """The visible test `kind` ("shapes" or "values") of `exercise`, as the test cells call it:
     check_<name>_<kind>(function), or (function, forward) for a backward pass."""
@@ -673,14 +652,14 @@ def _visible_test(exercise, kind):
             if kind == "shapes":
                 _backward_shapes(part, function, forward)
             else:
-                _backward_values(part, function, forward, shown)
+                _values_test(part, function, forward, shown)
     else:
         def check(function):
             __tracebackhide__ = True
             if kind == "shapes":
                 _forward_shapes(part, function)
             else:
-                _forward_values(part, function, shown)
+                _values_test(part, function, None, shown)
     check.__name__ = check.__qualname__ = f"check_{part}_{kind}"
     check.__doc__ = (f"Visible test: {'keys and shapes' if kind == 'shapes' else 'values'} of {part}'s "
                      f"{'gradients' if exercise.forward else 'outputs and cache'} on the examples.")

@@ -348,10 +348,15 @@ def answer_cells(*names, folder="."):
     cell that defines a name wins; but the notebook the series defines it in (visible_expected.json
     says which) comes first, and a JupyterLab copy ("-Copy1") only when no other defines it.
     Raises LookupError naming what no answer cell defines."""
-    released = _released_notebooks(folder)
+    return _chosen(names, folder, _definitions(names, folder), _released_notebooks(folder))
+
+
+def _chosen(names, folder, everywhere, released):
+    """answer_cells' choice among `everywhere` ({name: [(notebook, source)]}), `released` being
+    {function: the notebook the series defines it in}."""
     # The series' own notebook first, then any but a copy, then the first by name.
     found = {name: min(places, key=lambda place: (place[0] != released.get(name), bool(COPY_NAME.search(place[0]))))
-             for name, places in _definitions(names, folder).items() if places}
+             for name, places in everywhere.items() if places}
     missing = sorted(set(names) - set(found))
     if missing:
         raise LookupError(
@@ -371,11 +376,10 @@ def _released_notebooks(folder):
     return {part: entry["notebook"] for part, entry in data.items() if isinstance(entry, dict) and "notebook" in entry}
 
 
-def _loading_notes(names, folder, chosen):
-    """What a student should know about the functions load_functions found: where each came
-    from, and whether it is the released stub, one of several definitions, or in a notebook
-    that is not the series' own (the grader grades that one)."""
-    released, everywhere = _released_notebooks(folder), _definitions(names, folder)
+def _loading_notes(names, folder, chosen, everywhere, released):
+    """What a student should know about the functions load_functions found (`chosen`, among
+    `everywhere`): where each came from, and whether it is the released stub, one of several
+    definitions, or in a notebook that is not the series' own (the grader grades that one)."""
     notes = []
     for name in names:
         notebook, source = chosen[name]
@@ -407,7 +411,8 @@ def load_functions(*names, folder=".", quiet=False):
     """
     namespace = {"np": np, "__name__": "rnn_answers"}
     namespace.update({name: globals()[name] for name in __all__})
-    chosen = answer_cells(*names, folder=folder)
+    everywhere, released = _definitions(names, folder), _released_notebooks(folder)  # each notebook read once
+    chosen = _chosen(names, folder, everywhere, released)
     done = set()
     for name, (notebook, source) in chosen.items():
         if source not in done:  # a cell defining several of the names runs once
@@ -417,7 +422,7 @@ def load_functions(*names, folder=".", quiet=False):
             exec(compile(source, filename, "exec"), namespace)
             done.add(source)
     if not quiet:
-        print("\n".join(_loading_notes(names, folder, chosen)))
+        print("\n".join(_loading_notes(names, folder, chosen, everywhere, released)))
     return tuple(namespace[name] for name in names)
 
 
