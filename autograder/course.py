@@ -82,14 +82,17 @@ def create_gradebook(db_url):
     """Make the gradebook at `db_url` if it has no tables yet, as nbgrader's Gradebook does
     (its tables, stamped with the newest migration), but reading that migration in this
     process: nbgrader runs `alembic heads` in a subprocess for it, seconds of start-up on
-    every new gradebook. An existing gradebook is left to nbgrader's own checks."""
+    every new gradebook. An existing gradebook is left to nbgrader's own checks.
+    Under the gradebook's writer lock: two runs starting at once on a new database would
+    both find no tables and both create them (the second fails on a duplicate table)."""
     import sqlalchemy
     from alembic.script import ScriptDirectory
     from nbgrader import dbutil
     from nbgrader.api import Base
+    from .grade.gradebook import writing
     engine = sqlalchemy.create_engine(db_url)
     try:
-        with engine.begin() as connection:
+        with writing(db_url), engine.begin() as connection:
             if sqlalchemy.inspect(connection).get_table_names():
                 return
             Base.metadata.create_all(connection)

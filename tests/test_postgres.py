@@ -2,15 +2,17 @@
 (Debian's package, `make postgres`): the fixture class grades into it with exact scores,
 and two grading runs at once on the same gradebook leave it whole."""
 
+import multiprocessing
 import shutil
 import subprocess
 import sys
 
 import pytest
+import sqlalchemy
 from nbgrader.api import Gradebook
 
 from autograder import sample
-from autograder.course import ASSIGNMENT, COURSE_ID
+from autograder.course import ASSIGNMENT, COURSE_ID, create_gradebook
 from tests import postgres
 from tests.helpers import ROOT, grade, results
 
@@ -66,3 +68,37 @@ def test_two_runs_at_once_on_one_gradebook(tmp_path_factory):
         with Gradebook(url, COURSE_ID) as gb:
             assert len(gb.assignments) == 1 and len(gb.students) == len(STUDENTS)
             assert all(len(gb.find_student(s).submissions) == 1 for s in STUDENTS)
+
+
+def test_runs_starting_at_once_on_a_new_gradebook_make_it_once(server, tmp_path):
+    """The first run on an empty database makes its tables. Four processes doing it at the
+    same moment all succeed (unlocked, all four found no tables and three failed on a
+    duplicate table: CI saw it as a grading run dying at start)."""
+    engine = sqlalchemy.create_engine(server.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sqlalchemy.text("CREATE DATABASE empty_gradebook"))
+    engine.dispose()
+    url = server.rsplit("/", 1)[0] + "/empty_gradebook"
+    context = multiprocessing.get_context("spawn")
+    barrier, outcomes = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_create_at_once, args=(url, barrier, outcomes)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    assert [outcomes.get(timeout=120) for _ in processes] == ["made"] * 4
+    for process in processes:
+        process.join(timeout=60)
+    with Gradebook(url, COURSE_ID) as gb:
+        assert gb.students == []
+
+
+def _create_at_once(url, barrier, outcomes):
+    import alembic.script  # noqa: F401  (imported before the barrier, so that all four start together)
+    import nbgrader.api  # noqa: F401
+    import autograder.grade.gradebook  # noqa: F401
+    barrier.wait(timeout=60)
+    try:
+        create_gradebook(url)
+    except Exception as error:
+        outcomes.put(f"{type(error).__name__}: {str(error)[:200]}")
+    else:
+        outcomes.put("made")

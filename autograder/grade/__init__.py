@@ -33,7 +33,8 @@ import sqlalchemy.exc
 from nbgrader.api import Gradebook, MissingEntry
 
 from .. import collect, late, release, roster, sandbox
-from ..course import ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, generate_assignment, prefer_this_environment
+from ..course import (ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, create_gradebook, generate_assignment,
+                      prefer_this_environment)
 from . import cluster, feedback, gradebook, lms, report, worker
 
 
@@ -329,6 +330,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     _link_feedback(out, course)
     db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
     check_database(db_url)
+    create_gradebook(db_url)  # once, locked: every later open finds the tables (nbgrader's would race)
     template = out / ".work" / "template_gradebook.db"
     template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
     notebooks = collect.cell_ids(course / "source" / ASSIGNMENT)  # names, and cells to know them by
