@@ -8,6 +8,7 @@ notebooks the workers return, so the verdicts are nbgrader's, and formgrader and
 import datetime
 import fcntl
 import hashlib
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,26 @@ def writing(db_url):
     """Hold the gradebook's writer lock: two grading runs on one gradebook (two instructors,
     or a re-run started before the last one ended) take turns for each write, instead of
     both creating the same student, submission or assignment rows at once. PostgreSQL: a
-    session advisory lock; SQLite: an flock on a file beside the database."""
+    session advisory lock; SQLite: an flock on a file beside the database. Re-entrant: a
+    process holding it (registering the assignment) may make the tables (create_gradebook
+    takes it too); a second lock of its own would wait for itself."""
+    held = _held.__dict__.setdefault("urls", set())
+    if db_url in held:
+        yield
+        return
+    held.add(db_url)
+    try:
+        with _locked(db_url):
+            yield
+    finally:
+        held.discard(db_url)
+
+
+_held = threading.local()  # .urls: the gradebooks whose writer lock this thread holds
+
+
+@contextmanager
+def _locked(db_url):
     if db_url.startswith("postgresql"):
         engine = sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.NullPool)
         key = int.from_bytes(hashlib.sha256(f"nbgrader gradebook {COURSE_ID}".encode()).digest()[:8], "big", signed=True)
