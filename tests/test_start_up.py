@@ -1,0 +1,52 @@
+"""What a grading run does once instead of again and again (issue 19): the metadata schema is
+checked once per process, and what is imported for nothing is not imported."""
+
+import subprocess
+import sys
+
+import jsonschema
+import nbformat
+import pytest
+from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+from autograder.course import nbgrader_config
+from tests.helpers import ROOT
+
+
+def _notebook(*metadata):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": meta}) for meta in metadata]
+    return nb
+
+
+GOOD = {"grade": False, "grade_id": "a", "locked": False, "schema_version": 3, "solution": True, "task": False}
+
+
+def test_the_metadata_schema_is_checked_once_per_process(monkeypatch):
+    nbgrader_config()  # configures nbgrader's pipelines
+    checks = []
+    check = jsonschema.Draft7Validator.check_schema.__func__
+    for cls in (jsonschema.Draft4Validator, jsonschema.Draft7Validator, jsonschema.Draft202012Validator):
+        monkeypatch.setattr(cls, "check_schema", classmethod(lambda c, s: (checks.append(c), check(c, s))))
+    for _ in range(3):
+        MetadataValidator().validate_nb(_notebook(GOOD, dict(GOOD, grade_id="b"), dict(GOOD, grade_id="c")))
+    assert len(checks) <= 1  # nbgrader's own code: once per cell, 9 here
+
+
+def test_bad_metadata_fails_as_before():
+    nbgrader_config()
+    bad = dict(GOOD, points="many", grade=True)
+    with pytest.raises(ValidationError) as ours:
+        MetadataValidator().validate_nb(_notebook(bad))
+    with pytest.raises(ValidationError) as plain:
+        jsonschema.validate(bad, MetadataValidator().schema)
+    assert ours.value.message == plain.value.message
+
+
+def test_grading_imports_no_rfc3987_grammar():
+    """jsonschema builds rfc3987_syntax's grammar on import (a second of every run's start-up)
+    for a format none of our schemas uses."""
+    code = "import autograder.grade, nbformat, sys; print('rfc3987_syntax' in sys.modules and " \
+           "sys.modules['rfc3987_syntax'] is not None)"
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"
