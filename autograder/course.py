@@ -53,7 +53,8 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT, late_policy="n
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.preprocessors import ClearHiddenTests
     from .preprocessors import (DropDuplicateIds, FeedbackOutputs, FeedbackSummary, ProbedExecute,
-                                RestoreMissingCells)
+                                RestoreMissingCells, check_schemas_once)
+    check_schemas_once()
     replace = {"DeduplicateIds": DropDuplicateIds, "Execute": ProbedExecute, "OverwriteCells": RestoreMissingCells}
 
     def configured(converter, trait):

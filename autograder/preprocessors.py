@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import html
+import json
 import os
 import re
 import signal
@@ -18,6 +19,39 @@ from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, Execute, Nb
 from traitlets import Bool, Integer, Unicode
 
 from . import hidden, probe, sandbox
+
+
+class _SchemaCheckedOnce:
+    """jsonschema as nbgrader's metadata validator uses it, with `validate` checking the schema
+    itself once, not for every cell of every notebook (jsonschema.validate does, and it was a
+    third of registering the assignment and 0.1 s of every submission). The cell is validated
+    as before, and raises the same error (jsonschema's best match)."""
+
+    def __init__(self, module):
+        self._module, self._validators = module, {}
+
+    def validate(self, instance, schema):
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = self._module.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = self._validators[key] = cls(schema)
+        error = self._module.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def check_schemas_once():
+    """Make nbgrader's CheckCellMetadata (all its pipelines: generate_assignment, autograde)
+    check the metadata schema once per process. No configuration reaches this: nbgrader calls
+    jsonschema.validate from its format module."""
+    from nbgrader.nbgraderformat import common
+    if not isinstance(common.jsonschema, _SchemaCheckedOnce):
+        common.jsonschema = _SchemaCheckedOnce(common.jsonschema)
 
 
 class DropDuplicateIds(DeduplicateIds):
