@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from autograder.course import nbgrader_config
+from autograder.course import ASSIGNMENT, nbgrader_config
 from tests.helpers import ROOT
 
 
@@ -50,3 +50,36 @@ def test_grading_imports_no_rfc3987_grammar():
            "sys.modules['rfc3987_syntax'] is not None)"
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monkeypatch):
+    """Each nbgrader generate_assignment costs a second or more of every run: a later run with
+    the same source (grading one more student) makes none; a changed source makes both the
+    template and the class gradebook again, and the gradebook has the new points."""
+    from autograder import grade as grading
+    from autograder.grade import gradebook
+    made = []
+    real = grading.generate_assignment
+    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, timeout: (made.append(db_url),
+                                                                                          real(root, db_url, timeout))[1])
+    course = grading.copy_source(tmp_path)
+    db_url = f"sqlite:///{tmp_path / 'class.db'}"
+    kept = tmp_path / ".state" / "template_gradebook.db"
+
+    def register():
+        made.clear()
+        grading.register_assignment(course, db_url, tmp_path / "template.db", 5, kept=kept)
+        return len(made)
+
+    assert register() == 1  # the template; a new class gradebook is a copy of it
+    assert register() == 0
+    path = next((course / "source" / ASSIGNMENT).glob("1_*.ipynb"))
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("points"))
+    cell.metadata.nbgrader.points += 1
+    nbformat.write(notebook, path)
+    assert register() == 2
+    points = {(name, kind, cell_name): rest[0] for name, kind, cell_name, *rest in gradebook.assignment_record(db_url)
+              if kind == "grade"}
+    assert points[(path.stem, "grade", cell.metadata.nbgrader.grade_id)] == cell.metadata.nbgrader.points
+    assert register() == 0

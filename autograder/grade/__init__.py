@@ -125,19 +125,32 @@ def copy_source(out, source=None):
     return course
 
 
-def register_assignment(course, db_url, template, timeout, late_policy="none"):
+def register_assignment(course, db_url, template, timeout, late_policy="none", kept=None):
     """The assignment in the class gradebook (with an nbgrader_config.py beside it, so that
     formgrader and `nbgrader export` work in OUT/course), and in `template`: a gradebook
-    with the assignment and nothing else, that each worker copies to grade a submission in."""
+    with the assignment and nothing else, that each worker copies to grade a submission in.
+    `kept`: where the template is kept between runs. Each nbgrader generate_assignment costs
+    a second or more: the kept template serves while the source and the grader are the same,
+    and the class gradebook is registered again only when its record of the assignment
+    differs from the template's (a later run, grading one more student, does neither)."""
     (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT), late_policy=late_policy,
                                                                     db_url=_config_db_url(course, db_url)))
     template.unlink(missing_ok=True)
-    _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
+    key = fingerprint(course, timeout)
+    kept_key = kept.with_suffix(".key") if kept else None
+    if kept and kept.exists() and kept_key.exists() and kept_key.read_text() == key:
+        shutil.copyfile(kept, template)
+    else:
+        _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
+        if kept:
+            kept.parent.mkdir(exist_ok=True)
+            shutil.copyfile(template, kept)
+            kept_key.write_text(key)
     with gradebook.writing(db_url):
         class_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
         if class_db and (not class_db.exists() or class_db.stat().st_size == 0):
             shutil.copyfile(template, class_db)  # a new class gradebook: the same, one nbgrader run sooner
-        else:
+        elif gradebook.assignment_record(db_url) != gradebook.assignment_record(f"sqlite:///{template.resolve()}"):
             _generate_assignment(course, db_url, timeout)
 
 
@@ -382,7 +395,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     def register():
         # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
         threading.Thread(target=report.import_matplotlib, daemon=True).start()
-        register_assignment(course, db_url, template, timeout, policy)
+        register_assignment(course, db_url, template, timeout, policy, kept=out / ".state" / "template_gradebook.db")
         nonlocal due_date
         if options.due:
             gradebook.set_due_date(db_url, options.due.astimezone(datetime.timezone.utc).replace(tzinfo=None))

@@ -163,6 +163,26 @@ def registered_cells(db_url):
                                     ("task", notebook.task_cells)) for cell in found}
 
 
+def assignment_record(db_url):
+    """What nbgrader's generate_assignment writes of the assignment into a gradebook: its
+    notebooks' grade, answer, task and source cells (points, types, source text, checksums),
+    or None when the gradebook has not got it. A gradebook whose record equals the template's
+    needs no second registration."""
+    with Gradebook(db_url, COURSE_ID) as gb:
+        try:
+            assignment = gb.find_assignment(ASSIGNMENT)
+        except MissingEntry:
+            return None
+        record = set()
+        for notebook in assignment.notebooks:
+            record |= {(notebook.name, "grade", c.name, c.max_score, c.cell_type) for c in notebook.grade_cells}
+            record |= {(notebook.name, "solution", c.name) for c in notebook.solution_cells}
+            record |= {(notebook.name, "task", c.name, c.max_score, c.cell_type) for c in notebook.task_cells}
+            record |= {(notebook.name, "source", c.name, c.cell_type, c.locked, c.source, c.checksum)
+                       for c in notebook.source_cells}
+        return record
+
+
 def grades_by_hand(db_url):
     """[{student, notebook, cell, manual_score, extra_credit, comment}]: all the instructors
     gave in formgrader, to put back after the assignment is registered again."""
