@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from autograder.course import ASSIGNMENT, nbgrader_config
+from autograder.course import ASSIGNMENT, COURSE_ID, nbgrader_config
 from tests.helpers import ROOT
 
 
@@ -83,3 +83,44 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
               if kind == "grade"}
     assert points[(path.stem, "grade", cell.metadata.nbgrader.grade_id)] == cell.metadata.nbgrader.points
     assert register() == 0
+
+
+def _registered(tmp_path):
+    from autograder import grade as grading
+    course = grading.copy_source(tmp_path)
+    db_url = f"sqlite:///{tmp_path / 'class.db'}"
+    grading.register_assignment(course, db_url, tmp_path / "template.db", 5)
+    return course, db_url
+
+
+def _result(course, student):
+    """A result as a worker returns it: the source notebooks, as if run, for every notebook."""
+    return {"student_id": student, "notes": [], "log": "", "notebooks": {
+        path.stem: {"problem": None, "autograded": path.read_text(), "feedback": None}
+        for path in sorted((course / "source" / ASSIGNMENT).glob("*.ipynb"))}}
+
+
+def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
+    """nbgrader's SaveAutoGrades commits after every cell: a crash (or a kill) between two
+    notebooks left the first notebooks' grades in the gradebook and the others missing. The
+    student's grades are written in one transaction."""
+    from autograder.grade import gradebook
+    course, db_url = _registered(tmp_path)
+    reads, calls = nbformat.reads, []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return reads(*args, **kwargs)
+    monkeypatch.setattr(gradebook.nbformat, "reads", second_fails)
+    with pytest.raises(RuntimeError):
+        gradebook.record(db_url, _result(course, "s1"))
+    monkeypatch.setattr(gradebook.nbformat, "reads", reads)
+    with gradebook.Gradebook(db_url, COURSE_ID) as gb:
+        assert [g for n in gb.find_assignment(ASSIGNMENT).notebooks for g in n.grade_cells]  # registered
+        recorded = [grade.auto_score for submission in gb.find_assignment(ASSIGNMENT).submissions
+                    for notebook in submission.notebooks for grade in notebook.grades if grade.auto_score is not None]
+    assert recorded == []
+    gradebook.record(db_url, _result(course, "s1"))
+    assert all(score.score == score.max_score for score in gradebook.scores(db_url, "s1").values())

@@ -16,10 +16,11 @@ from pathlib import Path
 import nbformat
 import sqlalchemy
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
 
 from ..course import ASSIGNMENT, COURSE_ID
+from ..preprocessors import SaveAutoGradesAtOnce
 
 
 @contextmanager
@@ -89,21 +90,19 @@ def _record(db_url, result, timestamp, known):
             for grade in notebook.grades:
                 grade.auto_score = None
                 grade.needs_manual_grade = False
-        gb.db.commit()
-    for name, entry in result["notebooks"].items():
-        if entry.get("autograded"):
-            resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
-                                      "db_url": db_url}}
-            SaveAutoGrades().preprocess(nbformat.reads(entry["autograded"], as_version=4), resources)
-    with Gradebook(db_url, COURSE_ID) as gb:
+        for name, entry in result["notebooks"].items():
+            if entry.get("autograded"):
+                resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
+                                          "db_url": db_url}}
+                SaveAutoGradesAtOnce().preprocess(nbformat.reads(entry["autograded"], as_version=4), resources, gb)
         # Missing, unreadable or crashed notebooks, and deleted cells, score zero (as nbgrader does
         # for a missing notebook) rather than waiting for a manual grade that nobody will give. A
         # written answer that is there (SaveAutoGrades flagged it) waits for the instructor.
-        for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
+        for notebook in submission.notebooks:
             for grade in notebook.grades:
                 if grade.auto_score is None and grade.manual_score is None and not grade.needs_manual_grade:
                     grade.auto_score = 0
-        gb.db.commit()
+        gb.db.commit()  # the student's grades at once
 
 
 @dataclass(frozen=True)
