@@ -64,7 +64,7 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
                                                                                           real(root, db_url, timeout))[1])
     course = grading.copy_source(tmp_path)
     db_url = f"sqlite:///{tmp_path / 'class.db'}"
-    kept = tmp_path / ".state" / "template_gradebook.db"
+    kept = tmp_path / ".registered" / "template_gradebook.db"
 
     def register():
         made.clear()

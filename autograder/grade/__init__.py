@@ -199,6 +199,16 @@ def graded_fully(result):
         "could not be graded" in (entry.get("problem") or "") for entry in result.get("notebooks", {}).values())
 
 
+def _link_or_copy(source, target):
+    """A hard link to the course's copy of a figure or module (2.5 MB a student, twice, for a
+    class of thousands), or a copy where links cannot be made. OUT/course/source is made anew
+    by each run (copy_source): a link keeps the file as it was when the student was graded."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def _save(out, course, submission, result, key, db_url=None):
     """Write one student's files, then the state that lets a later run skip them (last, atomically)."""
     student = submission.student_id
@@ -211,7 +221,8 @@ def _save(out, course, submission, result, key, db_url=None):
         # What nbgrader's own autograde and generate_feedback put beside the notebooks: the
         # figures they show (from the source, not from the student), the submission time and
         # the exchange's secret, which `nbgrader release_feedback` reads.
-        shutil.copytree(course / "source" / ASSIGNMENT, folder, ignore=shutil.ignore_patterns("*.ipynb"))
+        shutil.copytree(course / "source" / ASSIGNMENT, folder, ignore=shutil.ignore_patterns("*.ipynb"),
+                        copy_function=_link_or_copy)
         # Students from an LMS download have neither: release_feedback would stop at the first of
         # them (the time of grading, and a secret nobody holds, let it pass them).
         (folder / "timestamp.txt").write_text(submission.timestamp or graded_at)
@@ -253,10 +264,12 @@ def _crashed(submission):
             "error": "the grading process crashed on this submission"}
 
 
-def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
+def run_pool(todo, workers, initargs, on_results, progress, stop, ready=None):
     """Grade `todo` with `workers` processes; a crashed pool is restarted once for what it left.
     `ready()` runs here while the workers start (they take seconds to import nbgrader), before
-    the first submission is handed out. When `stop` is set (Ctrl-C), the submissions under
+    the first submission is handed out. on_results([(submission, result)]) gets the results that
+    are in each time it is called: one when it keeps up, all those that came while it worked when
+    it does not (recorded in one transaction). When `stop` is set (Ctrl-C), the submissions under
     way finish and are saved, the rest wait."""
     for attempt in (1, 2):
         # Forked workers start at once, with nbgrader already imported here; spawned ones take
@@ -271,13 +284,19 @@ def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
                 ready()
                 ready = None
             jobs = {pool.submit(worker.grade, submission): submission for submission in todo}
+            pending = set(jobs)
             try:
-                for job in futures.as_completed(jobs):
-                    try:
-                        on_result(jobs[job], job.result())
-                        progress.update(1)
-                    except futures.process.BrokenProcessPool:
-                        left.append(jobs[job])
+                while pending:
+                    done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+                    results = []
+                    for job in done:
+                        try:
+                            results.append((jobs[job], job.result()))
+                        except futures.process.BrokenProcessPool:
+                            left.append(jobs[job])
+                    if results:
+                        on_results(results)
+                        progress.update(len(results))
                     if stop.is_set():
                         raise KeyboardInterrupt
             except KeyboardInterrupt:
@@ -286,9 +305,8 @@ def run_pool(todo, workers, initargs, on_result, progress, stop, ready=None):
         if not left:
             return
         todo = left
-    for submission in todo:
-        on_result(submission, _crashed(submission))
-        progress.update(1)
+    on_results([(submission, _crashed(submission)) for submission in todo])
+    progress.update(len(todo))
 
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
@@ -385,17 +403,24 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     log(f"Grading {len(todo)} of {len(submissions)} submissions with {where}; "
         f"{len(submissions) - len(todo)} unchanged since the last run.")
 
-    def on_result(submission, result):
-        result["submitted_as"] = submission.submitted_as
-        gradebook.record(db_url, result, _submitted_at(submission, due_date, result), known.get(submission.student_id))
-        if kept_by_hand:
-            gradebook.put_back(db_url, submission.student_id, kept_by_hand)
-        _save(out, course, submission, result, keys[submission.student_id], db_url)
+    def on_results(done):
+        """Record [(submission, result)] in one transaction, then write each student's files
+        and state (a kill before the commit: graded again on the next run)."""
+        entries = []
+        for submission, result in done:
+            result["submitted_as"] = submission.submitted_as
+            entries.append((result, _submitted_at(submission, due_date, result), known.get(submission.student_id)))
+        gradebook.record_all(db_url, entries)
+        for submission, result in done:
+            if kept_by_hand:
+                gradebook.put_back(db_url, submission.student_id, kept_by_hand)
+            _save(out, course, submission, result, keys[submission.student_id], db_url)
 
     def register():
         # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
         threading.Thread(target=report.import_matplotlib, daemon=True).start()
-        register_assignment(course, db_url, template, timeout, policy, kept=out / ".state" / "template_gradebook.db")
+        register_assignment(course, db_url, template, timeout, policy,
+                            kept=out / ".registered" / "template_gradebook.db")
         nonlocal due_date
         if options.due:
             gradebook.set_due_date(db_url, options.due.astimezone(datetime.timezone.utc).replace(tzinfo=None))
@@ -412,14 +437,14 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             register()
             data = cluster.bundle(course / "source", template)
-            cluster.run(todo, scheduler, data, timeout, on_result, progress, stop, _crashed)
+            cluster.run(todo, scheduler, data, timeout, lambda *one: on_results([one]), progress, stop, _crashed)
     else:
         workdir = out / ".work"
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
                         unsafe)
-            run_pool(todo, workers, initargs, on_result, progress, stop, ready=register)
+            run_pool(todo, workers, initargs, on_results, progress, stop, ready=register)
     shutil.rmtree(out / ".work", ignore_errors=True)
     _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
     return write_reports(out, course, db_url, log, options.test_visibility)

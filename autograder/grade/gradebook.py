@@ -20,7 +20,7 @@ from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
 
 from ..course import ASSIGNMENT, COURSE_ID
-from ..preprocessors import SaveAutoGradesAtOnce
+from ..preprocessors import SaveAutoGradesAtOnce, StudentRows
 
 
 @contextmanager
@@ -72,37 +72,67 @@ def _locked(db_url):
 def record(db_url, result, timestamp=None, student=None):
     """Store one worker result; every grade cell of the assignment ends with a score.
     `student`: what the roster or the LMS says of the student (roster.Student), if anything."""
-    with writing(db_url):
-        _record(db_url, result, timestamp, student)
+    record_all(db_url, [(result, timestamp, student)])
 
 
-def _record(db_url, result, timestamp, known):
+def record_all(db_url, entries):
+    """Store worker results, [(result, timestamp, student)], in one transaction: all or none
+    (a kill at any moment leaves each student as the last run recorded them). nbgrader's
+    Gradebook commits after each row it makes, and every commit expires what the session has
+    loaded (the assignment, its cells): its commits only flush here, and the batch commits once."""
+    with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
+        session = gb.db
+        gb.db = _CommitAtEnd(session)
+        try:
+            for result, timestamp, known in entries:
+                _record(gb, db_url, result, timestamp, known)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            gb.db = session
+
+
+class _CommitAtEnd:
+    """A session whose commit only flushes (the batch commits once)."""
+
+    def __init__(self, session):
+        self._session = session
+
+    def commit(self):
+        self._session.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+
+def _record(gb, db_url, result, timestamp, known):
     student = result["student_id"]
-    with Gradebook(db_url, COURSE_ID) as gb:
-        gb.update_or_create_student(student, **(known.gradebook_fields() if known else {}))
-        extra = {"timestamp": parse_utc(timestamp)} if timestamp else {}
-        submission = gb.update_or_create_submission(ASSIGNMENT, student, **extra)
-        if known and known.extension_hours:
-            submission.extension = datetime.timedelta(hours=known.extension_hours)
-        # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score
-        # and an answer deleted since keeps no old flag. Manual scores given in formgrader are left alone.
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                grade.auto_score = None
-                grade.needs_manual_grade = False
-        for name, entry in result["notebooks"].items():
-            if entry.get("autograded"):
-                resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
-                                          "db_url": db_url}}
-                SaveAutoGradesAtOnce().preprocess(nbformat.reads(entry["autograded"], as_version=4), resources, gb)
-        # Missing, unreadable or crashed notebooks, and deleted cells, score zero (as nbgrader does
-        # for a missing notebook) rather than waiting for a manual grade that nobody will give. A
-        # written answer that is there (SaveAutoGrades flagged it) waits for the instructor.
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                if grade.auto_score is None and grade.manual_score is None and not grade.needs_manual_grade:
-                    grade.auto_score = 0
-        gb.db.commit()  # the student's grades at once
+    gb.update_or_create_student(student, **(known.gradebook_fields() if known else {}))
+    extra = {"timestamp": parse_utc(timestamp)} if timestamp else {}
+    submission = gb.update_or_create_submission(ASSIGNMENT, student, **extra)
+    if known and known.extension_hours:
+        submission.extension = datetime.timedelta(hours=known.extension_hours)
+    # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score
+    # and an answer deleted since keeps no old flag. Manual scores given in formgrader are left alone.
+    for notebook in submission.notebooks:
+        for grade in notebook.grades:
+            grade.auto_score = None
+            grade.needs_manual_grade = False
+    rows = StudentRows(gb, submission)
+    for name, entry in result["notebooks"].items():
+        if entry.get("autograded"):
+            resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
+                                      "db_url": db_url}}
+            SaveAutoGradesAtOnce().preprocess(nbformat.reads(entry["autograded"], as_version=4), resources, rows)
+    # Missing, unreadable or crashed notebooks, and deleted cells, score zero (as nbgrader does
+    # for a missing notebook) rather than waiting for a manual grade that nobody will give. A
+    # written answer that is there (SaveAutoGrades flagged it) waits for the instructor.
+    for notebook in submission.notebooks:
+        for grade in notebook.grades:
+            if grade.auto_score is None and grade.manual_score is None and not grade.needs_manual_grade:
+                grade.auto_score = 0
 
 
 @dataclass(frozen=True)
