@@ -7,7 +7,9 @@
 2. `python -m autograder grade --workers 1`;
 3. `python -m autograder grade --workers N` (default: the number of CPUs);
 4. `python -m autograder grade --scheduler ADDRESS` on a local Dask cluster of N one-thread workers
-   (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed).
+   (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed);
+5. one submission's latency, command to results/<id>.json: alone into a new OUT, and one more
+   student arriving in the OUT of the graded class (the other students are not graded again).
 The class is autograder.sample's (16 students: typical mistakes and broken files) times --copies,
 under shuffled student ids: in a real class ids say nothing of the work, while the sample class
 numbers its slowest submissions (an endless loop, a dead kernel) last, so that with two workers
@@ -139,13 +141,25 @@ def main():
         (work / "dask").mkdir()
         with dask_cluster(args.workers, work / "dask") as address:
             dask = on_cluster(work / "submissions", work / "outD", address, args.timeout)
-        identical = scores(work / "out1") == scores(work / "outN") == scores(work / "outD")
+        first = sorted((work / "submissions").iterdir())[0]
+        shutil.copytree(first, work / "alone" / "latecomer")
+        alone = ours(work / "alone", work / "outA", 1, args.timeout)
+        shutil.copytree(first, work / "submissions" / "latecomer")
+        one_more = ours(work / "submissions", work / "outN", args.workers, args.timeout)
+        latency_right = scores(work / "outA")["latecomer"] == scores(work / "outN")["latecomer"] == \
+            scores(work / "outN")[first.name]
+        identical = scores(work / "out1") == {s: v for s, v in scores(work / "outN").items() if s != "latecomer"} \
+            == scores(work / "outD")
         right = scores(work / "outN") == {s: f"{v:g}" for s, v in expected.items()}
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
             ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
             (f"autograder --scheduler (Dask, {args.workers} workers)", dask)]
+    notebooks = len(list((ROOT / "source" / ASSIGNMENT).glob("*.ipynb")))
     for name, seconds in rows:
-        print(f"{name:38s} {seconds:8.1f} s  {seconds / n:6.2f} s/submission")
+        print(f"{name:38s} {seconds:8.1f} s  {seconds / n:6.2f} s/submission  {seconds / n / notebooks:5.2f} s/notebook")
+    print(f"one submission alone, new OUT:          {alone:8.1f} s")
+    print(f"one more submission, graded OUT:        {one_more:8.1f} s  (its score as alone and as its twin's: "
+          f"{latency_right})")
     print(f"--workers 1 vs plain nbgrader (autograde + feedback): {plain_total / one:.2f}x "
           f"(>= 1 means no slower)")
     print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")
