@@ -124,3 +124,18 @@ def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
     assert recorded == []
     gradebook.record(db_url, _result(course, "s1"))
     assert all(score.score == score.max_score for score in gradebook.scores(db_url, "s1").values())
+
+
+def test_results_recorded_together_are_recorded_all_or_none(tmp_path, monkeypatch):
+    """Results that came in together are recorded in one transaction: one that cannot be
+    recorded leaves the others of its batch unrecorded too (graded again on the next run, since
+    their state is written after the commit), never half of a student."""
+    from autograder.grade import gradebook
+    course, db_url = _registered(tmp_path)
+    broken = _result(course, "s2")
+    broken["notebooks"]["2_rnn_forward"]["autograded"] = "not a notebook"
+    with pytest.raises(Exception):
+        gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (broken, None, None)])
+    assert gradebook.students(db_url) == []
+    gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (_result(course, "s2"), None, None)])
+    assert gradebook.students(db_url) == ["s1", "s2"]
