@@ -437,7 +437,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             register()
             data = cluster.bundle(course / "source", template)
-            cluster.run(todo, scheduler, data, timeout, lambda *one: on_results([one]), progress, stop, _crashed)
+            cluster.run(todo, scheduler, data, timeout, on_results, progress, stop, _crashed)
     else:
         workdir = out / ".work"
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one

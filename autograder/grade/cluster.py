@@ -74,8 +74,9 @@ def grade(data, submission, timeout):
     return _worker_for(data, timeout).grade(submission)
 
 
-def run(todo, address, data, timeout, on_result, progress, stop, crashed):
-    """Grade `todo` on the Dask cluster at `address`; on_result(submission, result) once each."""
+def run(todo, address, data, timeout, on_results, progress, stop, crashed):
+    """Grade `todo` on the Dask cluster at `address`; on_results([(submission, result)]) gets
+    every result once, with those that came in together (recorded in one transaction)."""
     from dask.distributed import Client, as_completed
     try:
         # Waits distributed.comm.timeouts.connect (30 s unless configured, for example with
@@ -89,15 +90,18 @@ def run(todo, address, data, timeout, on_result, progress, stop, crashed):
                                  key=f"grade-{submission.student_id}-{submission.digest()[:12]}"): submission
                    for submission in todo}
         try:
-            for future in as_completed(futures):
-                submission = futures[future]
-                try:
-                    result = future.result()
-                except Exception as error:  # KilledWorker: it took down every worker it was given to
-                    result = crashed(submission)
-                    result["log"] += f"Dask: {type(error).__name__}: {error}\n"
-                on_result(submission, result)
-                progress.update(1)
+            for batch in as_completed(futures).batches():
+                results = []
+                for future in batch:
+                    submission = futures[future]
+                    try:
+                        result = future.result()
+                    except Exception as error:  # KilledWorker: it took down every worker it was given to
+                        result = crashed(submission)
+                        result["log"] += f"Dask: {type(error).__name__}: {error}\n"
+                    results.append((submission, result))
+                on_results(results)
+                progress.update(len(results))
                 if stop.is_set():
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
