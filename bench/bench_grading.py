@@ -150,7 +150,7 @@ def main():
             scores(work / "outN")[first.name]
         identical = scores(work / "out1") == {s: v for s, v in scores(work / "outN").items() if s != "latecomer"} \
             == scores(work / "outD")
-        right = scores(work / "outN") == {s: f"{v:g}" for s, v in expected.items()}
+        right = scores(work / "out1") == {s: f"{v:g}" for s, v in expected.items()}
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
             ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
             (f"autograder --scheduler (Dask, {args.workers} workers)", dask)]
