@@ -354,7 +354,6 @@ class ProbedExecute(Execute):
         return ("NotImplementedError" if message.endswith("is not implemented yet.") else "AssertionError"), message
 
 
-@functools.lru_cache(maxsize=None)
 class SaveAutoGradesAtOnce(SaveAutoGrades):
     """nbgrader's SaveAutoGrades (its scores, its rules for a cell graded by hand or waiting for
     one), into a gradebook session the caller holds and commits once for the whole student, with
@@ -398,6 +397,7 @@ class StudentRows:
         return getattr(self._gradebook, name)
 
 
+@functools.lru_cache(maxsize=None)
 def request_text(grade_id):
     """The request of `grade_id` as the probe reads it. The same for every notebook of every
     student (it depends on the reference alone): made once per process, not once per notebook."""
