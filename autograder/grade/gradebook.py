@@ -82,10 +82,12 @@ def record_all(db_url, entries):
     loaded (the assignment, its cells): its commits only flush here, and the batch commits once."""
     with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
         session = gb.db
-        gb.db = _CommitAtEnd(session)
+        gb.db = deferred = _CommitAtEnd(session)
         try:
             for result, timestamp, known in entries:
                 _record(gb, db_url, result, timestamp, known)
+            if deferred.rolled_back:  # nbgrader rolled back (and went on): what came before is gone
+                raise RuntimeError("the gradebook rolled back in the middle of recording a batch")
             session.commit()
         except BaseException:
             session.rollback()
@@ -99,9 +101,14 @@ class _CommitAtEnd:
 
     def __init__(self, session):
         self._session = session
+        self.rolled_back = False
 
     def commit(self):
         self._session.flush()
+
+    def rollback(self):
+        self.rolled_back = True
+        self._session.rollback()
 
     def __getattr__(self, name):
         return getattr(self._session, name)
@@ -204,6 +211,7 @@ def assignment_record(db_url):
             return None
         record = set()
         for notebook in assignment.notebooks:
+            record.add((notebook.name, "notebook", notebook.kernelspec))
             record |= {(notebook.name, "grade", c.name, c.max_score, c.cell_type) for c in notebook.grade_cells}
             record |= {(notebook.name, "solution", c.name) for c in notebook.solution_cells}
             record |= {(notebook.name, "task", c.name, c.max_score, c.cell_type) for c in notebook.task_cells}
