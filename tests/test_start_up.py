@@ -139,3 +139,67 @@ def test_results_recorded_together_are_recorded_all_or_none(tmp_path, monkeypatc
     assert gradebook.students(db_url) == []
     gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (_result(course, "s2"), None, None)])
     assert gradebook.students(db_url) == ["s1", "s2"]
+
+
+def test_files_linked_from_the_course_are_never_written_through(tmp_path):
+    """The course's figures and modules are hard-linked into each student's folders; the files
+    the grader then writes there (feedback pages, timestamp.txt) are never links, even when the
+    source holds a file of that name: a write through a link would reach every student's copy."""
+    import shutil
+    from autograder import collect, grade as grading
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "source" / ASSIGNMENT, source)
+    (source / "2_rnn_forward.html").write_text("the instructor's export")
+    (source / "timestamp.txt").write_text("the instructor's")
+    out = tmp_path / "out"
+    course = grading.copy_source(out, source)
+    notebooks = sorted((course / "source" / ASSIGNMENT).glob("*.ipynb"))
+    for student in ("s1", "s2"):
+        result = {"student_id": student, "notes": [], "log": "", "notebooks": {
+            path.stem: {"problem": None, "autograded": path.read_text(), "feedback": f"page of {student}"}
+            for path in notebooks}}
+        grading._save(out, course, collect.Submission(student, {}, "2026-11-30 10:00:00 UTC"), result, "key")
+    assert (course / "source" / ASSIGNMENT / "2_rnn_forward.html").read_text() == "the instructor's export"
+    assert (course / "source" / ASSIGNMENT / "timestamp.txt").read_text() == "the instructor's"
+    for student in ("s1", "s2"):
+        feedback = course / "feedback" / student / ASSIGNMENT
+        assert (feedback / "2_rnn_forward.html").read_text() == f"page of {student}"
+        assert (feedback / "timestamp.txt").read_text() == "2026-11-30 10:00:00 UTC"
+        assert (feedback / "images" / "lstm_cell.png").stat().st_nlink > 1  # linked, not copied
+
+
+def test_a_kept_template_killed_while_being_replaced_is_not_used(tmp_path, monkeypatch):
+    """A run on a changed source killed after keeping its template, before its key: the next run
+    on the first source must not take that template for its own (its test cells would come back
+    from the other source)."""
+    from autograder import grade as grading
+    made = []
+    real = grading.generate_assignment
+    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, timeout: (made.append(db_url),
+                                                                                          real(root, db_url, timeout))[1])
+    course = grading.copy_source(tmp_path)
+    kept = tmp_path / ".registered" / "template_gradebook.db"
+
+    def register(db):
+        made.clear()
+        grading.register_assignment(course, f"sqlite:///{tmp_path / db}", tmp_path / "template.db", 5, kept=kept)
+        return len(made)
+
+    assert register("a.db") == 1
+    path = next((course / "source" / ASSIGNMENT).glob("1_*.ipynb"))
+    original = path.read_text()
+    notebook = nbformat.read(path, as_version=4)
+    next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("points")).metadata.nbgrader.points += 1
+    nbformat.write(notebook, path)
+    replace = grading.os.replace
+
+    def killed_before_the_key(source, target):
+        if str(target).endswith(".key"):
+            raise KeyboardInterrupt
+        return replace(source, target)
+    monkeypatch.setattr(grading.os, "replace", killed_before_the_key)
+    with pytest.raises(KeyboardInterrupt):
+        register("b.db")
+    monkeypatch.setattr(grading.os, "replace", replace)
+    path.write_text(original)
+    assert register("c.db") == 1  # the template made again, not the changed source's

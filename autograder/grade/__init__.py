@@ -142,10 +142,13 @@ def register_assignment(course, db_url, template, timeout, late_policy="none", k
         shutil.copyfile(kept, template)
     else:
         _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
-        if kept:
+        if kept:  # the key last, each file whole (a run killed here leaves no key, or the old pair)
             kept.parent.mkdir(exist_ok=True)
-            shutil.copyfile(template, kept)
-            kept_key.write_text(key)
+            kept_key.unlink(missing_ok=True)
+            shutil.copyfile(template, kept.with_suffix(".new"))
+            os.replace(kept.with_suffix(".new"), kept)
+            kept_key.with_suffix(".newkey").write_text(key)
+            os.replace(kept_key.with_suffix(".newkey"), kept_key)
     with gradebook.writing(db_url):
         class_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
         if class_db and (not class_db.exists() or class_db.stat().st_size == 0):
@@ -156,7 +159,8 @@ def register_assignment(course, db_url, template, timeout, late_policy="none", k
 
 def fingerprint(course, timeout):
     """What a grade depends on besides the submission: the source, the grader's code, the limits."""
-    h = hashlib.sha256(str(timeout).encode())
+    import nbgrader
+    h = hashlib.sha256(f"{timeout} {nbgrader.__version__}".encode())  # nbgrader's checksums and tables
     files = sorted((course / "source").rglob("*")) + sorted((ROOT / "autograder").rglob("*.py")) + \
         sorted((ROOT / "autograder" / "templates").rglob("*"))  # the feedback page's template
     for path in files + [ROOT / "rnn_utils.py"]:
@@ -221,8 +225,10 @@ def _save(out, course, submission, result, key, db_url=None):
         # What nbgrader's own autograde and generate_feedback put beside the notebooks: the
         # figures they show (from the source, not from the student), the submission time and
         # the exchange's secret, which `nbgrader release_feedback` reads.
-        shutil.copytree(course / "source" / ASSIGNMENT, folder, ignore=shutil.ignore_patterns("*.ipynb"),
-                        copy_function=_link_or_copy)
+        # Not the files written below: a write into a hard link would reach the course's copy and
+        # every other student's.
+        shutil.copytree(course / "source" / ASSIGNMENT, folder, copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns("*.ipynb", "*.html", "timestamp.txt", "submission_secret.txt"))
         # Students from an LMS download have neither: release_feedback would stop at the first of
         # them (the time of grading, and a secret nobody holds, let it pass them).
         (folder / "timestamp.txt").write_text(submission.timestamp or graded_at)
@@ -262,6 +268,10 @@ def _save(out, course, submission, result, key, db_url=None):
 def _crashed(submission):
     return {"student_id": submission.student_id, "notebooks": {}, "notes": [], "log": "", "seconds": 0.0,
             "error": "the grading process crashed on this submission"}
+
+
+# At most this many results in one transaction: an SQLite gradebook is locked for formgrader while it lasts.
+RECORDED_AT_ONCE = 50
 
 
 def run_pool(todo, workers, initargs, on_results, progress, stop, ready=None):
@@ -410,7 +420,8 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         for submission, result in done:
             result["submitted_as"] = submission.submitted_as
             entries.append((result, _submitted_at(submission, due_date, result), known.get(submission.student_id)))
-        gradebook.record_all(db_url, entries)
+        for first in range(0, len(entries), RECORDED_AT_ONCE):
+            gradebook.record_all(db_url, entries[first:first + RECORDED_AT_ONCE])
         for submission, result in done:
             if kept_by_hand:
                 gradebook.put_back(db_url, submission.student_id, kept_by_hand)
