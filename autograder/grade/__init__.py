@@ -151,7 +151,7 @@ def register_assignment(course, db_url, template, timeout, late_policy="none", k
             os.replace(kept_key.with_suffix(".newkey"), kept_key)
     with gradebook.writing(db_url):
         class_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
-        if class_db and (not class_db.exists() or class_db.stat().st_size == 0):
+        if class_db and (not class_db.exists() or class_db.stat().st_size == 0 or gradebook.is_empty(db_url)):
             shutil.copyfile(template, class_db)  # a new class gradebook: the same, one nbgrader run sooner
         elif gradebook.assignment_record(db_url) != gradebook.assignment_record(f"sqlite:///{template.resolve()}"):
             _generate_assignment(course, db_url, timeout)

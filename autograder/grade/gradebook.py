@@ -220,6 +220,12 @@ def assignment_record(db_url):
         return record
 
 
+def is_empty(db_url):
+    """Whether the gradebook has tables and nothing else: no assignment, no student."""
+    with Gradebook(db_url, COURSE_ID) as gb:
+        return not gb.assignments and not gb.students
+
+
 def grades_by_hand(db_url):
     """[{student, notebook, cell, manual_score, extra_credit, comment}]: all the instructors
     gave in formgrader, to put back after the assignment is registered again."""
