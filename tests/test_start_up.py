@@ -102,9 +102,9 @@ def _result(course, student):
 
 
 def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
-    """nbgrader's SaveAutoGrades commits after every cell: a crash (or a kill) between two
-    notebooks left the first notebooks' grades in the gradebook and the others missing. The
-    student's grades are written in one transaction."""
+    """nbgrader's SaveAutoGrades commits after every cell: a kill between two notebooks left the
+    first notebooks' grades in the gradebook and the others missing. The student's grades are
+    written in one transaction."""
     from autograder.grade import gradebook
     course, db_url = _registered(tmp_path)
     reads, calls = nbformat.reads, []
@@ -112,10 +112,10 @@ def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
     def second_fails(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
-            raise RuntimeError("killed")
+            raise KeyboardInterrupt  # a kill (Ctrl-C) in the middle of the student
         return reads(*args, **kwargs)
     monkeypatch.setattr(gradebook.nbformat, "reads", second_fails)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(KeyboardInterrupt):
         gradebook.record(db_url, _result(course, "s1"))
     monkeypatch.setattr(gradebook.nbformat, "reads", reads)
     with gradebook.Gradebook(db_url, COURSE_ID) as gb:
@@ -127,19 +127,23 @@ def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
     assert all(score.score == score.max_score for score in gradebook.scores(db_url, "s1").values())
 
 
-def test_results_recorded_together_are_recorded_all_or_none(tmp_path, monkeypatch):
-    """Results that came in together are recorded in one transaction: one that cannot be
-    recorded leaves the others of its batch unrecorded too (graded again on the next run, since
-    their state is written after the commit), never half of a student."""
+def test_a_result_that_cannot_be_recorded_stops_neither_its_batch_nor_the_run(tmp_path):
+    """Results that came in together are recorded in one transaction. One the grader cannot
+    record (a grader bug) used to stop the run: now the others of its batch are recorded, and it
+    is recorded with no scores and an error, so that results and feedback say why and the next
+    run grades it again."""
+    from autograder import grade as grading
     from autograder.grade import gradebook
     course, db_url = _registered(tmp_path)
     broken = _result(course, "s2")
     broken["notebooks"]["2_rnn_forward"]["autograded"] = "not a notebook"
-    with pytest.raises(Exception):
-        gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (broken, None, None)])
-    assert gradebook.students(db_url) == []
-    gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (_result(course, "s2"), None, None)])
-    assert gradebook.students(db_url) == ["s1", "s2"]
+    gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (broken, None, None),
+                                  (_result(course, "s3"), None, None)])
+    assert gradebook.students(db_url) == ["s1", "s2", "s3"]
+    for student in ("s1", "s3"):
+        assert all(score.score == score.max_score for score in gradebook.scores(db_url, student).values())
+    assert all(score.score == 0 for score in gradebook.scores(db_url, "s2").values())
+    assert broken["error"].startswith("internal grader error") and not grading.graded_fully(broken)
 
 
 def test_files_linked_from_the_course_are_never_written_through(tmp_path):

@@ -76,18 +76,35 @@ def record(db_url, result, timestamp=None, student=None):
 
 
 def record_all(db_url, entries):
-    """Store worker results, [(result, timestamp, student)], in one transaction: all or none
-    (a kill at any moment leaves each student as the last run recorded them). nbgrader's
-    Gradebook commits after each row it makes, and every commit expires what the session has
-    loaded (the assignment, its cells): its commits only flush here, and the batch commits once."""
+    """Store worker results, [(result, timestamp, student)], in one transaction (a kill at any
+    moment leaves each student as the last run recorded them). A result the grader cannot record
+    (its own failure) stops neither the others nor the run: after the batch is rolled back, each is
+    recorded alone, and that one is recorded with no scores and why (results and feedback say it,
+    the next run grades it again)."""
+    try:
+        _record_together(db_url, entries)
+    except Exception as error:
+        if len(entries) > 1:
+            for entry in entries:
+                record_all(db_url, [entry])
+            return
+        result, timestamp, known = entries[0]
+        result["error"] = f"internal grader error: its grades could not be recorded ({type(error).__name__})"
+        for entry in result["notebooks"].values():
+            entry.update(autograded=None, feedback=None)
+        _record_together(db_url, entries)
+
+
+def _record_together(db_url, entries):
+    """nbgrader's Gradebook commits after each row it makes, and every commit expires what the
+    session has loaded (the assignment, its cells): its commits only flush here, and the batch
+    commits once."""
     with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
         session = gb.db
-        gb.db = deferred = _CommitAtEnd(session)
+        gb.db = _CommitAtEnd(session)
         try:
             for result, timestamp, known in entries:
                 _record(gb, db_url, result, timestamp, known)
-            if deferred.rolled_back:  # nbgrader rolled back (and went on): what came before is gone
-                raise RuntimeError("the gradebook rolled back in the middle of recording a batch")
             session.commit()
         except BaseException:
             session.rollback()
@@ -97,18 +114,17 @@ def record_all(db_url, entries):
 
 
 class _CommitAtEnd:
-    """A session whose commit only flushes (the batch commits once)."""
+    """A session whose commit only flushes (the batch commits once), and whose rollback (nbgrader's,
+    on a database error) stops the batch: the caller rolls all of it back."""
 
     def __init__(self, session):
         self._session = session
-        self.rolled_back = False
 
     def commit(self):
         self._session.flush()
 
     def rollback(self):
-        self.rolled_back = True
-        self._session.rollback()
+        raise RuntimeError("the gradebook refused a row in the middle of a batch")
 
     def __getattr__(self, name):
         return getattr(self._session, name)
