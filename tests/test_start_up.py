@@ -208,3 +208,21 @@ def test_a_kept_template_killed_while_being_replaced_is_not_used(tmp_path, monke
     monkeypatch.setattr(grading.os, "replace", replace)
     path.write_text(original)
     assert register("c.db") == 1  # the template made again, not the changed source's
+
+
+def test_the_class_scores_in_one_query_are_each_students_scores(tmp_path):
+    """The reports read the whole class's scores in two queries; they are exactly what nbgrader's
+    objects give student by student: a hand grade with extra credit, a missing notebook."""
+    from autograder.grade import gradebook
+    course, db_url = _registered(tmp_path)
+    partial = _result(course, "s2")
+    partial["notebooks"]["3_rnn_backward"].update(autograded=None, problem="3_rnn_backward.ipynb was not submitted")
+    gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (partial, None, None)])
+    with gradebook.Gradebook(db_url, COURSE_ID) as gb:
+        notebooks = gb.find_submission(ASSIGNMENT, "s1").notebooks
+        grade = notebooks[0].grades[0]
+        grade.manual_score, grade.extra_credit = 0.5, 1.0
+        gb.db.commit()
+    each = {student: gradebook.scores(db_url, student) for student in ("s1", "s2")}
+    assert gradebook.class_scores(db_url) == each
+    assert any(score.by_hand and score.score == 1.5 for score in each["s1"].values())

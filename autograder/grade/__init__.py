@@ -560,14 +560,18 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
     notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
     rows, all_results = [], []
     policy = late.config(late_policy(course))
+    # Penalties follow the scores of the moment (a hand grade changes what "zero" takes): those
+    # of every student late, or with a penalty to undo, are assigned again first.
+    for student, lateness in gradebook.class_lateness(db_url).items():
+        if lateness.seconds_late or lateness.penalty:
+            gradebook.assign_late_penalties(db_url, student, policy)
+    # The whole class's scores and lateness in a few queries: one student at a time took 40 ms each.
+    scores, lateness = gradebook.class_scores(db_url), gradebook.class_lateness(db_url)
     for student in gradebook.students(db_url):
         result = _stored_state(out, student).get("result") or {
             "student_id": student, "notebooks": {}, "notes": ["graded outside this OUT: no messages kept"]}
-        # Penalties follow the scores of the moment (a hand grade changes what "zero" takes).
-        gradebook.assign_late_penalties(db_url, student, policy)
-        student_results, row = report.student_report(result, gradebook.scores(db_url, student), cells,
-                                                     result.get("submitted_as"), gradebook.lateness(db_url, student),
-                                                     test_visibility)
+        student_results, row = report.student_report(result, scores.get(student, {}), cells,
+                                                     result.get("submitted_as"), lateness[student], test_visibility)
         report.write_results(out, student, student_results)
         rows.append(row)
         all_results.append(student_results)
