@@ -2,7 +2,7 @@
 returns (record it in the gradebook, write the student's files and state), on synthetic results
 (the source notebooks, as if run), without any kernel or worker. Prints results per second,
 one result a transaction (a coordinator that keeps up) and --batch a transaction (results that
-came in while it worked are recorded together).
+came in while it worked are recorded together); then the time of the class's reports.
 
     .venv/bin/python bench/bench_coordinator.py [--results 1000] [--batch 20] [--db URL]
 
@@ -59,10 +59,16 @@ def main():
             timings[run] = recording, saving
             scored = gradebook.scores(db_url, f"{prefix}{args.results - 1:05d}")
             assert scored and all(s.score == s.max_score for s in scored.values()), "the last result was not recorded"
+        start = time.perf_counter()
+        grading.write_reports(out, course, db_url, log=lambda *_: None)
+        reports = time.perf_counter() - start
+        students = len(gradebook.students(db_url))
     n = args.results
     for run, (recording, saving) in timings.items():
         print(f"{n} results, {run}: recording {recording / n * 1000:.1f} ms each, writing files "
               f"{saving / n * 1000:.1f} ms each; {n / (recording + saving):.1f} results per second")
+    print(f"the class's reports (grades.csv, results/, LMS files, report.png) for {students} students: {reports:.1f} s "
+          f"({reports / students * 1000:.1f} ms a student), written at the end of every run")
 
 if __name__ == "__main__":
     main()
