@@ -124,7 +124,7 @@ def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
                     for notebook in submission.notebooks for grade in notebook.grades if grade.auto_score is not None]
     assert recorded == []
     gradebook.record(db_url, _result(course, "s1"))
-    assert all(score.score == score.max_score for score in gradebook.scores(db_url, "s1").values())
+    assert all(score.score == score.max_score for score in gradebook.class_scores(db_url)["s1"].values())
 
 
 def test_a_result_that_cannot_be_recorded_stops_neither_its_batch_nor_the_run(tmp_path):
@@ -141,8 +141,8 @@ def test_a_result_that_cannot_be_recorded_stops_neither_its_batch_nor_the_run(tm
                                   (_result(course, "s3"), None, None)])
     assert gradebook.students(db_url) == ["s1", "s2", "s3"]
     for student in ("s1", "s3"):
-        assert all(score.score == score.max_score for score in gradebook.scores(db_url, student).values())
-    assert all(score.score == 0 for score in gradebook.scores(db_url, "s2").values())
+        assert all(score.score == score.max_score for score in gradebook.class_scores(db_url)[student].values())
+    assert all(score.score == 0 for score in gradebook.class_scores(db_url)["s2"].values())
     assert broken["error"].startswith("internal grader error") and not grading.graded_fully(broken)
 
 
@@ -223,6 +223,21 @@ def test_the_class_scores_in_one_query_are_each_students_scores(tmp_path):
         grade = notebooks[0].grades[0]
         grade.manual_score, grade.extra_credit = 0.5, 1.0
         gb.db.commit()
-    each = {student: gradebook.scores(db_url, student) for student in ("s1", "s2")}
+    each = {student: _scores_through_nbgraders_objects(db_url, student) for student in ("s1", "s2")}
     assert gradebook.class_scores(db_url) == each
     assert any(score.by_hand and score.score == 1.5 for score in each["s1"].values())
+
+
+def _scores_through_nbgraders_objects(db_url, student):
+    """What the reports read before: {(notebook, grade_id): Score} from nbgrader's own objects."""
+    from autograder.grade import gradebook
+    found = {}
+    with gradebook.Gradebook(db_url, COURSE_ID) as gb:
+        for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
+            comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
+            for grade in notebook.grades:
+                found[(notebook.name, grade.name)] = gradebook.Score(
+                    float(grade.score or 0), float(grade.max_score),
+                    pending=grade.auto_score is None and grade.manual_score is None,
+                    by_hand=grade.manual_score is not None, comment=comments.get(grade.name, ""))
+    return found

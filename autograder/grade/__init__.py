@@ -562,11 +562,14 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
     policy = late.config(late_policy(course))
     # Penalties follow the scores of the moment (a hand grade changes what "zero" takes): those
     # of every student late, or with a penalty to undo, are assigned again first.
-    for student, lateness in gradebook.class_lateness(db_url).items():
-        if lateness.seconds_late or lateness.penalty:
-            gradebook.assign_late_penalties(db_url, student, policy)
-    # The whole class's scores and lateness in a few queries: one student at a time took 40 ms each.
-    scores, lateness = gradebook.class_scores(db_url), gradebook.class_lateness(db_url)
+    lateness = gradebook.class_lateness(db_url)
+    penalised = [student for student, when in lateness.items() if when.seconds_late or when.penalty]
+    for student in penalised:
+        gradebook.assign_late_penalties(db_url, student, policy)
+    if penalised:
+        lateness = gradebook.class_lateness(db_url)  # the penalties just assigned
+    # The whole class's scores in two queries: one student at a time took 40 ms each.
+    scores = gradebook.class_scores(db_url)
     for student in gradebook.students(db_url):
         result = _stored_state(out, student).get("result") or {
             "student_id": student, "notebooks": {}, "notes": ["graded outside this OUT: no messages kept"]}

@@ -167,24 +167,10 @@ class Score:
     comment: str = ""          # the instructor's comment on the cell
 
 
-def scores(db_url, student):
-    """{(notebook, grade_id): Score} for one student, as the gradebook has them."""
-    with Gradebook(db_url, COURSE_ID) as gb:
-        found = {}
-        for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
-            comments = {comment.name: comment.manual_comment or "" for comment in notebook.comments}
-            for grade in notebook.grades:
-                found[(notebook.name, grade.name)] = Score(
-                    float(grade.score or 0), float(grade.max_score),
-                    pending=grade.auto_score is None and grade.manual_score is None,
-                    by_hand=grade.manual_score is not None, comment=comments.get(grade.name, ""))
-        return found
-
-
 def class_scores(db_url):
-    """{student: scores(db_url, student)} for every student of the assignment, in two queries:
-    nbgrader's objects run a query for each grade's score and points (40 ms a student, minutes
-    for a large class at the end of every run)."""
+    """{student: {(notebook, grade_id): Score}} for every student of the assignment, as the
+    gradebook has them, in two queries: nbgrader's objects run a query for each grade's score
+    and points (40 ms a student, minutes for a large class at the end of every run)."""
     from nbgrader.api import Assignment, BaseCell, Comment, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
 
     def of_the_assignment(table, *columns):
@@ -338,10 +324,7 @@ def assign_late_penalties(db_url, student, config):
     """nbgrader's AssignLatePenalties, configured with the course's late policy, on each of the
     student's notebooks: the penalty follows the gradebook's scores (a hand grade included)."""
     with Gradebook(db_url, COURSE_ID) as gb:
-        submission = gb.find_submission(ASSIGNMENT, student)
-        if submission.total_seconds_late == 0 and not submission.late_submission_penalty:
-            return  # on time, and nothing to undo: the common case costs one query
-        notebooks = [notebook.name for notebook in submission.notebooks]
+        notebooks = [notebook.name for notebook in gb.find_submission(ASSIGNMENT, student).notebooks]
     with writing(db_url):
         for name in notebooks:
             resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
@@ -356,15 +339,8 @@ class Lateness:
     penalty: float
 
 
-def lateness(db_url, student):
-    with Gradebook(db_url, COURSE_ID) as gb:
-        submission = gb.find_submission(ASSIGNMENT, student)
-        return Lateness(submission.timestamp, submission.total_seconds_late,
-                        float(submission.late_submission_penalty or 0.0))
-
-
 def class_lateness(db_url):
-    """{student: lateness(db_url, student)} for every student of the assignment, in one session."""
+    """{student: Lateness} for every student of the assignment, in one session."""
     with Gradebook(db_url, COURSE_ID) as gb:
         try:
             submissions = gb.find_assignment(ASSIGNMENT).submissions
