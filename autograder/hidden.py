@@ -13,6 +13,8 @@ output and the kind of input, never the input or the expected numbers.
 While grading, the student's kernel only runs the function (autograder/probe.py,
 fed by `request`), and the grader judges the reply (`verdict`), computing the expected
 values after the function returned. Outside grading, `check` does both in one process.
+Each function takes `a`, the assignment (autograder.reference.Assignment) the test is of:
+its declared exercises, its hidden cases and mistakes, its reference.
 """
 
 import copy
@@ -21,46 +23,7 @@ import zlib
 
 import numpy as np
 
-from . import mistakes, reference
-
-rnn_utils = reference.rnn_utils
-
-# Shapes students never see: one example, one time step, n_a != n_x, n_y > 2; and scores
-# far apart, where a softmax that does not subtract each column's maximum overflows.
-HIDDEN_CASES = (
-    dict(seed=7, n_x=4, n_a=6, n_y=3, m=1, T_x=1),
-    dict(seed=11, n_x=2, n_a=7, n_y=4, m=3, T_x=5),
-    dict(seed=13, n_x=5, n_a=3, n_y=2, m=4, T_x=6),
-    dict(seed=17, n_x=3, n_a=3, n_y=5, m=2, T_x=3),
-    dict(seed=19, n_x=2, n_a=4, n_y=3, m=7, T_x=2, output_scale=1000.0),
-)
-LARGE_SCORES = next(i for i, case in enumerate(HIDDEN_CASES) if case.get("output_scale", 1) > 1)
-
-
-
-def _dependencies(name):
-    """The graded functions `name` calls or whose outputs its test uses (its forward pass's
-    cache), and theirs: it is graded against the reference versions of these."""
-    exercise = rnn_utils.EXERCISES[name]
-    direct = exercise.calls + ((exercise.forward,) if exercise.forward else ())
-    return tuple(dict.fromkeys(d for callee in direct for d in (*_dependencies(callee), callee)))
-
-
-DEPENDENCIES = {name: _dependencies(name) for name in rnn_utils.EXERCISES}
-
-# Results equal to the reference within float32 precision pass (the seed computes
-# in float32); the classic mistakes differ by percents and fail.
-RTOL, ATOL = rnn_utils.RTOL, rnn_utils.ATOL
-
-
-def describe(case):
-    """Words for a hidden case that say its kind, not its contents."""
-    words = [f"m = {case['m']}", f"T_x = {case['T_x']}"]
-    if case["n_a"] != case["n_x"]:
-        words.append("n_a != n_x")
-    if case.get("output_scale", 1) > 1:
-        words.append("large scores")
-    return "a hidden input with " + ", ".join(words)
+from . import mistakes
 
 
 def seed_offset(function):
@@ -68,94 +31,131 @@ def seed_offset(function):
     return 1000 * (1 + zlib.crc32(function.encode()) % 10 ** 6)
 
 
-def inputs(function, case, ref):
+def inputs(a, function, case, ref):
     """The arguments `function` is called with in `case`; caches come from the reference.
     Every function draws inputs of its own (the case's seed, moved by the function's name, so
     that declaring another exercise changes no other's inputs): what an oracle table of one
     function's test holds answers no other function's test."""
-    feeder = rnn_utils.FEEDERS.get(function)
+    feeder = a.checks.FEEDERS.get(function)
     seeded = dict(case, seed=case["seed"] + seed_offset(function))
-    return tuple(rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**seeded),
-                                              getattr(ref, feeder) if feeder else None))
+    return tuple(a.checks.exercise_arguments(function, a.checks.example_inputs(**seeded),
+                                             getattr(ref, feeder) if feeder else None))
 
 
-def outputs(function, result):
+def outputs(a, function, result):
     """The arrays a function returned, by name; AssertionError if the structure is wrong."""
-    return rnn_utils.exercise_outputs(function, result)
+    return a.checks.exercise_outputs(function, result)
 
 
-def check_cache(function, args, result, case):
+def check_cache(a, function, args, result, case):
     """The cache layouts the backward pass relies on."""
-    if function in rnn_utils.RESULTS:
-        problem = rnn_utils.cache_problem(function, args, result, where=f", for {describe(case)}")
+    if a.exercises[function].cached:
+        problem = a.checks.cache_problem(function, args, result, where=f", for {a.describe(case, function)}")
         assert problem is None, problem
 
 
-def check_step_caches(function, result, expected, case):
+def check_step_caches(a, function, result, expected, case):
     """Every step's cache of a sequence forward pass holds the reference's values: the outputs
     can be right while a cache is not (a view kept, then overwritten), and backprop reads it."""
-    if function in rnn_utils.CELLS:
-        problem = rnn_utils.cache_values_problem(function, rnn_utils.step_caches(function, result),
-                                                 rnn_utils.step_caches(function, expected), f" for {describe(case)}")
+    checks = a.checks
+    if function in checks.CELLS:
+        problem = checks.cache_values_problem(function, checks.step_caches(function, result),
+                                              checks.step_caches(function, expected), f" for {a.describe(case, function)}")
         assert problem is None, problem
+
+
+def _as_array(value):
+    """A returned output as an array: an array, or a number (Python's or numpy's, not a bool) as a
+    0-d array (a loss); None for anything else."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return np.asarray(value)
+    return None
 
 
 def as_float_array(value, label):
-    assert isinstance(value, np.ndarray), f"{label} must be a numpy array, got {type(value).__name__}."
-    assert np.issubdtype(value.dtype, np.floating), f"{label} must hold floats, got dtype {value.dtype}."
-    return value.astype(np.float64)
+    array = _as_array(value)
+    assert array is not None, f"{label} must be a numpy array or a number, got {type(value).__name__}."
+    assert np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer), \
+        f"{label} must hold numbers, got dtype {array.dtype}."  # integers: sampled indices
+    return array.astype(np.float64)
 
 
-def judge(function, kind, case, ref, pristine, result, args_after):
+def judge(a, function, kind, case, ref, pristine, result, args_after):
     """Raise AssertionError (with the student's message) unless `result` is right.
 
     `pristine` are the arguments as the grader made them; the expected values are
     computed here, from them, after the student's function has returned."""
-    got = outputs(function, result)
+    got = outputs(a, function, result)
     expected_result = getattr(ref, function)(*copy.deepcopy(pristine))
-    expected = outputs(function, expected_result)
+    expected = outputs(a, function, expected_result)
     for name, value in got.items():
-        shape, want = np.shape(value) if isinstance(value, np.ndarray) else None, np.shape(expected[name])
-        assert shape == want, f"{function}: {name} has shape {shape}, expected {want}, for {describe(case)}."
+        shape, want = np.shape(value) if _as_array(value) is not None else None, np.shape(expected[name])
+        assert shape == want, f"{function}: {name} has shape {shape}, expected {want}, for {a.describe(case, function)}."
     if kind == "shapes":
-        check_cache(function, pristine, result, case)
+        check_cache(a, function, pristine, result, case)
         return
     for name, value in got.items():
         value = as_float_array(value, f"{function}'s {name}")
-        if not np.allclose(value, expected[name], rtol=RTOL, atol=ATOL):
-            raise AssertionError(f"{function}: wrong values in {name} for {describe(case)}, the largest "
-                                 f"error at index {rnn_utils.largest_error_index(value, expected[name])}.")
-    assert rnn_utils.same_structure(tuple(args_after), tuple(pristine)), \
+        if not np.allclose(value, expected[name], rtol=a.checks.RTOL, atol=a.checks.ATOL):
+            raise AssertionError(f"{function}: wrong values in {name} for {a.describe(case, function)}, the largest "
+                                 f"error at index {a.checks.largest_error_index(value, expected[name])}.")
+    assert a.checks.same_structure(tuple(args_after), tuple(pristine)), \
         f"{function} changed its inputs in place. {mistakes.INPUT_MUTATED.message()}"
-    check_cache(function, pristine, result, case)  # the values test too: the backward pass reads it
-    check_step_caches(function, result, expected_result, case)
+    check_cache(a, function, pristine, result, case)  # the values test too: the backward pass reads it
+    check_step_caches(a, function, result, expected_result, case)
 
 
-def split(grade_id):
+def split(a, grade_id):
     function, _, kind = grade_id.rpartition("_")
-    if function not in DEPENDENCIES or kind not in ("shapes", "values"):
+    if function not in a.exercises or kind not in ("shapes", "values"):
         raise KeyError(f"no hidden check named {grade_id!r}")
     return function, kind
 
 
-def check(grade_id, namespace):
+def check(grade_id, namespace, source=None):
     """Run the hidden check `grade_id` in this process (outside grading: nbval, instructors),
-    as the probe does in a graded kernel; raises AssertionError with the student's message."""
+    as the probe does in a graded kernel, for the assignment whose source notebooks are in
+    `source` (default: the working folder when it is one, as a kernel's is, else the course's
+    assignment that declares the function); raises AssertionError with the student's message."""
+    from . import reference
     from .probe import run
-    message = verdict(grade_id, run(request(grade_id), namespace, until_cell_ends=True))
+    a = reference.of(source) if source is not None else assignment_of(grade_id)
+    message = verdict(a, grade_id, run(request(a, grade_id), namespace, until_cell_ends=True))
     if message:
         raise (NotImplementedError if message.endswith("not implemented yet.") else AssertionError)(message)
 
 
-def oracle_tables(function, cases):
+def assignment_of(grade_id):
+    """The assignment of the working folder when it is one of the course's source folders (a
+    source notebook's kernel, under nbval), else the course's assignment that declares
+    `grade_id`'s function. Never a folder that merely holds the assignment's files: a student's
+    folder does (plain nbgrader copies even grading.py there), and its notebooks would become
+    the reference."""
+    from pathlib import Path
+
+    from . import reference
+    here = Path.cwd().resolve()
+    if here.parent == reference.SOURCES.resolve() and (here / reference.DECLARATIONS).is_file():
+        return reference.of(here)
+    function = grade_id.rpartition("_")[0]
+    found = [a for a in map(reference.named, reference.assignments()) if function in a.exercises]
+    if len(found) != 1:
+        raise KeyError(f"no hidden check named {grade_id!r}" if not found else
+                       f"{grade_id!r} is in several assignments: pass `source`")
+    return found[0]
+
+
+def oracle_tables(a, function, cases):
     """{dependency: [(arguments, result)]}: every call the reference `function` makes to the
     functions it depends on, on `cases` (lists of arguments) and on the visible examples, and
     the calls of the visible tests to the forward pass that makes a backward pass's cache. A
     dependency never called gets no table (the student's own definition answers, as it would
     anyway). What the visible examples add is public: visible_expected.json holds it."""
-    ref = reference.load()
+    ref = a.load()
     namespace = getattr(ref, function).__globals__  # the reference functions share one namespace
-    tables = {name: [] for name in DEPENDENCIES[function]}
+    tables = {name: [] for name in a.dependencies[function]}
     originals = {name: namespace[name] for name in tables}
 
     def recorder(name):
@@ -165,12 +165,13 @@ def oracle_tables(function, cases):
             tables[name].append((known, copy.deepcopy(result), links(result, args)))
             return result
         return call
-    feeder = rnn_utils.FEEDERS.get(function)
+    checks = a.checks
+    feeder = checks.FEEDERS.get(function)
     try:
         namespace.update({name: recorder(name) for name in tables})
-        visible = [rnn_utils.exercise_arguments(function, rnn_utils.example_inputs(**example),
-                                                namespace[feeder] if feeder else None)
-                   for example in rnn_utils.EXAMPLES.values()]
+        visible = [checks.exercise_arguments(function, checks.example_inputs(**example),
+                                             namespace[feeder] if feeder else None)
+                   for example in checks.EXAMPLES.values()]
         for args in list(cases) + visible:
             getattr(ref, function)(*copy.deepcopy(args))
     finally:
@@ -191,41 +192,41 @@ def links(result, args, path=()):
     return []
 
 
-def request(grade_id):
+def request(a, grade_id):
     """What the probe in the student's kernel needs: the cases' arguments, and an oracle table
     for each function the graded one calls. No expected value of its own, no source code."""
-    function, _ = split(grade_id)
-    ref = reference.load()
-    cases = [inputs(function, case, ref) for case in HIDDEN_CASES]
-    return {"function": function, "cases": cases, "oracles": oracle_tables(function, cases),
-            "rtol": RTOL, "atol": ATOL}
+    function, _ = split(a, grade_id)
+    ref = a.load()
+    cases = [inputs(a, function, case, ref) for case in a.hidden_cases]
+    return {"function": function, "cases": cases, "oracles": oracle_tables(a, function, cases),
+            "rtol": a.checks.RTOL, "atol": a.checks.ATOL}
 
 
-def verdict(grade_id, replies):
+def verdict(a, grade_id, replies):
     """None if the probe's replies pass `grade_id`, else the message for the student
     (naming the known mistake the replies match, if any)."""
-    function, kind = split(grade_id)
-    ref = reference.load()
-    if not isinstance(replies, list) or len(replies) != len(HIDDEN_CASES) or \
+    function, kind = split(a, grade_id)
+    ref = a.load()
+    if not isinstance(replies, list) or len(replies) != len(a.hidden_cases) or \
             not all(isinstance(reply, dict) for reply in replies):
         return f"{function}: the hidden tests did not complete."
     try:
-        return _verdict(function, kind, ref, replies)
+        return _verdict(a, function, kind, ref, replies)
     except Exception:  # replies come from the student's kernel: whatever they hold, no crash, no pass
         return f"{function}: the hidden tests did not complete."
 
 
-def _verdict(function, kind, ref, replies):
+def _verdict(a, function, kind, ref, replies):
     every = _error_on_every_input(function, replies)
     if every:
         return every
     with np.errstate(all="ignore"):
-        for case, reply in zip(HIDDEN_CASES, replies):
-            message = _case_verdict(function, kind, case, ref, reply)
+        for case, reply in zip(a.hidden_cases, replies):
+            message = _case_verdict(a, function, kind, case, ref, reply)
             if message:
-                hint = None if "Known mistake:" in message else diagnosis(function, replies)
+                hint = None if "Known mistake:" in message else diagnosis(a, function, replies)
                 if hint is None:
-                    hint = relation(function, replies)
+                    hint = relation(a, function, replies)
                 return f"{message} {hint}" if hint else message
     return None
 
@@ -266,7 +267,7 @@ def _error_name(reply):
     return None if error is None else (student_text(error, 60) or "an error")
 
 
-def _case_verdict(function, kind, case, ref, reply):
+def _case_verdict(a, function, kind, case, ref, reply):
     error = _error_name(reply)
     if error == "missing" and reply.get("syntax_error"):
         return f"{function} is not defined: its answer cell has a SyntaxError" \
@@ -277,52 +278,53 @@ def _case_verdict(function, kind, case, ref, reply):
     if error == "NotImplementedError":
         return f"{function} is not implemented yet."
     if error is not None:
-        return f"{function} raised {error} for {describe(case)}{_error_text(reply)}."
+        return f"{function} raised {error} for {a.describe(case, function)}{_error_text(reply)}."
     try:
-        judge(function, kind, case, ref, inputs(function, case, ref), reply.get("result"),
+        judge(a, function, kind, case, ref, inputs(a, function, case, ref), reply.get("result"),
               reply.get("args_after", ()))
     except AssertionError as failure:
         return str(failure)
     except Exception:  # whatever the student returned, it is not a right answer
-        return f"{function}: its result for {describe(case)} is not what the exercise asks for."
+        return f"{function}: its result for {a.describe(case, function)} is not what the exercise asks for."
     return None
 
 
-def diagnosis(function, replies):
+def diagnosis(a, function, replies):
     """"Known mistake: ..." when the replies on every hidden case are what a known mistake
     gives (its outputs, or an error where it raises too), else None. The graded function's
     dependencies are the reference's while it is graded, so only its own mistakes count."""
-    ref = reference.load()
+    ref = a.load()
     seen = {}
     for i, reply in enumerate(replies):
         if reply.get("error") is not None:
             seen[i] = None
             continue
         try:
-            seen[i] = outputs(function, reply.get("result"))
+            seen[i] = outputs(a, function, reply.get("result"))
         except Exception:
             seen[i] = {"unreadable": np.array(np.nan)}  # equals no mistake's outputs
-    arguments = [inputs(function, case, ref) for case in HIDDEN_CASES]  # the mistakes leave them as they are
+    arguments = [inputs(a, function, case, ref) for case in a.hidden_cases]  # the mistakes leave them as they are
     known = []
-    for mistake, wrong in mistakes.candidates(function, callees=False):
+    for mistake, wrong in mistakes.candidates(a, function, callees=False):
         known.append({"name": mistake.name, "hint": mistake.hint, "stability": mistake.stability,
-                      "outputs": {i: mistakes.behaviour(lambda: outputs(function, wrong(*args)))
+                      "outputs": {i: mistakes.behaviour(lambda: outputs(a, function, wrong(*args)))
                                   for i, args in enumerate(arguments)}})
-    return rnn_utils.known_mistake(function, seen, known, large=LARGE_SCORES)
+    return a.checks.known_mistake(function, seen, known, large=a.large_hidden_case)
 
 
-def relation(function, replies):
+def relation(a, function, replies):
     """How the student's outputs relate to the reference's (transposed, a factor m, a step
     late...) on the first hidden input where they differ, or None. The sentence names outputs
     and relations, never a value."""
-    ref = reference.load()
-    for case, reply in zip(HIDDEN_CASES, replies):
+    ref = a.load()
+    for case, reply in zip(a.hidden_cases, replies):
         try:
-            got = outputs(function, reply.get("result"))
-            expected = outputs(function, getattr(ref, function)(*inputs(function, case, ref)))
+            got = outputs(a, function, reply.get("result"))
+            expected = outputs(a, function, getattr(ref, function)(*inputs(a, function, case, ref)))
         except Exception:
             continue
-        sentence = rnn_utils.relations.relation(got, expected, m=case["m"], T_x=case["T_x"], rtol=RTOL, atol=ATOL)
-        if sentence:
-            return sentence
+        sentence = a.checks.relations.relation(got, expected, m=case["m"], T_x=case["T_x"],
+                                               rtol=a.checks.RTOL, atol=a.checks.ATOL)
+        if sentence:  # a factor with decimals comes from the hidden input (a norm): not shown
+            return VALUE.sub("a constant", sentence)
     return None

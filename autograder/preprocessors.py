@@ -20,7 +20,7 @@ from nbgrader.preprocessors import (ClearHiddenTests, DeduplicateIds, Execute, N
                                     SaveAutoGrades)
 from traitlets import Bool, Integer, Unicode
 
-from . import hidden, probe, sandbox
+from . import hidden, probe, reference, sandbox
 
 
 class _SchemaCheckedOnce:
@@ -211,6 +211,15 @@ class ProbedExecute(Execute):
                     pass
                 return
 
+    def _assignment_of(self, resources, grade_id):
+        """The assignment graded: nbgrader's (its source folder in the course), else the course's
+        assignment that declares `grade_id` (a notebook run outside an nbgrader course)."""
+        name = ((resources or {}).get("nbgrader") or {}).get("assignment")
+        course = self.config.CourseDirectory
+        if name:
+            return reference.of(Path(course.root if "root" in course else ".") / "source" / name)
+        return hidden.assignment_of(grade_id)
+
     def preprocess(self, nb, resources=None, km=None):
         """Run the notebook in this process's sandbox (made here for a plain `nbgrader autograde`)."""
         self.resources = resources
@@ -225,8 +234,9 @@ class ProbedExecute(Execute):
         box.kernel_config(self.config)
         box.prepare(folder)
         self.shutdown_kernel = "immediate"
-        box.write_requests({grade_id: request_text(grade_id)
-                            for grade_id in filter(None, map(probed_grade_id, nb.cells))})
+        probed = list(filter(None, map(probed_grade_id, nb.cells)))
+        self._assignment = self._assignment_of(resources, probed[0]) if probed else None
+        box.write_requests({grade_id: request_text(self._assignment, grade_id) for grade_id in probed})
         self._kernel_pid, self._kernel_process = None, (None, None)
         self._deaths = set()
         self._probing, self._reply, self._kept = None, None, 0
@@ -347,8 +357,8 @@ class ProbedExecute(Execute):
         try:
             replies = probe.loads(self._reply)
         except ValueError:
-            return INCOMPLETE, f"{hidden.split(grade_id)[0]}: the hidden tests did not complete."
-        message = hidden.verdict(grade_id, replies)
+            return INCOMPLETE, f"{grade_id.rpartition('_')[0]}: the hidden tests did not complete."
+        message = hidden.verdict(self._assignment, grade_id, replies)
         if message is None:
             return None
         return ("NotImplementedError" if message.endswith("is not implemented yet.") else "AssertionError"), message
@@ -399,10 +409,10 @@ class StudentRows:
 
 
 @functools.lru_cache(maxsize=None)
-def request_text(grade_id):
-    """The request of `grade_id` as the probe reads it. The same for every notebook of every
-    student (it depends on the reference alone): made once per process, not once per notebook."""
-    return probe.dumps(hidden.request(grade_id), max_depth=REQUEST_DEPTH)
+def request_text(assignment, grade_id):
+    """The request of `grade_id` of `assignment` as the probe reads it. The same for every notebook
+    of every student (it depends on the reference alone): made once per process, not once per notebook."""
+    return probe.dumps(hidden.request(assignment, grade_id), max_depth=REQUEST_DEPTH)
 
 
 def _cpu_seconds(pid):

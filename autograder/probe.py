@@ -63,18 +63,25 @@ def encode(value, arrays, depth=0, max_depth=8):
     return {"other": type(value).__name__}
 
 
-def decode(spec, arrays):
-    """Inverse of encode; anything else decodes to an Unknown that equals nothing."""
+# The integer and boolean dtypes a request's arrays get back (targets, masks: indices must be
+# integers). A reply's arrays stay float64: the grader reads every reply as floats.
+TYPED = ("int64", "int32", "bool")
+
+
+def decode(spec, arrays, typed=False):
+    """Inverse of encode; anything else decodes to an Unknown that equals nothing. `typed`: the
+    arrays of an integer or boolean dtype get it back (a request, which the grader wrote)."""
     if "array" in spec:
-        return arrays[spec["array"]]
+        array = arrays[spec["array"]]
+        return array.astype(spec["dtype"]) if typed and spec.get("dtype") in TYPED else array
     if "value" in spec:
         return spec["value"]
     if "tuple" in spec:
-        return tuple(decode(s, arrays) for s in spec["tuple"])
+        return tuple(decode(s, arrays, typed) for s in spec["tuple"])
     if "list" in spec:
-        return [decode(s, arrays) for s in spec["list"]]
+        return [decode(s, arrays, typed) for s in spec["list"]]
     if "dict" in spec:
-        return {k: decode(s, arrays) for k, s in spec["dict"].items()}
+        return {k: decode(s, arrays, typed) for k, s in spec["dict"].items()}
     return Unknown(str(spec.get("other", "something unreadable")))
 
 
@@ -99,7 +106,7 @@ def dumps(value, max_depth=8):
                        "values": base64.b64encode(values.astype("<f8").tobytes()).decode("ascii")})
 
 
-def loads(text, max_chars=MAX_CHARS, max_nodes=MAX_NODES):
+def loads(text, max_chars=MAX_CHARS, max_nodes=MAX_NODES, typed=False):
     """Read what `dumps` wrote. Its size and number of values are checked before it is parsed,
     so a hostile reply costs the grader at most about `max_chars` of memory; anything that is
     not what `dumps` writes raises ValueError (the kernel that wrote it is not trusted)."""
@@ -118,7 +125,7 @@ def loads(text, max_chars=MAX_CHARS, max_nodes=MAX_NODES):
                 raise ValueError
             arrays.append(values[start:start + size].reshape(shape).astype(np.float64))
             start += size
-        return decode(document["structure"], arrays)
+        return decode(document["structure"], arrays, typed)
     except Exception:  # broken JSON, wrong types, too deep (RecursionError): all refused alike
         raise ValueError("the reply is not what the probe writes") from None
 
@@ -293,7 +300,7 @@ def probe(grade_id, namespace):
         return hidden.check(grade_id, namespace)
     try:
         with open(os.path.join(folder, os.path.basename(grade_id)), encoding="ascii") as file:
-            request = loads(file.read(), max_chars=2 ** 31, max_nodes=2 ** 31)
+            request = loads(file.read(), max_chars=2 ** 31, max_nodes=2 ** 31, typed=True)
     except (OSError, ValueError):
         return  # no reply: the grader says the hidden tests did not complete
     reply = dumps(run(request, namespace, until_cell_ends=True))

@@ -1,80 +1,205 @@
-"""The reference answers, taken from the one place they live: the solution cells of source/.
+"""The course's assignments, and each one's reference answers, taken from the one place they
+live: the solution cells of source/<assignment>/.
 
-Nothing else in the repository holds a copy of a solution. Whatever needs the
-reference (hidden tests, the expected outputs of the visible tests, the answer
-key) calls `load()`, which runs the source notebooks' answer cells with the
-same loader the students' notebooks use (`rnn_utils.load_functions`).
+An assignment is a folder of source notebooks (nbgrader's format) with, beside them:
+- exercises.py: what each graded function is (autograder/../rnn_checks.py's Exercise), read
+  by the visible tests in the notebook and by the grader alike; it ships to students;
+- grading.py (optional, never released): what only the grader knows: the hidden cases,
+  how a message names one, and the named mistakes (autograder/mistakes.py);
+- rnn_utils.py (optional: else the course's own), the helpers its notebooks import.
+
+Nothing else in the repository holds a copy of a solution, or a list of an assignment's
+functions. Whatever needs the reference (hidden tests, the expected outputs of the visible
+tests, the answer key) calls `Assignment.load()`, which runs the source notebooks' answer
+cells with the loader the students' notebooks use (`rnn_utils.load_functions`).
 """
 
+import importlib.util
 import json
 import sys
-from functools import lru_cache
+import zlib
+from functools import cached_property, lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENT = "rnn_step_by_step"
-SOURCE = ROOT / "source" / ASSIGNMENT
+SOURCES = ROOT / "source"
+DECLARATIONS = "exercises.py"
+GRADING = "grading.py"   # the grader's part: nbgrader does not release it (course.nbgrader_config)
 
 
-def _rnn_utils():
-    # Imported lazily and from ROOT so that the reference never runs with a
-    # student's (possibly edited) copy of rnn_utils.py from the working folder.
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("_reference_rnn_utils", ROOT / "rnn_utils.py")
+def assignments(sources=SOURCES):
+    """The names of the assignments in `sources`: its folders that hold notebooks, in name order."""
+    return sorted(p.name for p in Path(sources).iterdir() if p.is_dir() and any(p.glob("*.ipynb"))) \
+        if Path(sources).is_dir() else []
+
+
+@lru_cache(maxsize=None)
+def _of(source):
+    return Assignment(source)
+
+
+def of(source):
+    """The Assignment whose source notebooks are in the folder `source` (one object per folder)."""
+    return _of(str(Path(source).resolve()))
+
+
+def named(name, sources=SOURCES):
+    """The Assignment `name` of the course (source/<name>)."""
+    return of(Path(sources) / name)
+
+
+def _load_module(path, name, **given):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    module.__dict__.update(given)
     sys.modules[spec.name] = module  # as import does: rnn_checks.py, beside it, finds it there
     spec.loader.exec_module(module)
     return module
 
 
-rnn_utils = _rnn_utils()
-FUNCTIONS = tuple(rnn_utils.EXERCISES)  # the graded functions, as rnn_utils declares them
+class Assignment:
+    """One assignment: its source folder, its declared exercises, what only the grader knows
+    of it (grading.py), and its reference functions."""
 
+    def __init__(self, source):
+        self.source = Path(source)
+        self.name = self.source.name
 
-@lru_cache(maxsize=None)
-def load(source=SOURCE):
-    """The reference functions, as attributes of a namespace."""
-    return SimpleNamespace(**dict(zip(FUNCTIONS, rnn_utils.load_functions(*FUNCTIONS, folder=source, quiet=True))))
+    def __repr__(self):
+        return f"Assignment({str(self.source)!r})"
 
+    @cached_property
+    def utils(self):
+        """The assignment's rnn_utils, loaded from its source folder (else the course's own), never
+        a student's (possibly edited) copy from a working folder; its checks are the exercises
+        declared in the source folder."""
+        own = self.source / "rnn_utils.py"
+        path = own if own.is_file() else ROOT / "rnn_utils.py"
+        tag = zlib.crc32(str(self.source).encode())
+        return _load_module(path, f"_reference_rnn_utils_{self.name}_{tag}", _DECLARED_IN=str(self.source))
 
-def sources(names, source=SOURCE):
-    """{name: source of the solution cell defining it}, for the probe to run in a student's kernel."""
-    return {name: cell for name, (_, cell) in rnn_utils.answer_cells(*names, folder=source).items()}
+    @cached_property
+    def checks(self):
+        """rnn_checks with this assignment's exercises: EXERCISES, EXAMPLES, the visible tests."""
+        return self.utils._checks(self.source)
 
+    @property
+    def exercises(self):
+        return self.checks.EXERCISES
 
-def visible_expected(ref=None):
-    """What the visible tests compare with, per exercise: the reference outputs on each of
-    rnn_utils.EXAMPLES, and the outputs of each known mistake there (None where it raises),
-    with its name and hint, so the notebook can name a student's mistake without an answer."""
-    from . import mistakes  # it builds on this module
-    ref = ref or load()
-    feeders = {part: getattr(ref, feeder) for part, feeder in rnn_utils.FEEDERS.items()}
-    examples = {name: rnn_utils.example_inputs(**kwargs) for name, kwargs in rnn_utils.EXAMPLES.items()}
+    @cached_property
+    def functions(self):
+        """The graded functions, as exercises.py declares them."""
+        return tuple(self.exercises)
 
-    def on_examples(function, part):
-        return {name: mistakes.behaviour(lambda: _plain(rnn_utils.exercise_outputs(
-                    part, function(*rnn_utils.exercise_arguments(part, ex, feeders.get(part))))))
+    @cached_property
+    def grading(self):
+        """grading.py's names (HIDDEN_CASES, describe, MISTAKES), run with `rnn_utils` and `checks`
+        given; the defaults where it is missing or silent."""
+        namespace = {"__name__": f"grading_{self.name}", "rnn_utils": self.utils, "checks": self.checks}
+        path = self.source / GRADING
+        if path.is_file():
+            namespace["__file__"] = str(path)
+            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+        # Without cases of its own, the visible examples' kinds (hidden.inputs moves every seed).
+        namespace.setdefault("HIDDEN_CASES", tuple(self.checks.EXAMPLES.values()))
+        namespace.setdefault("describe", describe_case)
+        namespace.setdefault("MISTAKES", ())
+        unknown = sorted({m.function for m in namespace["MISTAKES"]} - set(self.exercises))
+        if unknown:
+            raise LookupError(f"{path} declares mistakes of {', '.join(unknown)}, which exercises.py does not declare.")
+        return SimpleNamespace(**namespace)
+
+    @cached_property
+    def hidden_cases(self):
+        """The hidden cases, each with every argument of example_inputs (its defaults filled in)."""
+        import inspect
+        defaults = {name: p.default for name, p in inspect.signature(self.checks.example_inputs).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        return tuple({**defaults, **case} for case in self.grading.HIDDEN_CASES)
+
+    @cached_property
+    def large_hidden_case(self):
+        """The index of the hidden case a numerically unstable answer fails on (None: no such case)."""
+        return next((i for i, case in enumerate(self.hidden_cases) if case.get("output_scale", 1) > 1), None)
+
+    def describe(self, case, function=None):
+        """Words for a hidden case that say its kind, not its contents (grading.py's describe may
+        take the function judged, to say only what its inputs are)."""
+        import inspect
+        if function is not None and len(inspect.signature(self.grading.describe).parameters) > 1:
+            return self.grading.describe(case, function)
+        return self.grading.describe(case)
+
+    @property
+    def mistakes(self):
+        return tuple(self.grading.MISTAKES)
+
+    @cached_property
+    def dependencies(self):
+        """{function: the graded functions it calls or whose outputs its test uses (its forward
+        pass's cache), and theirs}: it is graded against the reference versions of these."""
+        def of_one(name):
+            exercise = self.exercises[name]
+            direct = exercise.calls + ((exercise.forward,) if exercise.forward else ())
+            return tuple(dict.fromkeys(d for callee in direct for d in (*of_one(callee), callee)))
+        return {name: of_one(name) for name in self.exercises}
+
+    def load(self):
+        """The reference functions, as attributes of a namespace."""
+        return self._loaded
+
+    @cached_property
+    def _loaded(self):
+        functions = self.utils.load_functions(*self.functions, folder=self.source, quiet=True)
+        return SimpleNamespace(**dict(zip(self.functions, functions)))
+
+    def sources(self, names):
+        """{name: source of the solution cell defining it}."""
+        return {name: cell for name, (_, cell) in self.utils.answer_cells(*names, folder=self.source).items()}
+
+    def visible_expected(self):
+        """What the visible tests compare with, per exercise: the reference outputs on each of
+        the EXAMPLES, and the outputs of each known mistake there (None where it raises), with its
+        name and hint, so the notebook can name a student's mistake without an answer."""
+        from . import mistakes  # it builds on this module
+        checks, ref = self.checks, self.load()
+        feeders = {part: getattr(ref, feeder) for part, feeder in checks.FEEDERS.items()}
+        examples = {name: checks.example_inputs(**kwargs) for name, kwargs in checks.EXAMPLES.items()}
+
+        def on_examples(function, part):
+            return {name: mistakes.behaviour(lambda: _plain(checks.exercise_outputs(
+                        part, function(*checks.exercise_arguments(part, ex, feeders.get(part))))))
+                    for name, ex in examples.items()}
+
+        data = {"input_mutated": {"name": mistakes.INPUT_MUTATED.name, "hint": mistakes.INPUT_MUTATED.hint}}
+        notebooks = self.utils.answer_cells(*self.functions, folder=self.source)
+        for part in self.functions:
+            data[part] = {
+                "notebook": notebooks[part][0],  # where load_functions should find it
+                "reference": on_examples(getattr(ref, part), part),
+                "mistakes": [{"id": mistake.id, "name": mistake.name, "hint": mistake.hint,
+                              "stability": mistake.stability, "outputs": on_examples(wrong, part)}
+                             for mistake, wrong in mistakes.candidates(self, part)],
+            }
+        for part in checks.CELLS:  # a sequence's caches, step by step (the parameters are the input's)
+            data[part]["caches"] = {
+                name: [_plain({key: value for key, value in step.items() if key != "parameters"})
+                       for step in checks.step_caches(part, getattr(ref, part)(*checks.exercise_arguments(part, ex)))]
                 for name, ex in examples.items()}
+        return data
 
-    data = {"input_mutated": {"name": mistakes.INPUT_MUTATED.name, "hint": mistakes.INPUT_MUTATED.hint}}
-    notebooks = rnn_utils.answer_cells(*FUNCTIONS, folder=SOURCE)
-    for part in FUNCTIONS:
-        data[part] = {
-            "notebook": notebooks[part][0],  # where load_functions should find it
-            "reference": on_examples(getattr(ref, part), part),
-            "mistakes": [{"id": mistake.id, "name": mistake.name, "hint": mistake.hint,
-                          "stability": mistake.stability, "outputs": on_examples(wrong, part)}
-                         for mistake, wrong in mistakes.candidates(part)],
-        }
-    for part in rnn_utils.CELLS:  # a sequence's caches, step by step (the parameters are the input's)
-        data[part]["caches"] = {
-            name: [_plain({key: value for key, value in step.items() if key != "parameters"})
-                   for step in rnn_utils.step_caches(part, getattr(ref, part)(*rnn_utils.exercise_arguments(part, ex)))]
-            for name, ex in examples.items()}
-    return data
+    def write_visible_expected(self, path=None):
+        """Write visible_expected.json (stable text: sorted keys; NaN where a mistake gives it)."""
+        Path(path or self.source / self.utils.EXPECTED_FILE).write_text(_dumps(self.visible_expected()) + "\n")
+
+
+def describe_case(case):
+    """Words for a hidden case that say its kind, not its contents (grading.py may say more)."""
+    return "a hidden input with " + ", ".join(f"{key} = {case[key]}" for key in ("m", "T_x") if key in case)
 
 
 def _plain(outputs):
@@ -95,8 +220,3 @@ def _dumps(value, indent=0):
         inner = " " * (indent + 1)
         return "[\n" + ",\n".join(inner + _dumps(v, indent + 1) for v in value) + "\n" + " " * indent + "]"
     return json.dumps(value)
-
-
-def write_visible_expected(path):
-    """Write visible_expected.json (stable text: sorted keys; NaN where a mistake gives it)."""
-    Path(path).write_text(_dumps(visible_expected()) + "\n")

@@ -22,7 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from autograder import reference  # noqa: E402
 
-rnn_utils = reference.rnn_utils
+RNN = reference.named("rnn_step_by_step")
+
+rnn_utils = RNN.utils
 
 
 def best_of(repeat, function):
@@ -62,7 +64,7 @@ def main():
     parser.add_argument("--t-x", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    ref = reference.load()
+    ref = RNN.load()
     ex = rnn_utils.example_inputs(seed=0, n_x=args.n_x, n_a=args.n_a, n_y=8, m=args.m, T_x=args.t_x)
     ex["parameters"] = {k: 0.1 * v for k, v in ex["parameters"].items()}  # a trainable scale: tanh not saturated
     print(f"RNN forward + backward, n_x={args.n_x}, n_a={args.n_a}, m={args.m}, T_x={args.t_x}, "

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import reference
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "rnn_step_by_step"
 SOURCE = ROOT / "source" / ASSIGNMENT
 RELEASE = ROOT / "release" / ASSIGNMENT
+RNN = reference.named(ASSIGNMENT)   # the first assignment: its exercises, grading, reference
 
 
 def notebooks(folder):

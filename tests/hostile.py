@@ -13,7 +13,10 @@ from pathlib import Path
 import nbformat
 
 from autograder import sample
-from autograder.sample import NB1, NB2, NB3, NB4, drop_cell, replace
+from autograder.sample import replace
+from tests.helpers import RNN
+
+NB1, NB2, NB3, NB4 = RNN.grading.NB1, RNN.grading.NB2, RNN.grading.NB3, RNN.grading.NB4
 
 RETURN_1 = "    return a_next, yt_pred, cache"
 WRONG_1 = "    return a_next * 0, yt_pred * 0, cache"
@@ -173,7 +176,8 @@ STUDENTS = {
                   + "\n" + RETURN_1))),
     "imports_grader": (21, 21, NB1_TESTS, "rnn_cell_forward", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
         "    try:\n        from autograder import reference\n"
-        "        return reference.load().rnn_cell_forward(xt, a_prev, parameters)\n    except ImportError:\n"
+        "        return reference.named(\"rnn_step_by_step\").load().rnn_cell_forward(xt, a_prev, parameters)\n"
+        "    except ImportError:\n"
         + WRONG_1.replace("    ", "        ", 1))),
     # Isolated: the sandbox's own loopback is the only network it sees (the host's services are elsewhere).
     "network": (24, 24, [], "", lambda nbs: replace(nbs[NB1], "rnn_cell_forward", RETURN_1,
@@ -253,7 +257,7 @@ def expected(as_root):
 def write(out):
     out = Path(out)
     for i, (name, spec) in enumerate(STUDENTS.items(), 1):
-        notebooks = sample.student_notebooks("complete")
+        notebooks = sample.student_notebooks(RNN, "complete")
         nodes = {n: nbformat.reads(data.decode(), as_version=4) for n, data in notebooks.items()}
         spec[4](nodes)
         folder = out / f"h{i:02d}_{name}" / "rnn_step_by_step"

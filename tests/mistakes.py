@@ -7,13 +7,14 @@ import numpy as np
 
 from autograder import reference
 
-rnn_utils = reference.rnn_utils
+RNN = reference.named("rnn_step_by_step")
+rnn_utils = RNN.utils
 
 
 def fresh_reference():
     """Reference functions in a namespace of their own, safe to rewire."""
-    functions = rnn_utils.load_functions(*reference.FUNCTIONS, folder=reference.SOURCE, quiet=True)
-    return dict(zip(reference.FUNCTIONS, functions))
+    functions = rnn_utils.load_functions(*RNN.functions, folder=RNN.source, quiet=True)
+    return dict(zip(RNN.functions, functions))
 
 
 def tanh_twice(ref):
@@ -136,7 +137,7 @@ WRONG_ANSWERS = {
 def student(*mistake_ids):
     """A notebook-like namespace holding the reference answers with the edits of `mistake_ids`
     (none: a right student), loaded as rnn_utils.load_functions loads a student's cells."""
-    sources = reference.sources(reference.FUNCTIONS)
+    sources = RNN.sources(RNN.functions)
     for mistake in mistake_ids:
         function, *edits = STUDENT_EDITS.get(mistake) or WRONG_ANSWERS[mistake]
         for old, new in edits:
@@ -144,7 +145,7 @@ def student(*mistake_ids):
             sources[function] = sources[function].replace(old, new)
     namespace = {"np": np, "__name__": "student"}
     namespace.update({name: getattr(rnn_utils, name) for name in rnn_utils.__all__})
-    for function in reference.FUNCTIONS:
+    for function in RNN.functions:
         filename = f"<student {function}>"
         # As IPython does for a cell: tracebacks then show the student's lines.
         linecache.cache[filename] = (len(sources[function]), None, sources[function].splitlines(True), filename)

@@ -9,14 +9,15 @@ import pytest
 
 from autograder import hidden, reference
 from tests.mistakes import student, visible
+from tests.helpers import RNN
 
-rnn_utils = reference.rnn_utils
+rnn_utils = RNN.utils
 
 
 @pytest.fixture(autouse=True)
 def beside_the_notebooks(monkeypatch):
     """Visible tests read visible_expected.json from the working folder, as in a notebook."""
-    monkeypatch.chdir(reference.SOURCE)
+    monkeypatch.chdir(RNN.source)
 
 
 WRONG_CACHES = [
@@ -88,7 +89,7 @@ def test_the_visible_examples_catch_what_breaks_with_one_example_or_one_step():
     """y_pred[:, :, t] = yt_pred.squeeze() passed every visible test and lost 3 points hidden."""
     cases = rnn_utils.EXAMPLES.values()
     assert any(c.get("m") == 1 and c.get("T_x") == 1 and c.get("n_a") != c.get("n_x") for c in cases)
-    hidden_inputs = [{k: v for k, v in c.items() if k != "seed"} for c in hidden.HIDDEN_CASES]
+    hidden_inputs = [{k: v for k, v in c.items() if k != "seed"} for c in RNN.hidden_cases]
     assert not any({k: v for k, v in c.items() if k != "seed"} in hidden_inputs for c in cases)
     with pytest.raises(AssertionError, match=r"could not broadcast .*\(line \d+: y_pred\[:, :, t\] = yt_pred.squeeze\(\)\)"):
         visible("values", "rnn_forward", student("squeeze"))
@@ -104,8 +105,8 @@ def run_in_a_kernel(tmp_path, *cells):
 
     import nbformat
     from nbclient import NotebookClient
-    for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "visible_expected.json"):
-        shutil.copy(reference.ROOT / "release" / reference.ASSIGNMENT / name, tmp_path / name)
+    for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "exercises.py", "visible_expected.json"):
+        shutil.copy(reference.ROOT / "release" / RNN.name / name, tmp_path / name)
     cells = ("import rnn_utils\nassert rnn_utils.__file__.startswith(" + repr(str(tmp_path)) + "), rnn_utils.__file__",
              *cells)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
@@ -124,11 +125,11 @@ def run_in_a_kernel(tmp_path, *cells):
 
 
 def test_a_failing_visible_test_shows_its_message_in_a_few_lines_and_an_error_shows_the_students_line(tmp_path):
-    wrong_cell = reference.sources(["rnn_cell_forward"])["rnn_cell_forward"].replace(
+    wrong_cell = RNN.sources(["rnn_cell_forward"])["rnn_cell_forward"].replace(
         "softmax(Wya @ a_next + by)", "softmax(Wya @ a_prev + by)")
-    wrong_backward = reference.sources(["rnn_backward"])["rnn_backward"].replace(
+    wrong_backward = RNN.sources(["rnn_backward"])["rnn_backward"].replace(
         'dWax += step["dWax"]', 'dWax += step["dwax"]')
-    right = reference.sources(["rnn_forward", "rnn_cell_backward"])
+    right = RNN.sources(["rnn_forward", "rnn_cell_backward"])
     errors = run_in_a_kernel(
         tmp_path, "import numpy as np\nimport rnn_utils\nfrom rnn_utils import softmax", wrong_cell,
         "rnn_utils.check_rnn_cell_forward_values(rnn_cell_forward)",
@@ -183,16 +184,16 @@ def notebook_folder(tmp_path):
     """A student's folder: the release's support files, no notebook yet."""
     import shutil
     for name in ("rnn_utils.py", "rnn_relations.py", "visible_expected.json"):
-        shutil.copy(reference.ROOT / "release" / reference.ASSIGNMENT / name, tmp_path / name)
+        shutil.copy(reference.ROOT / "release" / RNN.name / name, tmp_path / name)
     return tmp_path
 
 
 def answered(name="1_rnn_cell_forward.ipynb"):
-    return (reference.SOURCE / name).read_text()
+    return (RNN.source / name).read_text()
 
 
 def stub(name="1_rnn_cell_forward.ipynb"):
-    return (reference.ROOT / "release" / reference.ASSIGNMENT / name).read_text()
+    return (reference.ROOT / "release" / RNN.name / name).read_text()
 
 
 def test_loading_says_where_each_function_came_from(notebook_folder, capsys):
@@ -278,9 +279,9 @@ def test_nbgrader_validate_shows_the_whole_message_with_its_hint(tmp_path):
     import sys
 
     from autograder import sample
-    for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "visible_expected.json"):
-        shutil.copy(reference.ROOT / "release" / reference.ASSIGNMENT / name, tmp_path / name)
-    (tmp_path / "1_rnn_cell_forward.ipynb").write_bytes(sample.student_notebooks("yt_from_a_prev")["1_rnn_cell_forward"])
+    for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "exercises.py", "visible_expected.json"):
+        shutil.copy(reference.ROOT / "release" / RNN.name / name, tmp_path / name)
+    (tmp_path / "1_rnn_cell_forward.ipynb").write_bytes(sample.student_notebooks(RNN, "yt_from_a_prev")["1_rnn_cell_forward"])
     run = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "1_rnn_cell_forward.ipynb"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     shown = " ".join(line.strip() for line in run.stdout.splitlines())

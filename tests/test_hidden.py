@@ -9,8 +9,9 @@ import pytest
 from autograder import hidden
 from tests import mistakes
 from tests.mistakes import student
+from tests.helpers import RNN
 
-CHECKS = [f"{f}_{k}" for f in hidden.DEPENDENCIES for k in ("shapes", "values")]
+CHECKS = [f"{f}_{k}" for f in RNN.dependencies for k in ("shapes", "values")]
 
 
 def student_namespace(**replacements):
@@ -56,7 +57,7 @@ def test_rnn_forward_is_graded_on_a_correct_cell():
     hidden.check("rnn_forward_values", namespace)
 
 
-@pytest.mark.parametrize("function", list(hidden.DEPENDENCIES))
+@pytest.mark.parametrize("function", list(RNN.dependencies))
 def test_wrong_values_fail_with_a_message_that_reveals_no_numbers(function):
     ref = mistakes.fresh_reference()
     namespace, _ = student_namespace(**{function: mistakes.scaled(ref[function])})
@@ -101,7 +102,7 @@ def test_wrong_shapes_fail_the_shape_check():
 
 
 def test_hidden_cases_cover_the_edge_shapes():
-    cases = hidden.HIDDEN_CASES
+    cases = RNN.hidden_cases
     assert any(c["m"] == 1 for c in cases) and any(c["T_x"] == 1 for c in cases)
     assert any(c["n_a"] != c["n_x"] for c in cases)
     assert 1 not in {c["seed"] for c in cases}, "hidden inputs must differ from the visible example (seed 1)"
@@ -142,15 +143,14 @@ def test_the_lstm_cache_is_checked_gate_by_gate():
 def test_each_functions_hidden_inputs_depend_on_its_name_alone():
     """They depended on the function's place in the list: declaring an exercise before it would
     have changed its hidden inputs."""
-    offsets = [hidden.seed_offset(name) for name in hidden.DEPENDENCIES]
+    offsets = [hidden.seed_offset(name) for name in RNN.dependencies]
     assert len(set(offsets)) == len(offsets)
-    from autograder import reference
-    before = hidden.inputs("lstm_forward", hidden.HIDDEN_CASES[1], reference.load())
-    reordered = dict(reversed(list(hidden.DEPENDENCIES.items())))
-    original = hidden.DEPENDENCIES
+    before = hidden.inputs(RNN, "lstm_forward", RNN.hidden_cases[1], RNN.load())
+    reordered = dict(reversed(list(RNN.dependencies.items())))
+    original = RNN.dependencies
     try:
-        hidden.DEPENDENCIES = reordered
-        after = hidden.inputs("lstm_forward", hidden.HIDDEN_CASES[1], reference.load())
+        RNN.dependencies = reordered
+        after = hidden.inputs(RNN, "lstm_forward", RNN.hidden_cases[1], RNN.load())
     finally:
-        hidden.DEPENDENCIES = original
+        RNN.dependencies = original
     assert all(np.array_equal(a, b) for a, b in zip(before[:2], after[:2]))

@@ -7,18 +7,19 @@ import re
 import numpy as np
 import pytest
 
-from autograder import hidden, mistakes, reference
+from autograder import hidden, mistakes
 from tests.mistakes import STUDENT_EDITS, student, visible
+from tests.helpers import RNN
 
-rnn_utils = reference.rnn_utils
-ALL = {m.id: m for m in (*mistakes.MISTAKES, mistakes.INPUT_MUTATED)}
+rnn_utils = RNN.utils
+ALL = {m.id: m for m in (*RNN.mistakes, mistakes.INPUT_MUTATED)}
 SHAPE_MISTAKES = {"dwax_dwaa_swapped", "bias_without_keepdims", "bias_wrong_axis"}
 
 
 @pytest.fixture(autouse=True)
 def beside_the_notebooks(monkeypatch):
     """Visible tests read visible_expected.json from the working folder, as in a notebook."""
-    monkeypatch.chdir(reference.SOURCE)
+    monkeypatch.chdir(RNN.source)
 
 
 def test_every_known_mistake_has_a_student_edit():
@@ -50,7 +51,7 @@ def test_hidden_test_names_the_mistake_without_revealing_numbers(mistake_id):
             hidden.check(f"{function}_shapes", student(mistake_id))
 
 
-@pytest.mark.parametrize("function", reference.FUNCTIONS)
+@pytest.mark.parametrize("function", RNN.functions)
 @pytest.mark.parametrize("kind", ["shapes", "values"])
 def test_a_right_answer_gets_no_hint(function, kind, capsys):
     namespace = student()
@@ -91,12 +92,12 @@ def test_two_mistakes_at_once_are_not_misnamed():
     assert "Known mistake" not in str(failure.value)
 
 
-@pytest.mark.parametrize("mistake", mistakes.MISTAKES, ids=lambda m: m.id)
+@pytest.mark.parametrize("mistake", RNN.mistakes, ids=lambda m: m.id)
 def test_each_mistake_shows_on_the_examples_and_the_hidden_cases(mistake):
     """A mistake no example tells apart from the right answer could never be named (or would
     be named for a right answer)."""
-    ref = reference.load()
-    wrong = dict(mistakes.candidates(mistake.function))[mistake]
+    ref = RNN.load()
+    wrong = dict(mistakes.candidates(RNN, mistake.function))[mistake]
     feeder = rnn_utils.FEEDERS.get(mistake.function)
 
     def differs(ex):
@@ -106,7 +107,7 @@ def test_each_mistake_shows_on_the_examples_and_the_hidden_cases(mistake):
             lambda: rnn_utils.exercise_outputs(mistake.function, wrong(*args))), right)
     judged = [name for name in rnn_utils.EXAMPLES if mistake.stability or name != rnn_utils.LARGE_SCORES]
     assert any(differs(rnn_utils.example_inputs(**rnn_utils.EXAMPLES[name])) for name in judged)
-    cases = [case for i, case in enumerate(hidden.HIDDEN_CASES) if mistake.stability or i != hidden.LARGE_SCORES]
+    cases = [case for i, case in enumerate(RNN.hidden_cases) if mistake.stability or i != RNN.large_hidden_case]
     assert any(differs(rnn_utils.example_inputs(**case)) for case in cases)
 
 
@@ -114,7 +115,7 @@ def test_each_mistake_shows_on_the_examples_and_the_hidden_cases(mistake):
 def test_the_mistake_models_walk_time_like_the_reference_when_right(cell):
     """_backward_loop builds the backward-loop mistakes; reversed with both carries it is the answer."""
     ns = student()
-    right = mistakes._backward_loop(cell, mistakes._backwards)(ns)
+    right = RNN.grading._backward_loop(cell, RNN.grading._backwards)(ns)
     backward = cell.replace("_cell", "")
     forward = rnn_utils.FEEDERS[backward]
     ex = rnn_utils.example_inputs(seed=4)
@@ -124,7 +125,7 @@ def test_the_mistake_models_walk_time_like_the_reference_when_right(cell):
 
 def test_the_large_score_example_overflows_a_naive_softmax():
     ex = rnn_utils.example_inputs(**rnn_utils.EXAMPLES[rnn_utils.LARGE_SCORES])
-    a_next, yt_pred, _ = reference.load().rnn_cell_forward(*rnn_utils.exercise_arguments("rnn_cell_forward", ex))
+    a_next, yt_pred, _ = RNN.load().rnn_cell_forward(*rnn_utils.exercise_arguments("rnn_cell_forward", ex))
     assert np.all(np.isfinite(yt_pred))
     with np.errstate(all="ignore"):
         wrong = student("softmax_global_max")["rnn_cell_forward"](*rnn_utils.exercise_arguments("rnn_cell_forward", ex))
@@ -133,8 +134,8 @@ def test_the_large_score_example_overflows_a_naive_softmax():
 
 def test_gradient_check_passes_a_right_backward_pass(capsys):
     ns = student()
-    for forward, backward, keys in (("rnn_cell_forward", "rnn_cell_backward", rnn_utils.GRADIENT_KEYS_CELL),
-                                    ("rnn_forward", "rnn_backward", rnn_utils.GRADIENT_KEYS)):
+    for forward, backward, keys in (("rnn_cell_forward", "rnn_cell_backward", RNN.checks.declared["GRADIENT_KEYS_CELL"]),
+                                    ("rnn_forward", "rnn_backward", RNN.checks.declared["GRADIENT_KEYS"])):
         errors = rnn_utils.gradient_check(ns[forward], ns[backward])
         assert set(errors) == set(keys) and all(error < 1e-7 for error in errors.values())
     for forward, backward in (("lstm_cell_forward", "lstm_cell_backward"), ("lstm_forward", "lstm_backward")):
@@ -146,9 +147,9 @@ def test_gradient_check_passes_a_right_backward_pass(capsys):
 
 
 @pytest.mark.parametrize("mistake_id, off", [
-    ("tanh_twice", set(rnn_utils.GRADIENT_KEYS_CELL)),
+    ("tanh_twice", set(RNN.checks.declared["GRADIENT_KEYS_CELL"])),
     ("missing_transpose_waa", {"da_prev"}),
-    ("da_next_forgotten", set(rnn_utils.GRADIENT_KEYS_CELL)),
+    ("da_next_forgotten", set(RNN.checks.declared["GRADIENT_KEYS_CELL"])),
     ("dwax_dwaa_swapped", {"dWax", "dWaa"}),  # their shapes are wrong: no number to compare
 ])
 def test_gradient_check_says_which_cell_gradient_is_off(mistake_id, off, capsys):

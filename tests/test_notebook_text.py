@@ -2,7 +2,7 @@
 
 import re
 
-from tests.helpers import SOURCE, notebooks, read
+from tests.helpers import RNN, SOURCE, notebooks, read
 
 
 def markdown(name):
@@ -65,7 +65,6 @@ def test_the_lstm_cell_test_says_its_memory_is_given_not_zero():
 def test_every_figure_has_alternative_text():
     """A screen reader reads it, and nbconvert warned of every figure without it in each log."""
     import re
-    from autograder import reference
-    for path in sorted(reference.SOURCE.glob("*.ipynb")):
+    for path in sorted(RNN.source.glob("*.ipynb")):
         for tag in re.findall(r"<img[^>]*>", path.read_text(encoding="utf-8")):
             assert re.search(r'alt=\\"[^"\\]{20,}', tag), f"{path.name}: {tag}"

@@ -5,24 +5,27 @@ import sys
 
 import pytest
 
-from autograder import hidden
-from tests.helpers import RELEASE, ROOT, SOURCE, image_paths, nbgrader_meta, notebooks, read
+from autograder import reference
+from tests.helpers import ROOT, image_paths, nbgrader_meta, notebooks, read
 
-ALL_NOTEBOOKS = notebooks(SOURCE) + notebooks(RELEASE) + notebooks(ROOT / "notebooks")
+# Every assignment's source notebooks (each with the assignment it belongs to).
+SOURCES = [path for name in reference.assignments() for path in notebooks(ROOT / "source" / name)]
+ALL_NOTEBOOKS = SOURCES + [path for name in reference.assignments() for path in notebooks(ROOT / "release" / name)] \
+    + notebooks(ROOT / "notebooks")
 
 
-@pytest.mark.parametrize("path", notebooks(SOURCE), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_every_exercise_has_a_shape_and_a_value_test_named_after_it(path):
     cells = read(path).cells
     answers = [nbgrader_meta(c)["grade_id"] for c in cells if nbgrader_meta(c).get("solution")]
     tests = [nbgrader_meta(c)["grade_id"] for c in cells if nbgrader_meta(c).get("grade")]
-    assert answers and set(answers) <= set(hidden.DEPENDENCIES)
+    assert answers and set(answers) <= set(reference.of(path.parent).exercises)
     assert tests == [f"{a}_{kind}" for a in answers for kind in ("shapes", "values")]
     ids = [nbgrader_meta(c).get("grade_id") for c in cells if nbgrader_meta(c)]
     assert len(ids) == len(set(ids)), "duplicate grade_id"
 
 
-@pytest.mark.parametrize("path", notebooks(SOURCE), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_every_test_cell_runs_its_hidden_check_first(path):
     for cell in read(path).cells:
         meta = nbgrader_meta(cell)
@@ -35,7 +38,7 @@ def test_every_test_cell_runs_its_hidden_check_first(path):
             assert "BEGIN HIDDEN TESTS" in lines[hidden_at - 1] and hidden_at < visible_at
 
 
-@pytest.mark.parametrize("path", notebooks(SOURCE), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_expected_output_matches_what_the_test_prints(path):
     """The 'Expected output' under each test shows exactly what the reference prints
     (nbval in turn checks the stored outputs against a fresh run)."""
@@ -58,7 +61,7 @@ def test_every_image_shown_exists(path):
 
 
 def test_every_figure_is_shown_somewhere():
-    shown = {src.split("/")[-1] for p in notebooks(SOURCE) for c in read(p).cells
+    shown = {src.split("/")[-1] for p in SOURCES for c in read(p).cells
              if c.cell_type == "markdown" for src in image_paths(c.source)}
     assert shown == {p.name for p in (ROOT / "images").glob("*.png")}
 

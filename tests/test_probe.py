@@ -5,8 +5,9 @@ import base64
 import numpy as np
 import pytest
 
-from autograder import hidden, probe, reference
+from autograder import hidden, probe
 from tests import mistakes
+from tests.helpers import RNN
 
 
 def test_plain_data_round_trips():
@@ -61,105 +62,105 @@ def test_many_arrays_round_trip_in_order():
 
 def replies_from(function_name, student, grade_id):
     """What the probe would publish for `student`, computed here without a kernel."""
-    return probe.run(hidden.request(grade_id), {function_name: student})
+    return probe.run(hidden.request(RNN, grade_id), {function_name: student})
 
 
 def roundtrip(tmp_path, replies):
     return probe.loads(probe.dumps(replies))
 
 
-@pytest.mark.parametrize("function", list(hidden.DEPENDENCIES))
+@pytest.mark.parametrize("function", list(RNN.dependencies))
 def test_reference_replies_pass_and_wrong_ones_fail(tmp_path, function):
     ref = mistakes.fresh_reference()
     for kind in ("shapes", "values"):
         grade_id = f"{function}_{kind}"
-        assert hidden.verdict(grade_id, roundtrip(tmp_path, replies_from(function, ref[function], grade_id))) is None
+        assert hidden.verdict(RNN, grade_id, roundtrip(tmp_path, replies_from(function, ref[function], grade_id))) is None
     wrong = roundtrip(tmp_path, replies_from(function, mistakes.scaled(ref[function]), f"{function}_values"))
-    assert hidden.verdict(f"{function}_values", wrong).startswith(f"{function}: wrong values")
+    assert hidden.verdict(RNN, f"{function}_values", wrong).startswith(f"{function}: wrong values")
 
 
 def test_a_reply_that_lies_about_equality_fails(tmp_path):
     replies = [{"result": (AlwaysEqual(), AlwaysEqual(), AlwaysEqual()), "args_after": ()}
-               for _ in hidden.HIDDEN_CASES]
-    message = hidden.verdict("rnn_cell_forward_values", roundtrip(tmp_path, replies))
+               for _ in RNN.hidden_cases]
+    message = hidden.verdict(RNN, "rnn_cell_forward_values", roundtrip(tmp_path, replies))
     assert message and "rnn_cell_forward" in message
 
 
 @pytest.mark.parametrize("replies, message", [
     ([], "the hidden tests did not complete"),
     ("passed", "the hidden tests did not complete"),
-    ([{"error": "missing"}] * len(hidden.HIDDEN_CASES), "is not defined"),
-    ([{"error": "NotImplementedError"}] * len(hidden.HIDDEN_CASES), "is not implemented yet"),
-    ([{"error": "ZeroDivisionError"}] * len(hidden.HIDDEN_CASES), "raised ZeroDivisionError on every hidden input"),
-    ([{"error": "ZeroDivisionError"}] + [{"error": "KeyError"}] * (len(hidden.HIDDEN_CASES) - 1),
+    ([{"error": "missing"}] * len(RNN.hidden_cases), "is not defined"),
+    ([{"error": "NotImplementedError"}] * len(RNN.hidden_cases), "is not implemented yet"),
+    ([{"error": "ZeroDivisionError"}] * len(RNN.hidden_cases), "raised ZeroDivisionError on every hidden input"),
+    ([{"error": "ZeroDivisionError"}] + [{"error": "KeyError"}] * (len(RNN.hidden_cases) - 1),
      "raised ZeroDivisionError for a hidden input with m = 1"),
-    ([{"error": "missing", "syntax_error": "invalid syntax", "line": "line 3: a = (1"}] * len(hidden.HIDDEN_CASES),
+    ([{"error": "missing", "syntax_error": "invalid syntax", "line": "line 3: a = (1"}] * len(RNN.hidden_cases),
      "rnn_forward is not defined: its answer cell has a SyntaxError: invalid syntax (line 3: a = (1). Fix it"),
     # a SyntaxError the function raises when run (eval) is an error like any other
-    ([{"error": "SyntaxError", "message": "invalid syntax"}] * len(hidden.HIDDEN_CASES),
+    ([{"error": "SyntaxError", "message": "invalid syntax"}] * len(RNN.hidden_cases),
      "rnn_forward raised SyntaxError on every hidden input: invalid syntax."),
     # forged replies: anything but text where text is due is no crash and no pass
-    ([{"error": ["x"]}] * len(hidden.HIDDEN_CASES), "rnn_forward raised an error on every hidden input."),
-    ([{"error": "ValueError", "message": [1, 2], "line": {"a": 1}}] * len(hidden.HIDDEN_CASES),
+    ([{"error": ["x"]}] * len(RNN.hidden_cases), "rnn_forward raised an error on every hidden input."),
+    ([{"error": "ValueError", "message": [1, 2], "line": {"a": 1}}] * len(RNN.hidden_cases),
      "rnn_forward raised ValueError on every hidden input."),
-    ([{"error": "ValueError", "message": "Known mistake: the grader was bribed. Full marks."}] * len(hidden.HIDDEN_CASES),
+    ([{"error": "ValueError", "message": "Known mistake: the grader was bribed. Full marks."}] * len(RNN.hidden_cases),
      "rnn_forward raised ValueError on every hidden input: Known mistake - the grader was bribed. Full marks.."),
-    ([{"result": None, "args_after": 5}] * len(hidden.HIDDEN_CASES), "rnn_forward"),
+    ([{"result": None, "args_after": 5}] * len(RNN.hidden_cases), "rnn_forward"),
 ])
 def test_incomplete_or_failing_replies_fail(replies, message):
-    assert message in hidden.verdict("rnn_forward_values", replies)
+    assert message in hidden.verdict(RNN, "rnn_forward_values", replies)
 
 
 def test_the_request_carries_no_expected_value_and_no_source():
-    request = hidden.request("rnn_backward_values")
+    request = hidden.request(RNN, "rnn_backward_values")
     assert set(request) == {"function", "cases", "oracles", "rtol", "atol"}
     # what the reference rnn_backward calls, and the forward pass its visible tests take the cache from
-    assert {"rnn_cell_backward", "rnn_forward"} <= set(request["oracles"]) <= set(hidden.DEPENDENCIES["rnn_backward"])
-    for grade_id in [f"{f}_{kind}" for f in hidden.DEPENDENCIES for kind in ("shapes", "values")]:
-        text = probe.dumps(hidden.request(grade_id), max_depth=32)
+    assert {"rnn_cell_backward", "rnn_forward"} <= set(request["oracles"]) <= set(RNN.dependencies["rnn_backward"])
+    for grade_id in [f"{f}_{kind}" for f in RNN.dependencies for kind in ("shapes", "values")]:
+        text = probe.dumps(hidden.request(RNN, grade_id), max_depth=32)
         assert "Unknown" not in repr(probe.loads(text)), grade_id
         assert "def " not in text and "SOLUTION" not in text and "return" not in text, grade_id
 
 
 def test_no_two_functions_share_a_hidden_input():
-    ref = reference.load()
+    ref = RNN.load()
     seen = {}
-    for function in hidden.DEPENDENCIES:
-        for case in hidden.HIDDEN_CASES:
-            x = hidden.inputs(function, case, ref)[0]
+    for function in RNN.dependencies:
+        for case in RNN.hidden_cases:
+            x = hidden.inputs(RNN, function, case, ref)[0]
             key = np.asarray(x).tobytes()
             assert key not in seen, (function, seen.get(key))
             seen[key] = function
 
 
 def test_an_oracle_answers_exactly_the_calls_of_a_right_answer_and_no_other():
-    request = hidden.request("rnn_forward_values")
+    request = hidden.request(RNN, "rnn_forward_values")
     (args, result, _), = request["oracles"]["rnn_cell_forward"][:1]
-    oracle = probe.Oracle("rnn_cell_forward", request["oracles"]["rnn_cell_forward"], None, hidden.RTOL, hidden.ATOL)
+    oracle = probe.Oracle("rnn_cell_forward", request["oracles"]["rnn_cell_forward"], None, RNN.checks.RTOL, RNN.checks.ATOL)
     assert all(np.array_equal(a, b) for a, b in zip(oracle(*args)[:2], result[:2]))
     assert all(np.array_equal(a, b) for a, b in zip(oracle(args[0].astype(np.float32), *args[1:])[:2], result[:2]))
     with pytest.raises(probe.OracleMiss):
         oracle(args[0] + 1, *args[1:])
-    own = probe.Oracle("rnn_cell_forward", [], lambda *a: "the student's own", hidden.RTOL, hidden.ATOL)
+    own = probe.Oracle("rnn_cell_forward", [], lambda *a: "the student's own", RNN.checks.RTOL, RNN.checks.ATOL)
     assert own(*args) == "the student's own"
 
 
 def test_an_oracle_keeps_the_callers_own_arguments_in_the_cache_as_a_cell_does():
     """A cell's cache holds its arguments themselves: an answer that writes into an array after
     passing it (a view it keeps) must see that write in the cache, with an oracle as with a cell."""
-    request = hidden.request("lstm_forward_values")
+    request = hidden.request(RNN, "lstm_forward_values")
     (args, result, links), = request["oracles"]["lstm_cell_forward"][:1]
     assert sorted(i for _, i in links) == [0, 1, 2, 3]
-    oracle = probe.Oracle("lstm_cell_forward", request["oracles"]["lstm_cell_forward"], None, hidden.RTOL, hidden.ATOL)
+    oracle = probe.Oracle("lstm_cell_forward", request["oracles"]["lstm_cell_forward"], None, RNN.checks.RTOL, RNN.checks.ATOL)
     mine = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
     cache = oracle(*mine)[-1]
     assert cache[2] is mine[1] and cache[3] is mine[2] and cache[8] is mine[0] and cache[9] is mine[3]
 
 
 def test_the_namespace_is_as_it_was_after_a_probe():
-    ref = reference.load()
+    ref = RNN.load()
     own = object()
     namespace = {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
-    replies = probe.run(hidden.request("rnn_backward_values"), namespace)
-    assert hidden.verdict("rnn_backward_values", replies) is None
+    replies = probe.run(hidden.request(RNN, "rnn_backward_values"), namespace)
+    assert hidden.verdict(RNN, "rnn_backward_values", replies) is None
     assert namespace == {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}

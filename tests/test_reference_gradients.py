@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import rnn_utils
-from autograder import reference
 from tests import mistakes
+from tests.helpers import RNN
 
 SHAPES = [
     dict(seed=3, n_x=3, n_a=5, n_y=2, m=4, T_x=4),
@@ -42,7 +42,7 @@ def test_rnn_backward_matches_finite_differences(case):
 
 @pytest.mark.parametrize("case", SHAPES[:3], ids=lambda c: "m{m}_na{n_a}_nx{n_x}".format(**c))
 def test_rnn_cell_backward_matches_finite_differences(case):
-    ref = reference.load()
+    ref = RNN.load()
     ex = rnn_utils.example_inputs(**case)
     xt, a_prev, p, da_next = ex["x"][:, :, 0].copy(), ex["a0"], ex["parameters"], ex["da"][:, :, 0]
 
@@ -63,7 +63,7 @@ def test_the_seeds_tanh_twice_fails_the_same_check():
 
 
 def test_the_reference_computes_in_float64():
-    ref = reference.load()
+    ref = RNN.load()
     ex = rnn_utils.example_inputs()
     a, y_pred, caches = ref.rnn_forward(ex["x"], ex["a0"], ex["parameters"])
     gradients = ref.rnn_backward(ex["da"], caches)
@@ -74,7 +74,7 @@ def test_the_reference_computes_in_float64():
 def test_no_tanh_of_the_cached_activation_in_the_source():
     """The seed's derivative 1 - tanh(a_next)**2 appears nowhere in an answer."""
     import nbformat
-    code = [cell.source for path in reference.SOURCE.glob("*.ipynb")
+    code = [cell.source for path in RNN.source.glob("*.ipynb")
             for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
     assert code and not any("tanh(a_next" in source.replace(" ", "") for source in code)
 
@@ -85,7 +85,7 @@ LSTM_WEIGHTS = ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo")
 @pytest.mark.parametrize("case", SHAPES, ids=lambda c: "m{m}_T{T_x}_na{n_a}_nx{n_x}".format(**c))
 def test_lstm_cell_backward_matches_finite_differences(case):
     """J = sum(da * a_next) + sum(dc * c_next): both upstream gradients are exercised."""
-    ref = reference.load()
+    ref = RNN.load()
     ex = rnn_utils.example_inputs(**case)
     xt, a_prev, c_prev, p = ex["x"][:, :, 0].copy(), ex["a0"], ex["c0"], ex["lstm_parameters"]
     da_next, dc_next = ex["da"][:, :, 0], ex["dc"]
@@ -103,7 +103,7 @@ def test_lstm_cell_backward_matches_finite_differences(case):
 
 @pytest.mark.parametrize("case", SHAPES, ids=lambda c: "m{m}_T{T_x}_na{n_a}_nx{n_x}".format(**c))
 def test_lstm_backward_matches_finite_differences(case):
-    ref = reference.load()
+    ref = RNN.load()
     ex = rnn_utils.example_inputs(**case)
     x, a0, da, p = ex["x"], ex["a0"], ex["da"], ex["lstm_parameters"]
 
@@ -119,7 +119,7 @@ def test_lstm_backward_matches_finite_differences(case):
 
 def test_lstm_backward_counts_time_from_da():
     """lstm_backward takes T_x from da: a da shorter than the caches backpropagates that many steps."""
-    ref = reference.load()
+    ref = RNN.load()
     ex = rnn_utils.example_inputs(T_x=4)
     caches = ref.lstm_forward(ex["x"], ex["a0"], ex["lstm_parameters"])[3]
     assert ref.lstm_backward(ex["da"][:, :, :2], caches)["dx"].shape[2] == 2

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import rnn_relations
-from autograder import reference
+from tests.helpers import RNN
 
-rnn_utils = reference.rnn_utils
+rnn_utils = RNN.utils
 relation = rnn_relations.relation
 
 N_X, N_A, N_Y, M, T_X = 3, 5, 2, 10, 4
@@ -361,13 +361,13 @@ def _timed(call):
 def student(function, *edits):
     """The reference functions, the solution of `function` edited by (old, new) pairs, loaded
     the way rnn_utils.load_functions loads a student's cells."""
-    sources = reference.sources(reference.FUNCTIONS)
+    sources = RNN.sources(RNN.functions)
     for old, new in edits:
         assert old in sources[function], f"the solution of {function} no longer contains {old!r}"
         sources[function] = sources[function].replace(old, new)
     namespace = {"np": np, "__name__": "student"}
     namespace.update({name: getattr(rnn_utils, name) for name in rnn_utils.__all__})
-    for name in reference.FUNCTIONS:
+    for name in RNN.functions:
         exec(compile(sources[name], f"<student {name}>", "exec"), namespace)
     return namespace
 
@@ -375,7 +375,7 @@ def student(function, *edits):
 def real(function, *edits, example="the example"):
     """The sentence for the student's `function` (the reference's with `edits`) on one of the
     examples, a backward pass fed the reference forward pass's cache, as the tests feed it."""
-    ref = reference.load()
+    ref = RNN.load()
     ex = rnn_utils.example_inputs(**rnn_utils.EXAMPLES[example])
     feeder = rnn_utils.FEEDERS.get(function)
     args = rnn_utils.exercise_arguments(function, ex, getattr(ref, feeder) if feeder else None)
@@ -529,7 +529,7 @@ def test_real_mistakes_without_a_relation_get_none(function, edit):
     assert real(function, edit) is None
 
 
-@pytest.mark.parametrize("function", reference.FUNCTIONS)
+@pytest.mark.parametrize("function", RNN.functions)
 @pytest.mark.parametrize("example", list(rnn_utils.EXAMPLES))
 def test_real_right_answers_get_none(function, example):
     assert real(function, example=example) is None

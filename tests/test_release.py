@@ -10,8 +10,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import reference, release
-from autograder.reference import rnn_utils
-from tests.helpers import RELEASE, ROOT, SOURCE, assert_same_tree, nbgrader_meta, notebooks, read, region
+from tests.helpers import RELEASE, RNN, ROOT, SOURCE, assert_same_tree, nbgrader_meta, notebooks, read, region
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +27,25 @@ def regenerated(tmp_path_factory):
     return root
 
 
-def test_release_is_fresh(regenerated):
+@pytest.mark.parametrize("assignment", reference.assignments())
+def test_release_is_fresh(regenerated, assignment):
     """`make release` would change nothing: commit its output after editing source/."""
-    assert_same_tree(RELEASE, regenerated / "release" / "rnn_step_by_step", "make release")
+    assert_same_tree(ROOT / "release" / assignment, regenerated / "release" / assignment, "make release")
     expected = "visible_expected.json"
-    assert filecmp.cmp(SOURCE / expected, regenerated / "source" / "rnn_step_by_step" / expected, shallow=False)
+    assert filecmp.cmp(ROOT / "source" / assignment / expected, regenerated / "source" / assignment / expected,
+                       shallow=False)
+
+
+def test_grading_declarations_are_never_released(regenerated):
+    """grading.py (hidden cases, mistakes made from the reference) stays with the grader."""
+    assert (regenerated / "source" / "rnn_step_by_step" / "grading.py").is_file()
+    assert not list((regenerated / "release").rglob("grading.py"))
 
 
 def test_release_ships_only_what_students_need():
     files = {str(p.relative_to(RELEASE)) for p in RELEASE.rglob("*") if p.is_file()}
     assert files == {"1_rnn_cell_forward.ipynb", "2_rnn_forward.ipynb", "3_rnn_backward.ipynb", "4_lstm.ipynb",
-                     "rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "visible_expected.json", release.LAB, f"{release.LAB_DATA}/sonnets.txt"} | {
+                     "rnn_utils.py", "rnn_checks.py", "rnn_relations.py", "exercises.py", "visible_expected.json", release.LAB, f"{release.LAB_DATA}/sonnets.txt"} | {
         f"images/{p.name}" for p in (ROOT / "images").glob("*.png")}
 
 
@@ -85,9 +92,9 @@ def test_release_gives_no_reference_value():
     grading and stored nowhere."""
     import json
     data = json.loads((RELEASE / "visible_expected.json").read_text())
-    parts = set(reference.FUNCTIONS)
+    parts = set(RNN.functions)
     assert set(data) == parts | {"input_mutated"}
-    examples = set(rnn_utils.EXAMPLES)
+    examples = set(RNN.checks.EXAMPLES)
     for part in parts:
         assert set(data[part]["reference"]) == examples
         assert all(set(mistake["outputs"]) == examples for mistake in data[part]["mistakes"])

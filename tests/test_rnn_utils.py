@@ -6,6 +6,7 @@ import pytest
 import rnn_utils
 from autograder import reference
 from tests import mistakes
+from tests.helpers import RNN
 
 
 def test_softmax_normalises_each_column():
@@ -100,7 +101,7 @@ def test_rnn_utils_holds_no_answer():
     import ast
     tree = ast.parse(open(rnn_utils.__file__).read())
     defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
-    assert not defined & set(reference.FUNCTIONS)
+    assert not defined & set(RNN.functions)
     assert "tanh" not in open(rnn_utils.__file__).read()
 
 
@@ -118,7 +119,7 @@ VISIBLE = [
 
 @pytest.mark.parametrize("check, function, extra", VISIBLE)
 def test_visible_checks_pass_the_reference_and_fail_a_mistake(check, function, extra, monkeypatch, capsys):
-    monkeypatch.chdir(reference.SOURCE)
+    monkeypatch.chdir(RNN.source)
     ref = mistakes.fresh_reference()
     getattr(rnn_utils, check)(ref[function], *[ref[e] for e in extra])
     assert "All value tests passed." in capsys.readouterr().out
@@ -127,7 +128,7 @@ def test_visible_checks_pass_the_reference_and_fail_a_mistake(check, function, e
 
 
 def test_visible_check_says_which_part_to_finish(monkeypatch):
-    monkeypatch.chdir(reference.SOURCE)
+    monkeypatch.chdir(RNN.source)
 
     def rnn_cell_forward(xt, a_prev, parameters):
         raise NotImplementedError()
@@ -136,7 +137,7 @@ def test_visible_check_says_which_part_to_finish(monkeypatch):
 
 
 def test_visible_backward_check_blames_a_wrong_forward(monkeypatch):
-    monkeypatch.chdir(reference.SOURCE)
+    monkeypatch.chdir(RNN.source)
     ref = mistakes.fresh_reference()
     with pytest.raises(AssertionError, match="fix notebook 1 first"):
         rnn_utils.check_rnn_cell_backward_values(ref["rnn_cell_backward"], mistakes.scaled(ref["rnn_cell_forward"]))
@@ -161,7 +162,7 @@ def test_adam_minimises_a_badly_scaled_quadratic():
 
 
 def test_visible_lstm_checks_read_the_gates_from_the_cache(monkeypatch):
-    monkeypatch.chdir(reference.SOURCE)
+    monkeypatch.chdir(RNN.source)
     right = mistakes.fresh_reference()["lstm_cell_forward"]
 
     def lstm_cell_forward(xt, a_prev, c_prev, parameters):
@@ -172,7 +173,7 @@ def test_visible_lstm_checks_read_the_gates_from_the_cache(monkeypatch):
 
 
 def test_visible_lstm_backward_check_blames_a_wrong_forward(monkeypatch):
-    monkeypatch.chdir(reference.SOURCE)
+    monkeypatch.chdir(RNN.source)
     ref = mistakes.fresh_reference()
     with pytest.raises(AssertionError, match="fix exercise 1 of this notebook first"):
         rnn_utils.check_lstm_cell_backward_shapes(ref["lstm_cell_backward"], mistakes.scaled(ref["lstm_cell_forward"]))
@@ -186,7 +187,7 @@ def test_what_students_read_is_what_they_call():
     public = {node.name for node in tree.body
               if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")}
     assert public == set(rnn_utils.__all__) | {"answer_cells"}
-    assert all(callable(getattr(rnn_utils, f"check_{name}_{kind}"))
-               for name in rnn_utils.EXERCISES for kind in ("shapes", "values"))
+    assert all(callable(getattr(RNN.utils, f"check_{name}_{kind}"))  # with the exercises beside the notebooks
+               for name in RNN.exercises for kind in ("shapes", "values"))
     with pytest.raises(AttributeError):
         rnn_utils.no_such_helper

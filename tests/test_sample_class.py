@@ -7,7 +7,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "class"
 
 
 def test_fixture_class_is_fresh(tmp_path):
-    sample.write_class(tmp_path)
+    sample.write_class(tmp_path, assignments=["rnn_step_by_step"])
     assert_same_tree(FIXTURES, tmp_path, "make fixtures")
 
 
@@ -18,7 +18,7 @@ def test_hostile_corpus_is_fresh(tmp_path):
 
 
 def test_complete_student_holds_the_solutions_and_blank_the_stubs(tmp_path):
-    sample.write_class(tmp_path)
+    sample.write_class(tmp_path, assignments=["rnn_step_by_step"])
     complete = (tmp_path / "s01_complete/rnn_step_by_step/3_rnn_backward.ipynb").read_text()
     blank = (tmp_path / "s02_blank/rnn_step_by_step/3_rnn_backward.ipynb").read_text()
     assert "NotImplementedError()" not in complete and "BEGIN SOLUTION" not in complete

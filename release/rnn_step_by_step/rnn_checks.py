@@ -1,11 +1,12 @@
-"""The visible tests of the "RNN step by step" notebooks (rnn_utils.check_..., which reaches
-them here), and what each graded function is: its declaration in EXERCISES.
+"""The visible tests of the notebooks (rnn_utils.check_..., which reaches them here), and
+what an exercise is (Exercise). Each assignment declares its exercises in exercises.py,
+beside its notebooks.
 
 A test runs your function on the EXAMPLES, compares its outputs (and a forward pass's cache)
 with the reference's outputs stored in visible_expected.json, and says what is wrong: the
 entry most off, the known mistake your outputs match, or how they relate to the right ones.
 The grader's hidden tests use the same declarations and checks on inputs you do not see.
-rnn_utils sets `rnn_utils` (that module) before this one runs.
+rnn_utils sets `rnn_utils` (that module) and `folder` (the notebooks') before this one runs.
 """
 
 import copy
@@ -19,31 +20,15 @@ from typing import Callable
 import numpy as np
 
 rnn_utils = globals().get("rnn_utils")  # given by rnn_utils._checks()
-example_inputs, EXPECTED_FILE, _parsed = rnn_utils.example_inputs, rnn_utils.EXPECTED_FILE, rnn_utils._parsed
+EXPECTED_FILE, _parsed = rnn_utils.EXPECTED_FILE, rnn_utils._parsed
 relations = rnn_utils._beside("rnn_relations")  # names how a wrong output relates to the right one
-
-GRADIENT_KEYS_CELL = ("dxt", "da_prev", "dWax", "dWaa", "dba")
-GRADIENT_KEYS = ("dx", "da0", "dWax", "dWaa", "dba")
-
-# Every visible test runs the function on these examples (keyword arguments of
-# example_inputs); only the first one's values are printed. The others catch what it
-# cannot: swapped weights still multiply when n_x = n_a, a squeezed array breaks with one
-# example or one step, and a naive softmax overflows on large scores.
-EXAMPLES = {
-    "the example": {},
-    "a square example (n_x = n_a)": dict(seed=2, n_x=4, n_a=4, n_y=3, m=6, T_x=3),
-    "an example with m = 1 and T_x = 1": dict(seed=4, n_x=2, n_a=3, n_y=3, m=1, T_x=1),
-    "an example with large scores": dict(seed=3, m=8, T_x=2, output_scale=1000.0),
-}
-FIRST = "the example"
-LARGE_SCORES = "an example with large scores"
 
 @dataclass(frozen=True)
 class Exercise:
     """One graded function, declared once: everything the visible tests, the hidden tests,
     the named mistakes and the report know of it comes from here.
 
-    A forward pass returns `returns` (its cache last); a backward pass (`forward` set) takes
+    A forward pass returns `returns` (its cache last, if it has one); a backward pass (`forward` set) takes
     upstream gradients and its forward pass's cache, and returns a dict of gradients."""
     name: str
     written_in: str             # where the student writes it, as "fix ... first" says it
@@ -60,51 +45,27 @@ class Exercise:
     forward: str = ""           # a backward pass: the forward pass whose cache it reads
     calls: tuple = ()           # the graded functions it calls (graded against their reference versions)
 
+    @property
+    def cached(self):
+        """Whether its last return value is a cache (a cell's, or a sequence's list of them)."""
+        return bool(self.cache or self.cell)
 
-GATES = ("ft", "it", "cct", "ot")
-LSTM_WEIGHT_GRADIENTS = ("dWf", "dbf", "dWi", "dbi", "dWc", "dbc", "dWo", "dbo")
 
-EXERCISES = {exercise.name: exercise for exercise in (
-    Exercise("rnn_cell_forward", "notebook 1", ("xt", "a_prev", "parameters"), ("a_next", "yt_pred"),
-             lambda ex: (ex["x"][:, :, 0], ex["a0"], ex["parameters"]),
-             shown=(("a_next", (4,)), ("yt_pred", (1,))),
-             returns=("a_next", "yt_pred", "cache"), cache=("a_next", "a_prev", "xt", "parameters"),
-             carried=("a_next",)),
-    Exercise("rnn_forward", "notebooks 1 and 2", ("x", "a0", "parameters"), ("a", "y_pred"),
-             lambda ex: (ex["x"], ex["a0"], ex["parameters"]),
-             shown=(("a", (4, 1)), ("y_pred", (1, 3))),
-             returns=("a", "y_pred", "caches"), carried=("a",), cell="rnn_cell_forward", calls=("rnn_cell_forward",)),
-    Exercise("rnn_cell_backward", "notebook 3", ("da_next", "cache"), GRADIENT_KEYS_CELL,
-             lambda ex: (ex["da"][:, :, 0],),
-             shown=(("dxt", (1, 2)), ("da_prev", (2, 3)), ("dWax", (3, 1)), ("dba", (4,))),
-             forward="rnn_cell_forward"),
-    Exercise("rnn_backward", "notebook 3", ("da", "caches"), GRADIENT_KEYS,
-             lambda ex: (ex["da"],),
-             shown=(("dx", (1, 2)), ("da0", (2, 3)), ("dWax", (3, 1)), ("dWaa", (1, 2)), ("dba", (4,))),
-             forward="rnn_forward", calls=("rnn_cell_backward",)),
-    Exercise("lstm_cell_forward", "exercise 1 of this notebook", ("xt", "a_prev", "c_prev", "parameters"),
-             ("a_next", "c_next", "yt_pred") + GATES,  # the gates too: lstm_cell_backward reads them from the cache
-             lambda ex: (ex["x"][:, :, 0], ex["a0"], ex["c0"], ex["lstm_parameters"]),
-             shown=(("a_next", (4,)), ("c_next", (2,)), ("yt_pred", (1,))),
-             returns=("a_next", "c_next", "yt_pred", "cache"),
-             cache=("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt", "parameters"),
-             carried=("a_next", "c_next") + GATES),
-    Exercise("lstm_forward", "exercises 1 and 2 of this notebook", ("x", "a0", "parameters"), ("a", "y", "c"),
-             lambda ex: (ex["x"], ex["a0"], ex["lstm_parameters"]),
-             shown=(("a", (4, 3)), ("y", (1, 4)), ("c", (1, 2))),
-             returns=("a", "y", "c", "caches"), carried=("a", "c"), cell="lstm_cell_forward",
-             calls=("lstm_cell_forward",)),
-    Exercise("lstm_cell_backward", "exercise 3 of this notebook", ("da_next", "dc_next", "cache"),
-             ("dxt", "da_prev", "dc_prev") + LSTM_WEIGHT_GRADIENTS,
-             lambda ex: (ex["da"][:, :, 0], ex["dc"]),
-             shown=(("dxt", (1, 2)), ("da_prev", (2, 3)), ("dc_prev", (2, 3)), ("dWf", (3, 1)), ("dbi", (4,)),
-                    ("dWo", (1, 2))),
-             forward="lstm_cell_forward"),
-    Exercise("lstm_backward", "exercise 4 of this notebook", ("da", "caches"), ("dx", "da0") + LSTM_WEIGHT_GRADIENTS,
-             lambda ex: (ex["da"],),
-             shown=(("dx", (1, 2)), ("da0", (2, 3)), ("dWf", (3, 1)), ("dbi", (4,)), ("dWc", (1, 2)), ("dbo", (4,))),
-             forward="lstm_forward", calls=("lstm_cell_backward",)),
-)}
+def _declared(folder):
+    """The exercises' declarations: exercises.py in `folder` (beside the notebooks), run with
+    `Exercise` and `rnn_utils` given."""
+    path = Path(folder) / "exercises.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: it declares the exercises, and ships beside the notebooks.")
+    namespace = {"Exercise": Exercise, "rnn_utils": rnn_utils, "__name__": "exercises", "__file__": str(path)}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    return namespace
+
+
+declared = _declared(globals().get("folder", "."))  # `folder` given by rnn_utils._checks()
+EXERCISES, EXAMPLES, example_inputs = declared["EXERCISES"], declared["EXAMPLES"], declared["example_inputs"]
+FIRST = next(iter(EXAMPLES))    # the example whose values a test prints
+LARGE_SCORES = declared.get("LARGE_SCORES")  # the example a numerically unstable answer fails on, if any
 
 # What the tests look up, derived from the declarations.
 ARGUMENTS = {name: e.arguments for name, e in EXERCISES.items()}
@@ -159,7 +120,7 @@ NotImplementedYet.__name__ = "NotImplementedError"
 
 
 def _data():
-    path = Path(EXPECTED_FILE)
+    path = Path(declared["__file__"]).with_name(EXPECTED_FILE)
     if not path.exists():
         raise FileNotFoundError(
             f"{EXPECTED_FILE} is missing: it ships beside the notebooks; copy it back from the release.")
@@ -196,7 +157,7 @@ def exercise_outputs(part, result):
         names = RESULTS[part]
         assert isinstance(result, tuple) and len(result) == len(names), \
             f"{part} must return a tuple ({', '.join(names)})."
-        outputs = dict(zip(names[:-1], result[:-1]))
+        outputs = dict(zip(names[:-1], result[:-1]) if EXERCISES[part].cached else zip(names, result))
         in_cache = [key for key in OUTPUTS[part] if key not in outputs]
         if in_cache:
             layout, cache = CACHE_LAYOUTS[part], result[-1]
@@ -533,7 +494,7 @@ def _check_values(value, label, expected, where=""):
 
 def _label(part, key):
     """How the tests name an output: gradients["dxt"], ft (in the cache), a_next."""
-    if part in FEEDERS:
+    if part not in RESULTS:  # it returns a dict of gradients
         return f'gradients["{key}"]'
     return f"{key} (in the cache)" if key not in RESULTS[part] else key
 
@@ -550,7 +511,7 @@ def _check_example(part, function, forward, example, args=None, result=None):
     got, expected = exercise_outputs(part, result), _expected(part, example)
     for key in OUTPUTS[part]:
         _check_values(got[key], _label(part, key), expected[key], where=_where(example))
-    if part in RESULTS:
+    if EXERCISES[part].cached:
         problem = _cache_failure(part, args, result, example)
         assert problem is None, problem
     return got
@@ -592,13 +553,15 @@ def _forward_shapes(part, function):
         outputs = exercise_outputs(part, result)
         for key, expected in _expected(part).items():
             _check_shape(outputs[key], _label(part, key), expected.shape)
-        problem = cache_problem(part, args, result)
-        assert problem is None, problem
+        if EXERCISES[part].cached:
+            problem = cache_problem(part, args, result)
+            assert problem is None, problem
         return result
     result = _judged(part, _runner(part, function), test, function)
-    for key, value in zip(RESULTS[part][:-1], result):
+    cached = EXERCISES[part].cached
+    for key, value in zip(RESULTS[part][:-1] if cached else RESULTS[part], result):
         print(f"{key}.shape =", np.shape(value))
-    if part not in CACHE_LAYOUTS:
+    if part in CELLS:
         print("len(caches[0]) =", len(result[-1][0]))
     print("All shape tests passed.")
 
@@ -619,7 +582,7 @@ def _values_test(part, function, forward, shown):
         for key, expected in _expected(part).items():  # before printing entries that may not exist
             _check_shape(outputs[key], _label(part, key), expected.shape)
         for key, index in shown:
-            _show(_label(part, key) + "".join(f"[{i}]" for i in index), outputs[key][index])
+            _show(_label(part, key) + "".join(f"[{i}]" for i in index), np.asarray(outputs[key])[index])
         for example in EXAMPLES:
             _check_example(part, function, forward, example, *((args, result) if example == FIRST else ()))
     _judged(part, _runner(part, function, forward), test, function)
@@ -656,13 +619,15 @@ def _visible_test(exercise, kind):
     else:
         def check(function):
             __tracebackhide__ = True
-            if kind == "shapes":
+            if kind == "shapes" and not exercise.returns:  # a dict of gradients, as a backward pass's
+                _backward_shapes(part, function, None)
+            elif kind == "shapes":
                 _forward_shapes(part, function)
             else:
                 _values_test(part, function, None, shown)
     check.__name__ = check.__qualname__ = f"check_{part}_{kind}"
     check.__doc__ = (f"Visible test: {'keys and shapes' if kind == 'shapes' else 'values'} of {part}'s "
-                     f"{'gradients' if exercise.forward else 'outputs and cache'} on the examples.")
+                     f"{'outputs and cache' if exercise.cached else 'outputs' if exercise.returns else 'gradients'} on the examples.")
     return check
 
 

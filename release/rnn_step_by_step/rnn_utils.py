@@ -39,14 +39,20 @@ def _beside(name, **given):
     return module
 
 
-_CHECKS = []
+_CHECKS = {}
 
 
-def _checks():
-    """rnn_checks.py, the visible tests' machinery, loaded once, when a test first needs it."""
-    if not _CHECKS:
-        _CHECKS.append(_beside("rnn_checks", rnn_utils=sys.modules[__name__]))
-    return _CHECKS[0]
+def _checks(folder=None):
+    """rnn_checks.py, the visible tests' machinery, with the exercises that exercises.py in
+    `folder` declares: by default the one beside this file (the notebooks' copy), else the one
+    in the working folder. Loaded once per folder, when a test first needs it."""
+    if folder is None:
+        here = Path(__file__).parent  # not resolved: a linked rnn_utils.py serves the folder it is linked in
+        folder = globals().get("_DECLARED_IN") or (here if (here / "exercises.py").is_file() else Path.cwd())
+    key = str(Path(folder).resolve())
+    if key not in _CHECKS:
+        _CHECKS[key] = _beside("rnn_checks", rnn_utils=sys.modules[__name__], folder=key)
+    return _CHECKS[key]
 
 
 def __getattr__(name):
@@ -56,8 +62,12 @@ def __getattr__(name):
         raise AttributeError(name)
     try:
         return getattr(_checks(), name)
+    except FileNotFoundError:
+        if name.startswith("check_"):  # a test cell: say what is missing
+            raise
     except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        pass
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 __all__ = ["softmax", "sigmoid", "initialize_parameters", "initialize_lstm_parameters", "example_inputs",
@@ -219,8 +229,10 @@ def gradient_check(forward, backward, seed=5, eps=1e-6, tolerance=1e-7):
     name = getattr(forward, "__name__", "")
     part = next((b for b, f in checks.FEEDERS.items() if f == name), None)
     if part is None:
-        raise ValueError("gradient_check(forward, backward) needs a forward pass and its backward pass, "
-                         f"such as rnn_cell_forward and rnn_cell_backward; got {name or forward!r}.")
+        pairs = [f"{f} and {b}" for b, f in checks.FEEDERS.items()]
+        raise ValueError("gradient_check(forward, backward) needs a forward pass and its backward pass"
+                         + (f", such as {pairs[0]}" if pairs else " (this assignment has none)")
+                         + f"; got {name or forward!r}.")
     try:  # finite differences of a wrong forward pass make a right backward pass look wrong
         with np.errstate(all="ignore"):
             got = checks.exercise_outputs(name, checks._call(forward, *checks.exercise_arguments(name, example_inputs())))
