@@ -30,24 +30,26 @@ release: venv
 figures: venv
 	$(BIN)/python images/make_figures.py images
 
-## answer-key: execute the source notebooks into build/answer_key/
+## answer-key: execute each assignment's source notebooks into build/answer_key/<assignment>/
 answer-key: venv
-	@mkdir -p build/answer_key
-	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/answer_key \
-		source/rnn_step_by_step/*.ipynb
+	@for folder in source/*/; do name=$$(basename $$folder); mkdir -p build/answer_key/$$name; \
+		(cd $$folder && $(CURDIR)/$(BIN)/jupyter nbconvert --to notebook --execute \
+			--output-dir $(CURDIR)/build/answer_key/$$name *.ipynb) || exit 1; done
 
-## fixtures: rewrite tests/fixtures/ (the sample class and the hardening corpus, made from release/)
+## fixtures: rewrite tests/fixtures/ (each assignment's sample class and the hardening corpus, made from release/)
 fixtures: venv
-	rm -rf tests/fixtures/class tests/fixtures/hostile
-	$(BIN)/python -m autograder sample-class tests/fixtures/class
+	rm -rf tests/fixtures/class tests/fixtures/class_char_language_model tests/fixtures/hostile
+	$(BIN)/python -m autograder sample-class tests/fixtures/class --assignment rnn_step_by_step
+	$(BIN)/python -m autograder sample-class tests/fixtures/class_char_language_model --assignment char_language_model
 	$(BIN)/python -m tests.hostile tests/fixtures/hostile
 
-## demo: the main job: build a sample class from release/, grade it, print the table
+## demo: the main job: build a sample class of every assignment from release/, grade it, print the tables
 demo: release sandbox
 	rm -rf build/demo
 	$(BIN)/python -m autograder sample-class build/demo/submissions
 	$(BIN)/python -m autograder grade build/demo/submissions --out build/demo/out --timeout 10
-	@echo "Look at build/demo/out/: grades.csv, results/, feedback/, report.png, course/ (nbgrader's gradebook)"
+	@echo "Look at build/demo/out/: grades.csv and report.png (the course), and each assignment's <assignment>/:" \
+		"grades.csv, results/, feedback/, report.png, course/ (nbgrader's gradebook)"
 
 ## bench: time plain nbgrader vs --workers 1 vs --workers N (by hand; prints ratios)
 bench: venv
@@ -80,7 +82,7 @@ postgres:
 ## test: every test (unit, release checks, nbval on source/ and notebooks/, the browser tests when
 ## Chromium is there; -rs prints why a test was skipped)
 test: venv sandbox browser postgres
-	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests source/rnn_step_by_step notebooks \
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests source notebooks \
 		--nbval --nbval-current-env --nbval-cell-timeout=300
 
 ## test-browser: the release in JupyterLab in headless Chromium, as a student (screenshots in build/browser/)

@@ -7,7 +7,8 @@ import sys
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("release", help="regenerate release/ from source/")
+    releasing = verbs.add_parser("release", help="regenerate release/ from source/")
+    releasing.add_argument("--assignment", default=None, help="the assignment to release (default: every one)")
     grade = verbs.add_parser("grade", help="grade a class of submissions")
     grade.add_argument("submissions", help="folder in nbgrader's submitted layout, or a .zip of one")
     grade.add_argument("--out", required=True, help="folder for grades.csv, results/, feedback/, report.png")
@@ -19,8 +20,11 @@ def main(argv=None):
     grade.add_argument("--unsafe-no-sandbox", action="store_true",
                        help="run student code without the sandbox (where Linux namespaces are not available): "
                             "it can then read the solutions and change grades")
+    grade.add_argument("--assignment", default=None,
+                       help="the assignment to grade, a folder of source/ (default: every one; each into OUT/<assignment>/ "
+                            "when there are several)")
     grade.add_argument("--source", default=None, metavar="FOLDER",
-                       help="the assignment's source notebooks (default: source/rnn_step_by_step of this course)")
+                       help="an assignment's source notebooks, graded into OUT (default: source/<assignment>)")
     grade.add_argument("--due", default=None, metavar="DATE",
                        help="the due date, e.g. '2026-12-01 23:59 +01:00' (no zone: UTC); kept for later runs")
     grade.add_argument("--late-policy", default=None, metavar="POLICY",
@@ -36,6 +40,7 @@ def main(argv=None):
     sample = verbs.add_parser("sample-class", help="write a class of sample submissions made from release/")
     sample.add_argument("outdir")
     sample.add_argument("--copies", type=int, default=1, help="copies of each sample student (for benchmarks)")
+    sample.add_argument("--assignment", default=None, help="the assignment whose class to write (default: every one)")
     args = parser.parse_args(argv)
     if args.verb == "release":
         from . import release

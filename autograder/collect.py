@@ -52,6 +52,10 @@ class CollectError(ValueError):
     """SUBMISSIONS cannot be read at all (the instructor's side)."""
 
 
+class NoSubmissions(CollectError):
+    """The place holds no submission of the assignment (it may hold another assignment's)."""
+
+
 @dataclass
 class Submission:
     student_id: str                  # a safe nbgrader id, derived from submitted_as
@@ -102,6 +106,10 @@ class Collection:
 
     def __len__(self):
         return len(self.submissions)
+
+    def owners(self):
+        """{(submitted_as, lms_user_id)} of its students: what collect's `owners` takes."""
+        return {(submission.submitted_as, submission.lms_user_id) for submission in self.submissions}
 
     def counts(self):
         """{"used": 40, "superseded by a later resubmission": 2, ...}"""
@@ -514,12 +522,16 @@ class _Placed:
 # Why a notebook the release gives students ungraded (the lab), handed in with the graded ones,
 # is not used: nothing is wrong with it, and the student's status says nothing of it.
 UNGRADED = "ungraded: the release's own, not part of the grade"
+# Why a student's folder of another assignment of the course (nbgrader's <student>/<other>/) is not
+# used here: it is that assignment's, graded with it; the student's status here says nothing of it.
+OTHER_ASSIGNMENT = "another assignment of the course"
 
 
 class _Placer:
     """Whose each file is, and what it is used as."""
 
     ungraded = frozenset()   # lower-case file names of the release's ungraded notebooks
+    others = frozenset()     # the course's other assignments, whose folders a student's folder may hold
 
     def __init__(self, assignment, notebooks, budget, gradescope=None):
         self.assignment, self.notebooks, self.budget = assignment, notebooks, budget
@@ -529,6 +541,7 @@ class _Placer:
         self.late = set()              # (owner, path) of files the LMS marked late
         self.gradescope = gradescope or {}   # submission folder: {submitted_as, name, email, timestamp}
         self.people = {}               # owner: (name, email, timestamp) from Gradescope's export
+        self.owners = frozenset()      # the students of the course's other assignments (collect's `owners`)
 
     def use(self, file, owner, used_as, order=()):
         _load(file, self.budget)
@@ -624,7 +637,13 @@ class _Placer:
     def student_folder(self, name, files, depth):
         """nbgrader's <student>/<assignment>/..., or <student>/... without the assignment level."""
         owner = (name, None)
-        inside = [(file, file.parts[depth:]) for file in files]
+        inside = []
+        for file in files:
+            within = file.parts[depth:]
+            if len(within) > 1 and within[0] in self.others:
+                self.set_aside(file, owner, OTHER_ASSIGNMENT)
+            else:
+                inside.append((file, within))
         live = [(file, within) for file, within in inside if not file.reason]
         holding = sorted({within[0] for file, within in live
                           if len(within) == 2 and self.notebooks.match(within[1])})
@@ -690,10 +709,14 @@ class _Placer:
             if placed.used_as and placed.file.path in self.renamed:
                 owner, note = self.renamed[placed.file.path]
                 self.notes[owner].append(note)
-        ids = _student_ids({placed.owner for placed in self.placed if placed.used_as})
+        # Ids given out over this assignment's students and those of the course's other assignments
+        # (`owners`): a student has the same id in each, and two never share one.
+        used = {placed.owner for placed in self.placed if placed.used_as}
+        ids = _student_ids(used | self.owners)
         submissions, entries = {}, []
         for placed in sorted(self.placed, key=lambda placed: placed.file.path):
-            owner, student_id = placed.owner, ids.get(placed.owner, "")
+            owner = placed.owner
+            student_id = ids[owner] if owner in used else ""
             entries.append(Entry(placed.file.path, student_id, owner[0] if owner else "", placed.used_as,
                                  placed.reason))
             if not student_id:
@@ -715,20 +738,24 @@ class _Placer:
         return Collection([submissions[s] for s in sorted(submissions)], entries)
 
 
-def collect(path, assignment, notebooks, ungraded=()):
+def collect(path, assignment, notebooks, ungraded=(), others=(), owners=()):
     """Every submission in `path` (a folder or a .zip), and what became of each file in it.
     `notebooks`: the graded notebooks' names (or {name: their cells' grade ids}); `ungraded`:
-    file names of notebooks the release holds besides them (set aside without a word)."""
+    file names of notebooks the release holds besides them (set aside without a word); `others`: the
+    course's other assignments (a student's folder of one is set aside without a word); `owners`: the
+    (submitted_as, lms_user_id) of the students of the course's other assignments, for ids that are the
+    same for a student in every assignment."""
     path = Path(path)
     if not path.exists():
         raise CollectError(f"{path} does not exist: give a folder of submissions or a .zip of one.")
     if path.is_dir():
-        return _collect(path, _read_folder(path), "", assignment, notebooks, ungraded)
+        return _collect(path, _read_folder(path), "", assignment, notebooks, ungraded, others, owners)
     if not zipfile.is_zipfile(path):
         raise CollectError(f"{path} is neither a folder nor a .zip file.")
     try:
         with zipfile.ZipFile(path) as archive:
-            return _collect(path, _zip_files(archive, path.name), f"{path.name}!", assignment, notebooks, ungraded)
+            return _collect(path, _zip_files(archive, path.name), f"{path.name}!", assignment, notebooks, ungraded,
+                            others, owners)
     except _TooMany as error:
         raise CollectError(f"{path} holds {error.args[0]} files, more than the {MEMBERS_LIMIT} read from one "
                            f"zip: pass a zip of the class's submissions alone.") from error
@@ -736,17 +763,18 @@ def collect(path, assignment, notebooks, ungraded=()):
         raise CollectError(f"{path} cannot be unpacked: {error}") from error
 
 
-def _collect(top, files, shown, assignment, notebooks, ungraded=()):
+def _collect(top, files, shown, assignment, notebooks, ungraded=(), others=(), owners=()):
     names = _Notebooks(notebooks)
     level = _class_level(top, files, assignment, names)
     budget = _Budget()
     placer = _Placer(assignment, names, budget, _gradescope_export(files, level, budget))
     placer.ungraded = frozenset(name.lower() for name in ungraded)
+    placer.others, placer.owners = frozenset(others) - {assignment}, frozenset(owners)
     placer.class_level(files, level)
     placer.resolve(shown + "".join(f"{part}/" for part in level))
     collection = placer.collection()
     if not collection.submissions:
-        raise CollectError(
+        raise NoSubmissions(
             f"no submissions found in {top} ({collection.summary()}): expected <student_id>/{assignment}/"
             f"<notebook>.ipynb (nbgrader's submitted layout), <student_id>/<notebook>.ipynb, an LMS download "
             f"(Canvas, Moodle, Blackboard) or <student_id>_..._<notebook>.ipynb.")

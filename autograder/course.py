@@ -12,7 +12,6 @@ from pathlib import Path
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENT = "rnn_step_by_step"
 COURSE_ID = "rnn_step_by_step_course"
 
 # A notebook may run this long in total before its cell is interrupted (seconds per cell).
@@ -51,6 +50,7 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT, late_policy="n
     # - feedback shows hidden test source and tracebacks; we show each test's verdict, its hint, what the
     #   visible tests printed, and a summary (FeedbackSummary, read by our template).
     from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import ClearHiddenTests
     from .preprocessors import (DropDuplicateIds, FeedbackOutputs, FeedbackSummary, ProbedExecute,
                                 RestoreMissingCells, check_schemas_once)
@@ -76,7 +76,20 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT, late_policy="n
         str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates")]
     c.HTMLExporter.mathjax_url = MATHJAX_URL
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    # What only the grader may read (hidden cases, mistakes made from the reference) is never
+    # released, nor copied beside a student's notebooks.
+    from .reference import GRADING
+    c.CourseDirectory.ignore = CourseDirectory.class_traits()["ignore"].default() + [GRADING]
     return c
+
+
+def assignment_in(course_source):
+    """The name of the one assignment in a grading course's source folder (OUT/course/source:
+    each grading course holds the assignment it grades)."""
+    found = [p.name for p in Path(course_source).iterdir() if p.is_dir() and any(p.glob("*.ipynb"))]
+    if len(found) != 1:
+        raise RuntimeError(f"{course_source} must hold one assignment's folder, not {len(found)}")
+    return found[0]
 
 
 def create_gradebook(db_url):
@@ -104,8 +117,8 @@ def create_gradebook(db_url):
         engine.dispose()
 
 
-def generate_assignment(root, db_url, timeout=CELL_TIMEOUT):
-    """nbgrader generate_assignment for the course at `root` into the gradebook `db_url`:
+def generate_assignment(root, db_url, assignment, timeout=CELL_TIMEOUT):
+    """nbgrader generate_assignment of `assignment` of the course at `root` into the gradebook `db_url`:
     the assignment, its notebooks and cell checksums in the gradebook, release/ written.
     Returns nbgrader's result dict (success, log, error)."""
     from nbgrader.apps import NbGraderAPI
@@ -114,7 +127,7 @@ def generate_assignment(root, db_url, timeout=CELL_TIMEOUT):
     create_gradebook(db_url)
     config = nbgrader_config(root, db_url, timeout)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    return api.generate_assignment(ASSIGNMENT, force=True, create=True)
+    return api.generate_assignment(assignment, force=True, create=True)
 
 
 def prefer_this_environment():

@@ -1,8 +1,9 @@
-"""`python -m autograder release`: regenerate release/ from source/.
+"""`python -m autograder release`: regenerate release/ from source/, for every assignment
+(or the one `--assignment` names).
 
 1. Refresh source/<assignment>/visible_expected.json from the reference solutions.
 2. Run nbgrader's generate_assignment (solutions replaced by stubs, hidden tests
-   removed, outputs cleared, checksums recorded) with a throwaway gradebook.
+   removed, outputs cleared, checksums recorded; grading.py left out) with a throwaway gradebook.
 3. Copy the figures beside the notebooks: nbgrader does not follow the `images`
    symlink of the source folder.
 4. Copy the ungraded lab (notebooks/char_rnn_lab.ipynb, and its data/) beside the
@@ -14,38 +15,51 @@
 
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 
 from . import reference
-from .course import ASSIGNMENT, ROOT, generate_assignment
+from .course import ROOT, generate_assignment
 
 
 class ReleaseError(RuntimeError):
     pass
 
 
-def generate(root=ROOT, db_url=None):
-    """Build root/release/<assignment>/ from root/source/<assignment>/, return its path."""
+def generate(root=ROOT, db_url=None, assignment=None):
+    """Build root/release/<assignment>/ from root/source/<assignment>/ for `assignment`, or for
+    every assignment of the course; returns the paths made."""
     root = Path(root)
-    source = root / "source" / ASSIGNMENT
+    names = [assignment] if assignment else reference.assignments(root / "source")
+    if not names:
+        raise ReleaseError(f"no assignment in {root / 'source'}: nothing to release.")
+    return [generate_one(root, name, db_url) for name in names]
+
+
+def generate_one(root, assignment, db_url=None):
+    """Build root/release/<assignment>/ from root/source/<assignment>/, return its path."""
+    source = root / "source" / assignment
     if not source.is_dir():
         raise ReleaseError(f"no source folder {source}: nothing to release.")
-    reference.write_visible_expected(source / "visible_expected.json")
+    reference.of(source).write_visible_expected()
     with tempfile.TemporaryDirectory() as tmp:
-        result = generate_assignment(root, db_url or f"sqlite:///{tmp}/release_gradebook.db")
+        result = generate_assignment(root, db_url or f"sqlite:///{tmp}/release_gradebook.db", assignment)
     if not result["success"]:
         raise ReleaseError("nbgrader generate_assignment failed:\n" + result.get("error", "") + result.get("log", ""))
-    release = root / "release" / ASSIGNMENT
-    shutil.copytree(source / "images", release / "images", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    copy_lab(root / "notebooks", release)
+    release = root / "release" / assignment
+    if (source / "images").is_dir():
+        shutil.copytree(source / "images", release / "images", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    if assignment == LAB_GOES_WITH:
+        copy_lab(root / "notebooks", release)
     return release
 
 
 LAB = "char_rnn_lab.ipynb"
+LAB_GOES_WITH = "rnn_step_by_step"   # the assignment whose notebooks the lab trains
 LAB_DATA = "data"
 # The instructors' copy reads the reference solutions; the student's reads the notebooks beside it.
 LAB_FOLDER = re.compile(r'^FOLDER = .*$', re.M)
@@ -73,5 +87,10 @@ def copy_lab(notebooks, release):
 
 
 def main(args):
-    print(f"released {generate().relative_to(ROOT)}/")
+    try:
+        for path in generate(assignment=args.assignment):
+            print(f"released {path.relative_to(ROOT)}/")
+    except ReleaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder import collect, grade as grading  # noqa: E402
-from autograder.course import ASSIGNMENT  # noqa: E402
+ASSIGNMENT = "rnn_step_by_step"  # the assignment benchmarked
 from autograder.grade import gradebook  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        course = grading.copy_source(out)
+        course = grading.copy_source(out, ROOT / "source" / ASSIGNMENT)
         db_url = args.db or f"sqlite:///{out / 'course' / 'gradebook.db'}"
         grading.create_gradebook(db_url)
         grading.register_assignment(course, db_url, out / "template.db", 5)
@@ -45,7 +45,7 @@ def main():
             prefix = f"student{number if number < 2 else 1}_"
             recording = saving = 0.0
             for first in range(0, args.results, batch):
-                done = [(f"{prefix}{i:05d}", {"notes": [], "log": "", "seconds": 1.0, "notebooks": {
+                done = [(f"{prefix}{i:05d}", {"assignment": ASSIGNMENT, "notes": [], "log": "", "seconds": 1.0, "notebooks": {
                     name: {"problem": None, "autograded": text, "feedback": "<html></html>"}
                     for name, text in notebooks.items()}}) for i in range(first, min(first + batch, args.results))]
                 start = time.perf_counter()
@@ -57,12 +57,12 @@ def main():
                 saving += time.perf_counter() - recorded
                 recording += recorded - start
             timings[run] = recording, saving
-            scored = gradebook.class_scores(db_url).get(f"{prefix}{args.results - 1:05d}")
+            scored = gradebook.class_scores(db_url, ASSIGNMENT).get(f"{prefix}{args.results - 1:05d}")
             assert scored and all(s.score == s.max_score for s in scored.values()), "the last result was not recorded"
         start = time.perf_counter()
         grading.write_reports(out, course, db_url, log=lambda *_: None)
         reports = time.perf_counter() - start
-        students = len(gradebook.students(db_url))
+        students = len(gradebook.students(db_url, ASSIGNMENT))
     n = args.results
     for run, (recording, saving) in timings.items():
         print(f"{n} results, {run}: recording {recording / n * 1000:.1f} ms each, writing files "

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder import sample  # noqa: E402
-from autograder.course import ASSIGNMENT  # noqa: E402
+ASSIGNMENT = "rnn_step_by_step"  # the assignment benchmarked
 
 CONFIG = '''import sys
 sys.path.insert(0, {root!r})
@@ -129,7 +129,7 @@ def main():
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        expected = sample.write_class(work / "submissions", copies=args.copies)
+        expected = sample.write_class(work / "submissions", copies=args.copies, assignments=[ASSIGNMENT])[ASSIGNMENT]
         if not args.sample_order:
             expected = shuffled_ids(work / "submissions", expected)
         n = len(expected)

@@ -14,10 +14,10 @@ import time
 import pytest
 
 from autograder import sample
-from tests.helpers import ROOT, grade, results, stop
+from tests.helpers import RNN, ROOT, grade, results, stop
 
 FIXTURES = ROOT / "tests" / "fixtures" / "class"
-EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)}
+EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.students(RNN).items(), 1)}
 DASK = [sys.executable, "-m"]
 
 

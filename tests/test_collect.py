@@ -9,6 +9,7 @@ import zipfile
 import pytest
 
 from autograder import collect
+from tests.helpers import RNN
 from tests.lms_downloads import (ASSIGNMENT, NOTEBOOKS, blackboard, canvas, grader_out, lay_out, moodle,
                                  nbgrader_submitted, notebook, release_like, zip_bytes, zip_of)
 
@@ -477,10 +478,9 @@ def test_a_zipped_release_folder_is_refused_too(tmp_path):
 
 def test_a_renamed_notebook_is_found_by_its_cells_and_noted(tmp_path):
     """A renamed notebook 1 worked for the student and was graded 0 without a word."""
-    from autograder import reference
-    ids = collect.cell_ids(reference.SOURCE)
-    one = (reference.SOURCE / "1_rnn_cell_forward.ipynb").read_bytes()
-    two = (reference.SOURCE / "2_rnn_forward.ipynb").read_bytes()
+    ids = collect.cell_ids(RNN.source)
+    one = (RNN.source / "1_rnn_cell_forward.ipynb").read_bytes()
+    two = (RNN.source / "2_rnn_forward.ipynb").read_bytes()
     make(tmp_path, {"alice/rnn_step_by_step/my notebook.ipynb": one,
                     "alice/rnn_step_by_step/2_rnn_forward.ipynb": two,
                     "bob/rnn_step_by_step/1_rnn_cell_forward.ipynb": one,
@@ -514,9 +514,8 @@ def test_a_scratch_file_with_one_copied_cell_is_not_taken_for_the_notebook(tmp_p
     """3_rnn_backward_final.ipynb (complete) and scratch.ipynb (one cell copied): scratch sorted
     first by path and was graded as notebook 3, and both were noted."""
     import json
-    from autograder import reference
-    ids = collect.cell_ids(reference.SOURCE)
-    three = (reference.SOURCE / "3_rnn_backward.ipynb").read_bytes()
+    ids = collect.cell_ids(RNN.source)
+    three = (RNN.source / "3_rnn_backward.ipynb").read_bytes()
     cells = json.loads(three)["cells"]
     one_cell = json.dumps({"cells": [c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id")
                                      == "rnn_cell_backward"], "metadata": {}, "nbformat": 4,
@@ -532,8 +531,7 @@ def test_a_scratch_file_with_one_copied_cell_is_not_taken_for_the_notebook(tmp_p
 def test_finding_a_notebook_by_its_cells_does_not_parse_a_hostile_file(tmp_path):
     """An 8 MiB file of empty cells cost the coordinator 200 MiB when parsed."""
     import tracemalloc
-    from autograder import reference
-    ids = collect.cell_ids(reference.SOURCE)
+    ids = collect.cell_ids(RNN.source)
     make(tmp_path, {"alice/rnn_step_by_step/x.ipynb": b'{"cells":[' + b"{}," * (8 * 2 ** 20 // 3) + b"{}]}",
                     "alice/rnn_step_by_step/1_rnn_cell_forward.ipynb": b"{}"})
     tracemalloc.start()

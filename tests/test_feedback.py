@@ -25,9 +25,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.course import ASSIGNMENT, COURSE_ID
-from autograder import sample
-from tests.helpers import ROOT, grade, read, SOURCE
+from autograder.course import COURSE_ID
+from tests.helpers import ASSIGNMENT, RNN, ROOT, SOURCE, grade, read
 
 STUDENTS = ["s01_complete", "s03_tanh_twice", "s09_invalid_json", "s10_missing_notebook"]
 NOTEBOOKS = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
@@ -55,17 +54,17 @@ def page(out, student, notebook):
 def test_every_notebook_of_every_student_has_a_page_and_an_ungraded_one_says_why(out):
     for student in STUDENTS:
         assert sorted(p.stem for p in (out / "feedback" / student / ASSIGNMENT).glob("*.html")) == NOTEBOOKS, student
-    invalid = html.unescape(page(out, "s09_invalid_json", sample.NB2))
+    invalid = html.unescape(page(out, "s09_invalid_json", RNN.grading.NB2))
     assert "This notebook could not be graded:" in invalid
     assert "2_rnn_forward.ipynb is not a valid notebook (Notebook does not appear to be JSON" in invalid
-    missing = html.unescape(page(out, "s10_missing_notebook", sample.NB3))
+    missing = html.unescape(page(out, "s10_missing_notebook", RNN.grading.NB3))
     assert "3_rnn_backward.ipynb was not submitted" in missing
     # its failed tests are listed, linking to the summary (the stand-in page has no cell of theirs)
     assert '<a href="#autograder-summary">3_rnn_backward: rnn_cell_backward_values</a>' in missing
 
 
 def test_a_failed_test_reads_verdict_then_hint_then_what_the_visible_tests_printed(out):
-    text = page(out, "s03_tanh_twice", sample.NB3)
+    text = page(out, "s03_tanh_twice", RNN.grading.NB3)
     cell = text[text.index('name="rnn_cell_backward_values"'):]
     cell = cell[:cell.index('<a name="rnn_backward_shapes"')]
     verdict = cell.index("rnn_cell_backward: wrong values in dxt for a hidden input")
@@ -77,7 +76,7 @@ def test_a_failed_test_reads_verdict_then_hint_then_what_the_visible_tests_print
 
 
 def test_the_summary_gives_each_notebooks_score_and_links_to_the_failed_tests(out):
-    text = page(out, "s03_tanh_twice", sample.NB1)
+    text = page(out, "s03_tanh_twice", RNN.grading.NB1)
     summary = text[text.index('id="autograder-summary"'):]
     summary = summary[:summary.index("</div>\n</div>")]
     scores = re.findall(r'<a href="([^"]*)">(\w+)</a></td>\s*<td>([\d.]+) / ([\d.]+)</td>', summary)
@@ -85,11 +84,11 @@ def test_the_summary_gives_each_notebooks_score_and_links_to_the_failed_tests(ou
         ("#top", "1_rnn_cell_forward", "3", "3"), ("2_rnn_forward.html", "2_rnn_forward", "3", "3"),
         ("3_rnn_backward.html", "3_rnn_backward", "4", "6"), ("4_lstm.html", "4_lstm", "12", "12")]
     assert '<a href="3_rnn_backward.html#rnn_cell_backward_values">' in summary
-    here = page(out, "s03_tanh_twice", sample.NB3)
+    here = page(out, "s03_tanh_twice", RNN.grading.NB3)
     assert re.search(r'<a href="#rnn_cell_backward_values">[^<]*</a>[^<]*known mistake: <em>tanh applied twice</em>',
                      here)
     assert 'name="rnn_cell_backward_values"' in here  # the link's target, nbgrader's anchor
-    assert "Every test passed." in page(out, "s01_complete", sample.NB1)
+    assert "Every test passed." in page(out, "s01_complete", RNN.grading.NB1)
 
 
 def test_mathjax_is_placed_once_and_every_page_loads_it_from_there(out):
@@ -109,14 +108,14 @@ def test_a_grade_changed_in_formgrader_reaches_the_feedback_after_generate_feedb
     shutil.copytree(out, copy, symlinks=True)
     assert (copy / "feedback").resolve() == (copy / "course" / "feedback").resolve()
     with Gradebook(f"sqlite:///{copy / 'course' / 'gradebook.db'}", COURSE_ID) as gb:  # formgrader's override
-        gb.find_grade("rnn_cell_backward_values", sample.NB3, ASSIGNMENT, "s03_tanh_twice").manual_score = 1.5
+        gb.find_grade("rnn_cell_backward_values", RNN.grading.NB3, ASSIGNMENT, "s03_tanh_twice").manual_score = 1.5
         gb.db.commit()
     run = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--student",
                           "s03_tanh_twice", "--force"], cwd=copy / "course", capture_output=True, text=True,
                          timeout=300, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep
                                            + os.environ["PATH"]})
     assert run.returncode == 0, run.stderr[-3000:]
-    text = page(copy, "s03_tanh_twice", sample.NB3)
+    text = page(copy, "s03_tanh_twice", RNN.grading.NB3)
     assert "3_rnn_backward (Score: 5.5 / 6.0)" in text  # nbgrader's heading
     assert re.search(r'3_rnn_backward</a></td>\s*<td>5.5 / 6</td>', text)  # our summary
     assert '<a href="#rnn_cell_backward_values">' in text and "(1.5 / 2)" in text
@@ -125,7 +124,7 @@ def test_a_grade_changed_in_formgrader_reaches_the_feedback_after_generate_feedb
     assert '<script src="../../mathjax/MathJax.js?config=' in text
     # the ungradable notebook's page comes back from nbgrader too, its reason shown as text, never as
     # markup (it quotes the student's file)
-    standin = copy / "course" / "autograded" / "s09_invalid_json" / ASSIGNMENT / f"{sample.NB2}.ipynb"
+    standin = copy / "course" / "autograded" / "s09_invalid_json" / ASSIGNMENT / f"{RNN.grading.NB2}.ipynb"
     notebook = read(standin)
     notebook.metadata["autograder"]["problem"] += " <script>alert(1)</script>"
     standin.chmod(0o644)
@@ -135,7 +134,7 @@ def test_a_grade_changed_in_formgrader_reaches_the_feedback_after_generate_feedb
                            timeout=300, env={**os.environ, "PATH": os.path.dirname(sys.executable)
                                              + os.pathsep + os.environ["PATH"]})
     assert again.returncode == 0, again.stderr[-3000:]
-    shown = page(copy, "s09_invalid_json", sample.NB2)
+    shown = page(copy, "s09_invalid_json", RNN.grading.NB2)
     assert "This notebook could not be graded:" in shown and "is not a valid notebook" in shown
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and "<script>alert" not in shown
 
@@ -158,7 +157,7 @@ def test_a_grading_that_crashed_still_gives_every_notebook_a_page(out, tmp_path)
     shutil.copytree(out, copy, symlinks=True)
     db_url = f"sqlite:///{copy / 'course' / 'gradebook.db'}"
     submission = collect.Submission("s99_crashed", {f"{name}.ipynb": b"{}" for name in NOTEBOOKS})
-    result = _crashed(submission)
+    result = _crashed(submission, ASSIGNMENT)
     gradebook.record(db_url, result)
     _save(copy, copy / "course", submission, result, "key", db_url)
     folder = copy / "feedback" / "s99_crashed" / ASSIGNMENT

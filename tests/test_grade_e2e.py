@@ -16,12 +16,12 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import sample
-from autograder.course import ASSIGNMENT, COURSE_ID
-from tests.helpers import ROOT, grade, graded_class, results
+from autograder.course import COURSE_ID
+from tests.helpers import ASSIGNMENT, RNN, ROOT, grade, graded_class, results
 
 FIXTURES = ROOT / "tests" / "fixtures" / "class"
 TIMEOUT = "5"
-EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)}
+EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.students(RNN).items(), 1)}
 
 
 def rows(out):

@@ -22,10 +22,10 @@ import pytest
 
 from autograder import sample, sandbox
 from tests import hostile
-from tests.helpers import ROOT, results
+from tests.helpers import RNN, ROOT, results
 
 USER = pwd.getpwnam("nobody").pw_uid if sandbox.running_as_root() else os.getuid()
-EXPECTED = {**{f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)},
+EXPECTED = {**{f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.students(RNN).items(), 1)},
             **hostile.expected(as_root=False)}
 
 

@@ -27,8 +27,8 @@ EXPECTED = {"right": 24, "wrong": 22, "hostile": 21}
 
 
 def test_the_zip_has_what_gradescope_needs_at_its_root(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--out", str(tmp_path / "ag.zip")],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--out", str(tmp_path / "ag.zip"),
+                          "--assignment", ASSIGNMENT], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
     with zipfile.ZipFile(tmp_path / "ag.zip") as archive:
         names = set(archive.namelist())
@@ -36,7 +36,9 @@ def test_the_zip_has_what_gradescope_needs_at_its_root(tmp_path):
         pins = archive.read("requirements.txt").decode().split()
     assert {"setup.sh", "run_autograder", "autograder/gradescope/run.py", "rnn_utils.py",
             f"source/{ASSIGNMENT}/4_lstm.ipynb", f"source/{ASSIGNMENT}/images/lstm_cell.png"} <= names
-    assert {path.name for path in (ROOT / "source" / ASSIGNMENT).glob("*.py")} <= names  # what rnn_utils loads
+    assert {f"source/{ASSIGNMENT}/{path.name}" for path in (ROOT / "source" / ASSIGNMENT).glob("*.py")} <= names
+    assert {"rnn_checks.py", "rnn_relations.py"} <= names  # what the course's rnn_utils loads from beside it
+    assert not any(name.startswith("source/char_language_model") for name in names)  # one assignment a zip
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     assert not any(mode & 0o170000 == 0o120000 for mode in modes.values())  # no links
     assert "nbgrader==0.9.6" in pins and not any(pin.split("==")[0].lower() in NOT_FOR_GRADING for pin in pins)
@@ -44,7 +46,8 @@ def test_the_zip_has_what_gradescope_needs_at_its_root(tmp_path):
 
 
 def test_bad_input_exits_2(tmp_path):
-    for extra, message in ((["--assignment", "hw9"], "one assignment"), (["--late-policy", "much"], "unknown late"),
+    for extra, message in ((["--assignment", "hw9"], "no assignment 'hw9'"), ([], "several assignments"),
+                           (["--assignment", ASSIGNMENT, "--late-policy", "much"], "unknown late"),
                            (["--test-visibility", "sometimes"], "invalid choice")):
         run = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--out", str(tmp_path / "a.zip"),
                               *extra], capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -61,7 +64,8 @@ def gradescope_root(tmp_path_factory):
     base = tmp_path_factory.mktemp("gradescope")
     zip_path = base / "autograder.zip"
     built = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--out", str(zip_path),
-                            "--test-visibility", "visible"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+                            "--assignment", ASSIGNMENT, "--test-visibility", "visible"], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
     assert built.returncode == 0, built.stderr
     root = base / "autograder"
     with zipfile.ZipFile(zip_path) as archive:

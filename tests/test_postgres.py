@@ -12,14 +12,14 @@ import sqlalchemy
 from nbgrader.api import Gradebook
 
 from autograder import sample
-from autograder.course import ASSIGNMENT, COURSE_ID, create_gradebook
+from autograder.course import COURSE_ID, create_gradebook
 from tests import postgres
-from tests.helpers import ROOT, grade, results
+from tests.helpers import ASSIGNMENT, RNN, ROOT, grade, results
 
 REASON = postgres.unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 FIXTURES = ROOT / "tests" / "fixtures" / "class"
-EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.STUDENTS.items(), 1)}
+EXPECTED = {f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.students(RNN).items(), 1)}
 # Enough students for every kind of row (a full score, none, a mistake, a broken notebook, a dead kernel):
 # test_grade_e2e grades the whole class.
 STUDENTS = ["s01_complete", "s02_blank", "s03_tanh_twice", "s09_invalid_json", "s15_dead_kernel",

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 
-from autograder.course import ASSIGNMENT, COURSE_ID, nbgrader_config
-from tests.helpers import ROOT
+from autograder.course import COURSE_ID, nbgrader_config
+from tests.helpers import ASSIGNMENT, ROOT, SOURCE
 
 
 def _notebook(*metadata):
@@ -60,9 +60,9 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
     from autograder.grade import gradebook
     made = []
     real = grading.generate_assignment
-    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, timeout: (made.append(db_url),
-                                                                                          real(root, db_url, timeout))[1])
-    course = grading.copy_source(tmp_path)
+    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, assignment, timeout: (made.append(db_url),
+                                                                                          real(root, db_url, assignment, timeout))[1])
+    course = grading.copy_source(tmp_path, SOURCE)
     db_url = f"sqlite:///{tmp_path / 'class.db'}"
     kept = tmp_path / ".registered" / "template_gradebook.db"
 
@@ -80,7 +80,7 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
     cell.metadata.nbgrader.points += 1
     nbformat.write(notebook, path)
     assert register() == 2
-    points = {(name, kind, cell_name): rest[0] for name, kind, cell_name, *rest in gradebook.assignment_record(db_url)
+    points = {(name, kind, cell_name): rest[0] for name, kind, cell_name, *rest in gradebook.assignment_record(db_url, ASSIGNMENT)
               if kind == "grade"}
     assert points[(path.stem, "grade", cell.metadata.nbgrader.grade_id)] == cell.metadata.nbgrader.points
     assert register() == 0
@@ -88,7 +88,7 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
 
 def _registered(tmp_path):
     from autograder import grade as grading
-    course = grading.copy_source(tmp_path)
+    course = grading.copy_source(tmp_path, SOURCE)
     db_url = f"sqlite:///{tmp_path / 'class.db'}"
     grading.register_assignment(course, db_url, tmp_path / "template.db", 5)
     return course, db_url
@@ -96,7 +96,7 @@ def _registered(tmp_path):
 
 def _result(course, student):
     """A result as a worker returns it: the source notebooks, as if run, for every notebook."""
-    return {"student_id": student, "notes": [], "log": "", "notebooks": {
+    return {"student_id": student, "assignment": ASSIGNMENT, "notes": [], "log": "", "notebooks": {
         path.stem: {"problem": None, "autograded": path.read_text(), "feedback": None}
         for path in sorted((course / "source" / ASSIGNMENT).glob("*.ipynb"))}}
 
@@ -124,7 +124,7 @@ def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
                     for notebook in submission.notebooks for grade in notebook.grades if grade.auto_score is not None]
     assert recorded == []
     gradebook.record(db_url, _result(course, "s1"))
-    assert all(score.score == score.max_score for score in gradebook.class_scores(db_url)["s1"].values())
+    assert all(score.score == score.max_score for score in gradebook.class_scores(db_url, ASSIGNMENT)["s1"].values())
 
 
 def test_a_result_that_cannot_be_recorded_stops_neither_its_batch_nor_the_run(tmp_path):
@@ -139,10 +139,10 @@ def test_a_result_that_cannot_be_recorded_stops_neither_its_batch_nor_the_run(tm
     broken["notebooks"]["2_rnn_forward"]["autograded"] = "not a notebook"
     gradebook.record_all(db_url, [(_result(course, "s1"), None, None), (broken, None, None),
                                   (_result(course, "s3"), None, None)])
-    assert gradebook.students(db_url) == ["s1", "s2", "s3"]
+    assert gradebook.students(db_url, ASSIGNMENT) == ["s1", "s2", "s3"]
     for student in ("s1", "s3"):
-        assert all(score.score == score.max_score for score in gradebook.class_scores(db_url)[student].values())
-    assert all(score.score == 0 for score in gradebook.class_scores(db_url)["s2"].values())
+        assert all(score.score == score.max_score for score in gradebook.class_scores(db_url, ASSIGNMENT)[student].values())
+    assert all(score.score == 0 for score in gradebook.class_scores(db_url, ASSIGNMENT)["s2"].values())
     assert broken["error"].startswith("internal grader error") and not grading.graded_fully(broken)
 
 
@@ -152,7 +152,7 @@ def test_files_linked_from_the_course_are_never_written_through(tmp_path):
     source holds a file of that name: a write through a link would reach every student's copy."""
     import shutil
     from autograder import collect, grade as grading
-    source = tmp_path / "source"
+    source = tmp_path / "source" / ASSIGNMENT
     shutil.copytree(ROOT / "source" / ASSIGNMENT, source)
     (source / "2_rnn_forward.html").write_text("the instructor's export")
     (source / "timestamp.txt").write_text("the instructor's")
@@ -160,7 +160,7 @@ def test_files_linked_from_the_course_are_never_written_through(tmp_path):
     course = grading.copy_source(out, source)
     notebooks = sorted((course / "source" / ASSIGNMENT).glob("*.ipynb"))
     for student in ("s1", "s2"):
-        result = {"student_id": student, "notes": [], "log": "", "notebooks": {
+        result = {"student_id": student, "assignment": ASSIGNMENT, "notes": [], "log": "", "notebooks": {
             path.stem: {"problem": None, "autograded": path.read_text(), "feedback": f"page of {student}"}
             for path in notebooks}}
         grading._save(out, course, collect.Submission(student, {}, "2026-11-30 10:00:00 UTC"), result, "key")
@@ -180,9 +180,9 @@ def test_a_kept_template_killed_while_being_replaced_is_not_used(tmp_path, monke
     from autograder import grade as grading
     made = []
     real = grading.generate_assignment
-    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, timeout: (made.append(db_url),
-                                                                                          real(root, db_url, timeout))[1])
-    course = grading.copy_source(tmp_path)
+    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, assignment, timeout: (made.append(db_url),
+                                                                                          real(root, db_url, assignment, timeout))[1])
+    course = grading.copy_source(tmp_path, SOURCE)
     kept = tmp_path / ".registered" / "template_gradebook.db"
 
     def register(db):
@@ -224,7 +224,7 @@ def test_the_class_scores_in_one_query_are_each_students_scores(tmp_path):
         grade.manual_score, grade.extra_credit = 0.5, 1.0
         gb.db.commit()
     each = {student: _scores_through_nbgraders_objects(db_url, student) for student in ("s1", "s2")}
-    assert gradebook.class_scores(db_url) == each
+    assert gradebook.class_scores(db_url, ASSIGNMENT) == each
     assert any(score.by_hand and score.score == 1.5 for score in each["s1"].values())
 
 

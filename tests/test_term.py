@@ -17,8 +17,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import sample
-from autograder.course import ASSIGNMENT, COURSE_ID, generate_assignment
-from tests.helpers import ROOT, SOURCE
+from autograder.course import COURSE_ID, generate_assignment
+from tests.helpers import ASSIGNMENT, RNN, ROOT, SOURCE
 from tests.lms_downloads import zip_of
 
 QUESTION = "why_tanh"
@@ -36,7 +36,7 @@ def _course(folder, with_new_test=False):
     source = folder / "source" / ASSIGNMENT
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(SOURCE, source)
-    path = source / f"{sample.NB1}.ipynb"
+    path = source / f"{RNN.grading.NB1}.ipynb"
     notebook = nbformat.read(path, as_version=4)
     question = nbformat.v4.new_markdown_cell("Tanh keeps the hidden state between -1 and 1.")
     question.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False, "task": False,
@@ -53,7 +53,7 @@ def _course(folder, with_new_test=False):
                                      "grade_id": NEW_TEST, "points": 1, "schema_version": 3}
         notebook.cells.insert(_cell(notebook, "rnn_cell_forward_values") + 1, test)
     nbformat.write(notebook, path)
-    result = generate_assignment(folder, f"sqlite:///{folder / 'gradebook.db'}")
+    result = generate_assignment(folder, f"sqlite:///{folder / 'gradebook.db'}", ASSIGNMENT)
     assert result["success"], result.get("log")
     return source, folder / "release" / ASSIGNMENT
 
@@ -63,7 +63,7 @@ def _student(release, source, wrote_answer=True):
     files = {}
     for path in sorted(release.glob("*.ipynb")):
         notebook = sample.answered(nbformat.read(path, as_version=4), nbformat.read(source / path.name, as_version=4))
-        if path.stem == sample.NB1 and not wrote_answer:
+        if path.stem == RNN.grading.NB1 and not wrote_answer:
             notebook.cells[_cell(notebook, QUESTION)] = nbformat.read(path, as_version=4).cells[
                 _cell(nbformat.read(path, as_version=4), QUESTION)]
         files[path.stem] = nbformat.writes(notebook).encode()
@@ -98,13 +98,13 @@ def test_a_canvas_download_loses_nobody(term):
     canvas = term["base"] / "canvas"
     canvas.mkdir()
     first = dict(term["complete"])
-    first[sample.NB1] = first[sample.NB1].replace(b"np.tanh(", b"np.sinh(")  # fixed in the resubmission
+    first[RNN.grading.NB1] = first[RNN.grading.NB1].replace(b"np.tanh(", b"np.sinh(")  # fixed in the resubmission
     for notebook, data in term["complete"].items():
         (canvas / f"alicesmith_12345_900001_{notebook}.ipynb").write_bytes(data)
         (canvas / f"o'neillpat_12347_900003_{notebook}.ipynb").write_bytes(term["silent"][notebook])
     for notebook, data in first.items():
         (canvas / f"leebruce_12346_900002_{notebook}.ipynb").write_bytes(data)
-    (canvas / f"leebruce_LATE_12346_900010_{sample.NB1} (1).ipynb").write_bytes(term["complete"][sample.NB1])
+    (canvas / f"leebruce_LATE_12346_900010_{RNN.grading.NB1} (1).ipynb").write_bytes(term["complete"][RNN.grading.NB1])
     (canvas / "leebruce_12346_900011_notes.txt").write_bytes(b"my notes")
     run = _grade(canvas, term["out"], term["source"])
     assert run.returncode == 0, run.stderr
@@ -114,16 +114,16 @@ def test_a_canvas_download_loses_nobody(term):
     files = _collection(term["out"])
     assert len(files) == 14 and len({f["path"] for f in files}) == 14  # every file, once
     aside = {Path(f["path"]).name: f["reason"] for f in files if f["reason"]}
-    assert set(aside) == {f"leebruce_12346_900002_{sample.NB1}.ipynb", "leebruce_12346_900011_notes.txt"}
-    assert aside[f"leebruce_12346_900002_{sample.NB1}.ipynb"].startswith("superseded by a later resubmission")
+    assert set(aside) == {f"leebruce_12346_900002_{RNN.grading.NB1}.ipynb", "leebruce_12346_900011_notes.txt"}
+    assert aside[f"leebruce_12346_900002_{RNN.grading.NB1}.ipynb"].startswith("superseded by a later resubmission")
     assert "files set aside: 2" in rows["leebruce"]["status"]
     # The written answers wait for the instructor: 1 point pending for alice, pat wrote nothing (0).
     assert "awaiting manual grading (1 points)" in rows["alicesmith"]["status"]
     assert "awaiting" not in rows["o_neillpat"]["status"]
     with Gradebook(f"sqlite:///{term['out'] / 'course' / 'gradebook.db'}", COURSE_ID) as gb:
-        grade = gb.find_grade(QUESTION, sample.NB1, ASSIGNMENT, "alicesmith")
+        grade = gb.find_grade(QUESTION, RNN.grading.NB1, ASSIGNMENT, "alicesmith")
         assert grade.needs_manual_grade and grade.auto_score is None
-        assert gb.find_grade(QUESTION, sample.NB1, ASSIGNMENT, "o_neillpat").score == 0
+        assert gb.find_grade(QUESTION, RNN.grading.NB1, ASSIGNMENT, "o_neillpat").score == 0
 
 
 def test_an_info_zip_download_keeps_its_unicode_names(term):
@@ -139,8 +139,8 @@ def test_an_info_zip_download_keeps_its_unicode_names(term):
 def test_a_grade_given_in_formgrader_reaches_grades_csv(term):
     db = f"sqlite:///{term['out'] / 'course' / 'gradebook.db'}"
     with Gradebook(db, COURSE_ID) as gb:  # what formgrader does when the instructor saves a grade
-        gb.find_grade(QUESTION, sample.NB1, ASSIGNMENT, "alicesmith").manual_score = 1
-        gb.find_comment(QUESTION, sample.NB1, ASSIGNMENT, "alicesmith").manual_comment = "Right."
+        gb.find_grade(QUESTION, RNN.grading.NB1, ASSIGNMENT, "alicesmith").manual_score = 1
+        gb.find_comment(QUESTION, RNN.grading.NB1, ASSIGNMENT, "alicesmith").manual_comment = "Right."
         gb.db.commit()
     run = subprocess.run([sys.executable, "-m", "autograder", "report", str(term["out"])], capture_output=True,
                          text=True, cwd="/", timeout=300)

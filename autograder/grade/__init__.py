@@ -14,10 +14,12 @@ The steps, as an instructor would do them by hand with nbgrader:
 import concurrent.futures as futures
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -32,8 +34,8 @@ import sqlalchemy.exc
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from .. import collect, late, release, roster, sandbox
-from ..course import (ASSIGNMENT, CELL_TIMEOUT, COURSE_ID, ROOT, create_gradebook, generate_assignment,
+from .. import collect, hidden, late, reference, release, roster, sandbox
+from ..course import (CELL_TIMEOUT, COURSE_ID, ROOT, assignment_in, create_gradebook, generate_assignment,
                       prefer_this_environment)
 from . import cluster, feedback, gradebook, lms, report, worker
 
@@ -46,7 +48,8 @@ UNGRADED_NOTEBOOKS = (release.LAB,)
 def set_aside_note(submission):
     """What the student's status says of the files not graded (None: nothing to say; the
     release's ungraded lab, handed in with the notebooks, is nothing to say)."""
-    set_aside = [(path, why) for path, why in submission.set_aside if why != collect.UNGRADED]
+    set_aside = [(path, why) for path, why in submission.set_aside if why not in (collect.UNGRADED,
+                                                                                   collect.OTHER_ASSIGNMENT)]
     if set_aside:
         return (f"files set aside: {len(set_aside)} (see collection.csv): "
                 + "; ".join(f"{Path(path).name}: {why}" for path, why in set_aside[:3]))
@@ -94,7 +97,7 @@ def _config_db_url(course, db_url):
 
 
 def _generate_assignment(course, db_url, timeout):
-    result = generate_assignment(course, db_url, timeout)
+    result = generate_assignment(course, db_url, assignment_in(course / "source"), timeout)
     if not result["success"]:
         raise SetupError(f"nbgrader generate_assignment failed for the gradebook {db_url}:\n"
                          + (result.get("error") or result.get("log", "")).strip()[-2000:])
@@ -112,16 +115,16 @@ def check_database(db_url):
         raise SetupError(f"cannot use the gradebook {db_url}: {first}") from None
 
 
-def copy_source(out, source=None):
-    """OUT/course/source/<assignment>, fresh from `source` (the repository's source/<assignment>
-    by default); returns OUT/course."""
-    source = Path(source or ROOT / "source" / ASSIGNMENT)
+def copy_source(out, source):
+    """OUT/course/source/<assignment>, fresh from `source` (the assignment's source folder, whose
+    name is the assignment's); returns OUT/course."""
+    source = Path(source)
     if not any(source.glob("*.ipynb")):
-        raise SetupError(f"no source notebooks in {source}: pass the assignment's source folder "
-                         f"(source/{ASSIGNMENT} of the course).")
+        raise SetupError(f"no source notebooks in {source}: pass an assignment's source folder "
+                         f"(source/<assignment> of the course).")
     course = out / "course"
     shutil.rmtree(course / "source", ignore_errors=True)
-    shutil.copytree(source, course / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
+    shutil.copytree(source, course / "source" / source.name, ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
     return course
 
 
@@ -136,6 +139,7 @@ def register_assignment(course, db_url, template, timeout, late_policy="none", k
     (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(ROOT), late_policy=late_policy,
                                                                     db_url=_config_db_url(course, db_url)))
     template.unlink(missing_ok=True)
+    assignment = assignment_in(course / "source")
     key = fingerprint(course, timeout)
     kept_key = kept.with_suffix(".key") if kept else None
     if kept and kept.exists() and kept_key.exists() and kept_key.read_text() == key:
@@ -153,7 +157,8 @@ def register_assignment(course, db_url, template, timeout, late_policy="none", k
         class_db = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
         if class_db and (not class_db.exists() or class_db.stat().st_size == 0 or gradebook.is_empty(db_url)):
             shutil.copyfile(template, class_db)  # a new class gradebook: the same, one nbgrader run sooner
-        elif gradebook.assignment_record(db_url) != gradebook.assignment_record(f"sqlite:///{template.resolve()}"):
+        elif gradebook.assignment_record(db_url, assignment) != \
+                gradebook.assignment_record(f"sqlite:///{template.resolve()}", assignment):
             _generate_assignment(course, db_url, timeout)
 
 
@@ -163,7 +168,7 @@ def fingerprint(course, timeout):
     h = hashlib.sha256(f"{timeout} {nbgrader.__version__}".encode())  # nbgrader's checksums and tables
     files = sorted((course / "source").rglob("*")) + sorted((ROOT / "autograder").rglob("*.py")) + \
         sorted((ROOT / "autograder" / "templates").rglob("*"))  # the feedback page's template
-    for path in files + [ROOT / "rnn_utils.py"]:
+    for path in files + [ROOT / "rnn_utils.py", ROOT / "rnn_checks.py", ROOT / "rnn_relations.py"]:
         if path.is_file():
             h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
@@ -181,7 +186,7 @@ def _stored_state(out, student):
         return {}
 
 
-def _still_good(db_url, student, state, key):
+def _still_good(db_url, assignment, student, state, key):
     """Whether the saved grading `state` of `student` still stands: the same submission and
     grader (`key`), graded fully, and the student still in the gradebook."""
     result = state.get("result")
@@ -189,7 +194,7 @@ def _still_good(db_url, student, state, key):
         return False
     try:
         with Gradebook(db_url, COURSE_ID) as gb:
-            gb.find_submission(ASSIGNMENT, student)
+            gb.find_submission(assignment, student)
     except MissingEntry:
         return False
     return True
@@ -215,11 +220,11 @@ def _link_or_copy(source, target):
 
 def _save(out, course, submission, result, key, db_url=None):
     """Write one student's files, then the state that lets a later run skip them (last, atomically)."""
-    student = submission.student_id
+    student, assignment = submission.student_id, assignment_in(course / "source")
     graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
-    collect.write(submission, course / "submitted" / student / ASSIGNMENT)
-    autograded = course / "autograded" / student / ASSIGNMENT
-    feedback_folder = course / "feedback" / student / ASSIGNMENT
+    collect.write(submission, course / "submitted" / student / assignment)
+    autograded = course / "autograded" / student / assignment
+    feedback_folder = course / "feedback" / student / assignment
     for folder in (autograded, feedback_folder):
         shutil.rmtree(folder, ignore_errors=True)
         # What nbgrader's own autograde and generate_feedback put beside the notebooks: the
@@ -227,8 +232,10 @@ def _save(out, course, submission, result, key, db_url=None):
         # the exchange's secret, which `nbgrader release_feedback` reads.
         # Not the files written below: a write into a hard link would reach the course's copy and
         # every other student's.
-        shutil.copytree(course / "source" / ASSIGNMENT, folder, copy_function=_link_or_copy,
-                        ignore=shutil.ignore_patterns("*.ipynb", "*.html", "timestamp.txt", "submission_secret.txt"))
+        # Nor grading.py, which only the grader reads (nbgrader's autograde leaves it out too).
+        shutil.copytree(course / "source" / assignment, folder, copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns("*.ipynb", "*.html", "timestamp.txt", "submission_secret.txt",
+                                                      reference.GRADING))
         # Students from an LMS download have neither: release_feedback would stop at the first of
         # them (the time of grading, and a secret nobody holds, let it pass them).
         (folder / "timestamp.txt").write_text(submission.timestamp or graded_at)
@@ -243,7 +250,7 @@ def _save(out, course, submission, result, key, db_url=None):
             (feedback_folder / f"{name}.html").write_text(entry["feedback"])
     # A grading that crashed (or failed inside the grader) returned no page: every notebook still
     # gets one, saying so, made here by nbgrader's generate_feedback from stand-ins.
-    unpaged = [path.stem for path in sorted((course / "source" / ASSIGNMENT).glob("*.ipynb"))
+    unpaged = [path.stem for path in sorted((course / "source" / assignment).glob("*.ipynb"))
                if not (feedback_folder / f"{path.stem}.html").exists()]
     if unpaged and db_url:
         why = result.get("error") or "the grader could not finish it"
@@ -265,16 +272,16 @@ def _save(out, course, submission, result, key, db_url=None):
     os.replace(tmp.name, path)
 
 
-def _crashed(submission):
-    return {"student_id": submission.student_id, "notebooks": {}, "notes": [], "log": "", "seconds": 0.0,
-            "error": "the grading process crashed on this submission"}
+def _crashed(submission, assignment):
+    return {"student_id": submission.student_id, "assignment": assignment, "notebooks": {}, "notes": [], "log": "",
+            "seconds": 0.0, "error": "the grading process crashed on this submission"}
 
 
 # At most this many results in one transaction: an SQLite gradebook is locked for formgrader while it lasts.
 RECORDED_AT_ONCE = 50
 
 
-def run_pool(todo, workers, initargs, on_results, progress, stop, ready=None):
+def run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready=None):
     """Grade `todo` with `workers` processes; a crashed pool is restarted once for what it left.
     `ready()` runs here while the workers start (they take seconds to import nbgrader), before
     the first submission is handed out. on_results([(submission, result)]) gets the results that
@@ -315,14 +322,15 @@ def run_pool(todo, workers, initargs, on_results, progress, stop, ready=None):
         if not left:
             return
         todo = left
-    on_results([(submission, _crashed(submission)) for submission in todo])
+    on_results([(submission, crashed(submission)) for submission in todo])
     progress.update(len(todo))
 
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
           unsafe=False, source=None, due=None, late_policy=None, roster_path=None, uploads=None,
-          test_visibility=report.TEST_VISIBILITY):
-    """Grade every submission in `submissions_path` into `out`; returns the grades.csv rows.
+          test_visibility=report.TEST_VISIBILITY, owners=frozenset()):
+    """Grade every submission of one assignment, whose source folder is `source` (default: the
+    course's only assignment), in `submissions_path` into `out`; returns the grades.csv rows.
     `due` (an aware datetime) and `late_policy` (late.parse) set the assignment's due date and
     late policy, kept in OUT for later runs; `roster_path` is a roster CSV (roster.read);
     `uploads`, a collect.Collection to grade instead of reading `submissions_path` (Gradescope).
@@ -332,6 +340,13 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     (nbgrader's capture_log catches everything) or leave a half-written gradebook. A second Ctrl-C
     does not wait: the worker processes are killed (their sandboxes end with them) and what they
     were grading is graded on the next run."""
+    if source is None:
+        sources = chosen_sources()
+        sources = list(held(submissions_path, sources)) if len(sources) > 1 and uploads is None else sources
+        if len(sources) != 1:
+            raise SetupError(f"{submissions_path} holds submissions of {len(sources)} of the course's assignments: "
+                             f"pass the one to grade.")
+        source = sources[0]
     stop = threading.Event()
 
     def interrupt(*args):
@@ -344,7 +359,7 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source,
-                      Options(due, late_policy, roster_path, uploads, test_visibility))
+                      Options(due, late_policy, roster_path, uploads, test_visibility, owners))
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -357,6 +372,7 @@ class Options:
     roster_path: str | None = None
     uploads: object = None
     test_visibility: str = report.TEST_VISIBILITY
+    owners: frozenset = frozenset()   # the students of the course's other assignments (collect's `owners`)
 
 
 def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
@@ -368,16 +384,21 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     out = Path(out).resolve()
     writable(out)
     course = copy_source(out, source)
+    assignment = assignment_in(course / "source")
+    check_assignment(course / "source" / assignment)
+    crashed = functools.partial(_crashed, assignment=assignment)
     _link_feedback(out, course)
     db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
     check_database(db_url)
     create_gradebook(db_url)  # once, locked: every later open finds the tables (nbgrader's would race)
     template = out / ".work" / "template_gradebook.db"
     template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
-    notebooks = collect.cell_ids(course / "source" / ASSIGNMENT)  # names, and cells to know them by
+    notebooks = collect.cell_ids(course / "source" / assignment)  # names, and cells to know them by
     policy = options.late_policy or late_policy(course)
     students = roster.read(options.roster_path) if options.roster_path else []
-    collection = options.uploads or collect.collect(submissions_path, ASSIGNMENT, notebooks, ungraded=UNGRADED_NOTEBOOKS)
+    collection = options.uploads or collect.collect(submissions_path, assignment, notebooks,
+                                                    ungraded=UNGRADED_NOTEBOOKS, others=course_assignments(source),
+                                                    owners=options.owners)
     collection.write_csv(out / "collection.csv")
     log(f"Collected {len(collection.submissions)} students from {collection.summary()} (each file's fate: "
         f"{out / 'collection.csv'}).")
@@ -401,7 +422,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
             # nbgrader's layout (OUT/course/submitted, where its exchange collects) knows the safe
             # id only: the name an earlier download gave is kept
             submission.submitted_as = (state.get("result") or {}).get("submitted_as", submission.student_id)
-        if not _still_good(db_url, submission.student_id, state, keys[submission.student_id]):
+        if not _still_good(db_url, assignment, submission.student_id, state, keys[submission.student_id]):
             todo.append(submission)
     workers = workers or os.cpu_count() or 1
     problem = None if unsafe or scheduler else sandbox.namespaces_problem()
@@ -424,7 +445,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
             gradebook.record_all(db_url, entries[first:first + RECORDED_AT_ONCE])
         for submission, result in done:
             if kept_by_hand:
-                gradebook.put_back(db_url, submission.student_id, kept_by_hand)
+                gradebook.put_back(db_url, assignment, submission.student_id, kept_by_hand)
             _save(out, course, submission, result, keys[submission.student_id], db_url)
 
     def register():
@@ -434,8 +455,8 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
                             kept=out / ".registered" / "template_gradebook.db")
         nonlocal due_date
         if options.due:
-            gradebook.set_due_date(db_url, options.due.astimezone(datetime.timezone.utc).replace(tzinfo=None))
-        due_date = gradebook.due_date(db_url)
+            gradebook.set_due_date(db_url, assignment, options.due.astimezone(datetime.timezone.utc).replace(tzinfo=None))
+        due_date = gradebook.due_date(db_url, assignment)
         gradebook.add_students(db_url, students)
 
     due_date = None
@@ -448,14 +469,14 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             register()
             data = cluster.bundle(course / "source", template)
-            cluster.run(todo, scheduler, data, timeout, on_results, progress, stop, _crashed)
+            cluster.run(todo, scheduler, data, timeout, on_results, progress, stop, crashed)
     else:
         workdir = out / ".work"
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
                         unsafe)
-            run_pool(todo, workers, initargs, on_results, progress, stop, ready=register)
+            run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready=register)
     shutil.rmtree(out / ".work", ignore_errors=True)
     _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
     return write_reports(out, course, db_url, log, options.test_visibility)
@@ -504,14 +525,15 @@ def _follow_source_change(out, course, db_url, submissions, notebooks, log):
     as each student is recorded), on the cells that still exist. What is to be done is written
     to OUT/.state first, so that an interrupted run finishes it on the next."""
     path = _regrade_path(out)
-    before = gradebook.registered_cells(db_url)
-    after = gradebook.source_cells(course / "source" / ASSIGNMENT)
-    graded = gradebook.students(db_url) if before is not None and before != after else []
+    assignment = assignment_in(course / "source")
+    before = gradebook.registered_cells(db_url, assignment)
+    after = gradebook.source_cells(course / "source" / assignment)
+    graded = gradebook.students(db_url, assignment) if before is not None and before != after else []
     if graded:
-        plan = {"students": graded, "kept": gradebook.grades_by_hand(db_url)}
+        plan = {"students": graded, "kept": gradebook.grades_by_hand(db_url, assignment)}
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(plan))
-        gradebook.remove_assignment(db_url)
+        gradebook.remove_assignment(db_url, assignment)
         log(f"The assignment changed since it was last graded ({describe_change(before, after)}): it is registered "
             f"again and all {len(plan['students'])} students graded again, keeping the {len(plan['kept'])} grades "
             f"and comments given by hand.")
@@ -521,7 +543,7 @@ def _follow_source_change(out, course, db_url, submissions, notebooks, log):
         return []
     earlier = set(plan["students"]) - {submission.student_id for submission in submissions}
     if earlier:
-        kept = collect.collect(course / "submitted", ASSIGNMENT, notebooks, ungraded=UNGRADED_NOTEBOOKS).submissions
+        kept = collect.collect(course / "submitted", assignment, notebooks, ungraded=UNGRADED_NOTEBOOKS).submissions
         submissions += [submission for submission in kept if submission.student_id in earlier]
         submissions.sort(key=lambda submission: submission.student_id)
     return plan["kept"]
@@ -556,21 +578,22 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
     """grades.csv, results/, report.png and the summary, for every student of the gradebook
     (whichever run graded them), from the gradebook's scores (so a grade given in formgrader
     counts) and the messages kept from grading. Returns the grades.csv rows."""
-    cells = report.grade_cells(course / "source" / ASSIGNMENT)
-    notebooks = sorted(p.stem for p in (course / "source" / ASSIGNMENT).glob("*.ipynb"))
+    assignment = assignment_in(course / "source")
+    cells = report.grade_cells(course / "source" / assignment)
+    notebooks = sorted(p.stem for p in (course / "source" / assignment).glob("*.ipynb"))
     rows, all_results = [], []
     policy = late.config(late_policy(course))
     # Penalties follow the scores of the moment (a hand grade changes what "zero" takes): those
     # of every student late, or with a penalty to undo, are assigned again first.
-    lateness = gradebook.class_lateness(db_url)
+    lateness = gradebook.class_lateness(db_url, assignment)
     penalised = [student for student, when in lateness.items() if when.seconds_late or when.penalty]
     for student in penalised:
-        gradebook.assign_late_penalties(db_url, student, policy)
+        gradebook.assign_late_penalties(db_url, assignment, student, policy)
     if penalised:
-        lateness = gradebook.class_lateness(db_url)  # the penalties just assigned
+        lateness = gradebook.class_lateness(db_url, assignment)  # the penalties just assigned
     # The whole class's scores in two queries: one student at a time took 40 ms each.
-    scores = gradebook.class_scores(db_url)
-    for student in gradebook.students(db_url):
+    scores = gradebook.class_scores(db_url, assignment)
+    for student in gradebook.students(db_url, assignment):
         result = _stored_state(out, student).get("result") or {
             "student_id": student, "notebooks": {}, "notes": ["graded outside this OUT: no messages kept"]}
         student_results, row = report.student_report(result, scores.get(student, {}), cells,
@@ -579,18 +602,133 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
         rows.append(row)
         all_results.append(student_results)
     report.write_grades(out, rows, notebooks)
-    lms.write(out, rows, gradebook.student_records(db_url), ASSIGNMENT)
+    lms.write(out, rows, gradebook.student_records(db_url), assignment)
     report.plot(out, all_results, cells)
     log(report.summary_table(rows, notebooks, report.mistake_counts(all_results)))
     log(f"Wrote {out}/grades.csv, results/, feedback/, report.png; gradebook: {db_url}")
     return rows
 
 
+def chosen_sources(assignment=None, source=None, sources=ROOT / "source"):
+    """The source folders to grade: `source` (a folder; its name is the assignment's), else the
+    course's assignment `assignment`, else every assignment of the course."""
+    names = reference.assignments(sources)
+    if source is not None:
+        source = Path(source)
+        if assignment and assignment != source.name:
+            raise SetupError(f"--source {source} is the assignment {source.name}, not {assignment}: "
+                             f"pass one of them.")
+        return [source]
+    if assignment:
+        if assignment not in names:
+            raise SetupError(f"the course has no assignment {assignment!r} (source/ holds "
+                             f"{', '.join(names) or 'none'}): pass one of them.")
+        return [Path(sources) / assignment]
+    if not names:
+        raise SetupError(f"no assignment in {sources}: pass --source, an assignment's source folder.")
+    return [Path(sources) / name for name in names]
+
+
+def course_assignments(source):
+    """The names of the assignments of the course `source` (a source folder) belongs to: its
+    sibling folders, and this repository's source/."""
+    source = Path(source)
+    return frozenset(reference.assignments(source.parent)) | frozenset(reference.assignments()) - {source.name}
+
+
+def held(submissions_path, sources):
+    """{source folder: its Collection} of the assignments of `sources` (their source folders) that
+    `submissions_path` holds submissions of: at least one student with one of its notebooks."""
+    found = {}
+    for source in sources:
+        notebooks = collect.cell_ids(source)
+        try:
+            collection = collect.collect(submissions_path, source.name, notebooks, ungraded=UNGRADED_NOTEBOOKS,
+                                         others=course_assignments(source))
+        except collect.NoSubmissions:
+            continue
+        if any(f"{name}.ipynb" in submission.files for submission in collection.submissions for name in notebooks):
+            found[source] = collection
+    return found
+
+
+def course_layout(out):
+    """The assignments a course's grading wrote in OUT (OUT/<assignment>/course/source), by name."""
+    return sorted(p.parent.parent.name for p in Path(out).glob("*/course/source") if p.is_dir())
+
+
+def grade_course(submissions_path, out, sources, log=print, **options):
+    """Grade each assignment of `sources` (their source folders) that `submissions_path` holds
+    submissions of: one alone into OUT, as `grade` does (unless OUT holds a course's grading); several
+    each into OUT/<assignment>/ (the layout of one), then the course's grades.csv (a column per
+    assignment and notebook) and report.png in OUT. A student has the same id in every assignment.
+    Returns {assignment: its grades.csv rows}."""
+    out = Path(out).resolve()
+    found = held(submissions_path, sources)
+    if not found:  # what collecting the first says: what was found instead
+        collect.collect(submissions_path, sources[0].name, collect.cell_ids(sources[0]),
+                        ungraded=UNGRADED_NOTEBOOKS, others=course_assignments(sources[0]))
+        raise collect.NoSubmissions(f"no submission of any assignment of the course "
+                                    f"({', '.join(s.name for s in sources)}) in {submissions_path}.")
+    if len(found) == 1 and not course_layout(out):
+        [source] = found
+        return {source.name: grade(submissions_path, out, log=log, source=source, **options)}
+    if (out / "course" / "source").is_dir():
+        raise SetupError(f"{out} holds the grading of one assignment ({', '.join(reference.assignments(out / 'course' / 'source'))}): "
+                         f"grade several into a new --out, or pass --assignment.")
+    if len(found) > 1 and (options.get("due") or options.get("late_policy")):
+        raise SetupError("--due and --late-policy are an assignment's: pass --assignment with them.")
+    skipped = [source.name for source in sources if source not in found]
+    if skipped:
+        log(f"No submission of {', '.join(skipped)}: not graded.")
+    owners = frozenset().union(*(collection.owners() for collection in found.values()))
+    graded = {}
+    for source in found:
+        log(f"== {source.name}")
+        graded[source.name] = grade(submissions_path, out / source.name, log=log, source=source, owners=owners,
+                                    **options)
+    write_course(out, log)
+    return graded
+
+
+def write_course(out, log=print):
+    """The course's grades.csv and report.png in OUT, from each assignment's OUT/<assignment>/."""
+    names = course_layout(out)
+    writable(out)
+    report.write_course(out, {name: report.read_class(out / name) for name in names})
+    log(f"Wrote {out}/grades.csv and report.png for {', '.join(names)}; each assignment's own in {out}/<assignment>/.")
+
+
+def check_assignment(source):
+    """SetupError, in one sentence, when the assignment in `source` cannot be graded: its
+    exercises.py or grading.py broken, a declared function without a solution cell, a hidden test
+    without a declared function. Found here, before any student, not as a class of zeros."""
+    a = reference.of(source)
+    try:
+        a.grading, a.hidden_cases, a.load()
+        for path in sorted(Path(source).glob("*.ipynb")):
+            for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+                text = "".join(cell.get("source", ""))
+                for grade_id in re.findall(r"""probe\(["']([\w.-]+)["']""", text):
+                    hidden.request(a, grade_id)
+    except Exception as error:  # the instructor's files: whatever is wrong, one sentence
+        first = (str(error).strip().splitlines() or [""])[0][:300]
+        raise SetupError(f"the assignment {a.name} cannot be graded: {type(error).__name__}: {first}") from None
+
+
 def main(args):
     try:
-        grade(args.submissions, args.out, workers=args.workers, timeout=args.timeout, db_url=args.db,
-              scheduler=args.scheduler, unsafe=args.unsafe_no_sandbox, source=args.source, due=args.due,
-              late_policy=args.late_policy, roster_path=args.roster)
+        sources = chosen_sources(args.assignment, args.source)
+        options = dict(workers=args.workers, timeout=args.timeout, db_url=args.db, scheduler=args.scheduler,
+                       unsafe=args.unsafe_no_sandbox, due=args.due, late_policy=args.late_policy,
+                       roster_path=args.roster)
+        if len(sources) == 1 and course_layout(args.out):  # one assignment of a course's grading
+            grade(args.submissions, Path(args.out) / sources[0].name, source=sources[0], **options)
+            write_course(Path(args.out).resolve())
+        elif len(sources) == 1:
+            grade(args.submissions, args.out, source=sources[0], **options)
+        else:
+            grade_course(args.submissions, args.out, sources, **options)
     except (SetupError, collect.CollectError, cluster.ClusterError, roster.RosterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -604,19 +742,30 @@ def report_main(args):
     """`python -m autograder report OUT`: the outputs again from the gradebook, without grading
     (after grades or comments were given in formgrader)."""
     out = Path(args.out).resolve()
-    course = out / "course"
     try:
-        if not (course / "source" / ASSIGNMENT).is_dir():
-            raise SetupError(f"{out} holds no graded class (no course/source/{ASSIGNMENT}): pass the --out "
-                             f"folder of an earlier `grade`.")
-        db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
-        if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
-            raise SetupError(f"{out} has no gradebook (course/gradebook.db): pass --db if it is elsewhere.")
-        check_database(db_url)
-        writable(out)
-        write_reports(out, course, db_url)
+        if not (out / "course" / "source").is_dir():
+            graded = course_layout(out)
+            if not graded:
+                raise SetupError(f"{out} holds no graded class (no course/source/): pass the --out "
+                                 f"folder of an earlier `grade`.")
+            for name in graded:  # a course's OUT: each assignment's, then the course's files
+                _report_one(out / name, args.db)
+            write_course(out)
+            return 0
+        _report_one(out, args.db)
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _report_one(out, db):
+    """The outputs of one assignment's OUT again, from its gradebook."""
+    course = out / "course"
+    db_url = db or f"sqlite:///{course / 'gradebook.db'}"
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+        raise SetupError(f"{out} has no gradebook (course/gradebook.db): pass --db if it is elsewhere.")
+    check_database(db_url)
+    writable(out)
+    write_reports(out, course, db_url)
 

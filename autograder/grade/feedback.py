@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..course import ASSIGNMENT, MATHJAX_FOLDER, nbgrader_config
+from ..course import MATHJAX_FOLDER, assignment_in, nbgrader_config
 
 
 def mathjax_source():
@@ -62,4 +62,4 @@ def generate(course, db_url, student):
     config = nbgrader_config(course, db_url)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     api.log.setLevel(logging.WARNING)
-    return api.generate_feedback(ASSIGNMENT, student, force=True)
+    return api.generate_feedback(assignment_in(Path(course) / "source"), student, force=True)

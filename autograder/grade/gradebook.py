@@ -19,7 +19,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
 
-from ..course import ASSIGNMENT, COURSE_ID
+from ..course import COURSE_ID
 from ..preprocessors import SaveAutoGradesAtOnce, StudentRows
 
 
@@ -134,7 +134,8 @@ def _record(gb, db_url, result, timestamp, known):
     student = result["student_id"]
     gb.update_or_create_student(student, **(known.gradebook_fields() if known else {}))
     extra = {"timestamp": parse_utc(timestamp)} if timestamp else {}
-    submission = gb.update_or_create_submission(ASSIGNMENT, student, **extra)
+    assignment = result["assignment"]
+    submission = gb.update_or_create_submission(assignment, student, **extra)
     if known and known.extension_hours:
         submission.extension = datetime.timedelta(hours=known.extension_hours)
     # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score
@@ -146,7 +147,7 @@ def _record(gb, db_url, result, timestamp, known):
     rows = StudentRows(gb, submission)
     for name, entry in result["notebooks"].items():
         if entry.get("autograded"):
-            resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
+            resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
                                       "db_url": db_url}}
             SaveAutoGradesAtOnce().preprocess(nbformat.reads(entry["autograded"], as_version=4), resources, rows)
     # Missing, unreadable or crashed notebooks, and deleted cells, score zero (as nbgrader does
@@ -167,7 +168,7 @@ class Score:
     comment: str = ""          # the instructor's comment on the cell
 
 
-def class_scores(db_url):
+def class_scores(db_url, assignment):
     """{student: {(notebook, grade_id): Score}} for every student of the assignment, as the
     gradebook has them, in two queries: nbgrader's objects run a query for each grade's score
     and points (40 ms a student, minutes for a large class at the end of every run)."""
@@ -181,7 +182,7 @@ def class_scores(db_url):
                 .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
                 .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
                 .join(BaseCell, table.cell_id == BaseCell.id)
-                .filter(Assignment.name == ASSIGNMENT))
+                .filter(Assignment.name == assignment))
 
     with Gradebook(db_url, COURSE_ID) as gb:
         comments = {(student, notebook, cell): text or ""
@@ -195,11 +196,11 @@ def class_scores(db_url):
         return found
 
 
-def students(db_url):
+def students(db_url, assignment):
     """The ids of every student with a submission of the assignment, whatever run graded them."""
     with Gradebook(db_url, COURSE_ID) as gb:
         try:
-            return sorted(submission.student_id for submission in gb.find_assignment(ASSIGNMENT).submissions)
+            return sorted(submission.student_id for submission in gb.find_assignment(assignment).submissions)
         except MissingEntry:
             return []
 
@@ -217,30 +218,30 @@ def source_cells(source_folder):
     return cells
 
 
-def registered_cells(db_url):
+def registered_cells(db_url, assignment):
     """The same set as the gradebook has the assignment, or None when it has not got it."""
     with Gradebook(db_url, COURSE_ID) as gb:
         try:
-            assignment = gb.find_assignment(ASSIGNMENT)
+            found = gb.find_assignment(assignment)
         except MissingEntry:
             return None
-        return {(notebook.name, cell.name, kind) for notebook in assignment.notebooks
+        return {(notebook.name, cell.name, kind) for notebook in found.notebooks
                 for kind, found in (("grade", notebook.grade_cells), ("solution", notebook.solution_cells),
                                     ("task", notebook.task_cells)) for cell in found}
 
 
-def assignment_record(db_url):
+def assignment_record(db_url, assignment):
     """What nbgrader's generate_assignment writes of the assignment into a gradebook: its
     notebooks' grade, answer, task and source cells (points, types, source text, checksums),
     or None when the gradebook has not got it. A gradebook whose record equals the template's
     needs no second registration."""
     with Gradebook(db_url, COURSE_ID) as gb:
         try:
-            assignment = gb.find_assignment(ASSIGNMENT)
+            found = gb.find_assignment(assignment)
         except MissingEntry:
             return None
         record = set()
-        for notebook in assignment.notebooks:
+        for notebook in found.notebooks:
             record.add((notebook.name, "notebook", notebook.kernelspec))
             record |= {(notebook.name, "grade", c.name, c.max_score, c.cell_type) for c in notebook.grade_cells}
             record |= {(notebook.name, "solution", c.name) for c in notebook.solution_cells}
@@ -256,12 +257,12 @@ def is_empty(db_url):
         return not gb.assignments and not gb.students
 
 
-def grades_by_hand(db_url):
+def grades_by_hand(db_url, assignment):
     """[{student, notebook, cell, manual_score, extra_credit, comment}]: all the instructors
     gave in formgrader, to put back after the assignment is registered again."""
     kept = []
     with Gradebook(db_url, COURSE_ID) as gb:
-        for submission in gb.find_assignment(ASSIGNMENT).submissions:
+        for submission in gb.find_assignment(assignment).submissions:
             for notebook in submission.notebooks:
                 given = {}
                 for grade in notebook.grades:
@@ -276,13 +277,13 @@ def grades_by_hand(db_url):
     return kept
 
 
-def remove_assignment(db_url):
+def remove_assignment(db_url, assignment):
     """The assignment and every submission of it out of the gradebook (students stay)."""
     with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
-        gb.remove_assignment(ASSIGNMENT)
+        gb.remove_assignment(assignment)
 
 
-def put_back(db_url, student, kept):
+def put_back(db_url, assignment, student, kept):
     """The grades and comments `kept` (from grades_by_hand) of `student` on the cells that still
     exist; returns how many were put back."""
     mine = [entry for entry in kept if entry["student"] == student]
@@ -293,10 +294,10 @@ def put_back(db_url, student, kept):
         for entry in mine:
             try:
                 if "manual_score" in entry:
-                    grade = gb.find_grade(entry["cell"], entry["notebook"], ASSIGNMENT, student)
+                    grade = gb.find_grade(entry["cell"], entry["notebook"], assignment, student)
                     grade.manual_score, grade.extra_credit = entry["manual_score"], entry["extra_credit"]
                 if entry.get("comment"):
-                    gb.find_comment(entry["cell"], entry["notebook"], ASSIGNMENT, student).manual_comment = \
+                    gb.find_comment(entry["cell"], entry["notebook"], assignment, student).manual_comment = \
                         entry["comment"]
                 restored += 1
             except MissingEntry:  # the cell is gone from the assignment: its grade goes with it
@@ -305,29 +306,29 @@ def put_back(db_url, student, kept):
     return restored
 
 
-def set_due_date(db_url, due):
+def set_due_date(db_url, assignment, due):
     """The assignment's due date in the gradebook (nbgrader's Assignment.duedate, naive UTC),
     where nbgrader's lateness and formgrader read it."""
     with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
-        gb.update_or_create_assignment(ASSIGNMENT, duedate=due)
+        gb.update_or_create_assignment(assignment, duedate=due)
 
 
-def due_date(db_url):
+def due_date(db_url, assignment):
     with Gradebook(db_url, COURSE_ID) as gb:
         try:
-            return gb.find_assignment(ASSIGNMENT).duedate
+            return gb.find_assignment(assignment).duedate
         except MissingEntry:
             return None
 
 
-def assign_late_penalties(db_url, student, config):
+def assign_late_penalties(db_url, assignment, student, config):
     """nbgrader's AssignLatePenalties, configured with the course's late policy, on each of the
     student's notebooks: the penalty follows the gradebook's scores (a hand grade included)."""
     with Gradebook(db_url, COURSE_ID) as gb:
-        notebooks = [notebook.name for notebook in gb.find_submission(ASSIGNMENT, student).notebooks]
+        notebooks = [notebook.name for notebook in gb.find_submission(assignment, student).notebooks]
     with writing(db_url):
         for name in notebooks:
-            resources = {"nbgrader": {"notebook": name, "assignment": ASSIGNMENT, "student": student,
+            resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
                                       "db_url": db_url}}
             AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), resources)
 
@@ -339,11 +340,11 @@ class Lateness:
     penalty: float
 
 
-def class_lateness(db_url):
+def class_lateness(db_url, assignment):
     """{student: Lateness} for every student of the assignment, in one session."""
     with Gradebook(db_url, COURSE_ID) as gb:
         try:
-            submissions = gb.find_assignment(ASSIGNMENT).submissions
+            submissions = gb.find_assignment(assignment).submissions
         except MissingEntry:
             return {}
         return {submission.student_id: Lateness(submission.timestamp, submission.total_seconds_late,

@@ -235,6 +235,16 @@ def plot(out, all_results, cells):
     """report.png: the distribution of scores, how many students passed each test, and how
     many made each known mistake."""
     plt = import_matplotlib()
+    fig, axes = plt.subplots(1, 3, figsize=(18, 4.8), gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+    _draw(axes, all_results, cells)
+    fig.tight_layout()
+    fig.savefig(Path(out) / "report.png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _draw(axes, all_results, cells, title=""):
+    """One class's three panels (scores, pass rates, known mistakes) on `axes`; `title` before each title."""
+    left, right, mistakes = axes
     totals = [r["score"] for r in all_results]
     max_score = sum(cell.points for cell in cells)
     names = [cell.grade_id for cell in cells]
@@ -242,16 +252,14 @@ def plot(out, all_results, cells):
               for gid in names]
     n = max(len(all_results), 1)
     counts = mistake_counts(all_results)
-    fig, (left, right, mistakes) = plt.subplots(1, 3, figsize=(18, 4.8),
-                                                gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
     left.hist(totals, bins=[x - 0.5 for x in range(int(max_score) + 2)], color="#4c72b0", edgecolor="white")
     left.set(xlabel=f"score (out of {max_score:g})", ylabel="students",
-             title=f"Scores of {len(all_results)} students (mean {sum(totals) / n:.1f})")
+             title=f"{title}Scores of {len(all_results)} students (mean {sum(totals) / n:.1f})")
     left.yaxis.get_major_locator().set_params(integer=True)
     y = range(len(names))[::-1]
     right.barh(list(y), [100 * p / n for p in passed], color="#55a868")
     right.set_yticks(list(y), names, fontsize=8)
-    right.set(xlim=(0, 100), xlabel="% of students who passed", title="Pass rate of each test")
+    right.set(xlim=(0, 100), xlabel="% of students who passed", title=f"{title}Pass rate of each test")
     for yi, p in zip(y, passed):
         share = 100 * p / n  # a long bar gets its label inside, a short one beside it
         right.text(share - 1 if share > 85 else share + 1, yi, f"{p}/{n}", va="center", fontsize=8,
@@ -264,7 +272,59 @@ def plot(out, all_results, cells):
     else:
         mistakes.text(0.5, 0.5, "no known mistake", ha="center", va="center", transform=mistakes.transAxes)
         mistakes.set_yticks([])
-    mistakes.set(xlabel="students", title="Known mistakes the tests named")
+    mistakes.set(xlabel="students", title=f"{title}Known mistakes the tests named")
+
+
+@dataclass
+class GradedClass:
+    """What one assignment's grading wrote in its OUT, read back for the course's report."""
+    rows: list          # grades.csv's rows ({column: text})
+    notebooks: list     # the assignment's notebooks, in order
+    results: list       # results/<student>.json, parsed
+    cells: list         # [GradeCell]
+
+
+def read_class(out):
+    """The GradedClass in `out`, one assignment's OUT."""
+    out = Path(out)
+    source = next(p for p in (out / "course" / "source").iterdir() if p.is_dir())
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    results = [json.loads(path.read_text()) for path in sorted((out / "results").glob("*.json"))]
+    return GradedClass(rows, sorted(p.stem for p in source.glob("*.ipynb")), results, grade_cells(source))
+
+
+def write_course(out, classes):
+    """The course's grades.csv (a row per student of any assignment: the course's total, then each
+    assignment's score and its notebooks', empty where the student has no submission of it) and
+    report.png (a row of panels per assignment), from {assignment: GradedClass}."""
+    columns = ["student_id", "score", "max_score"]
+    for name, graded in classes.items():
+        columns += [name] + [f"{name}/{notebook}" for notebook in graded.notebooks]
+    students = sorted({row["student_id"] for graded in classes.values() for row in graded.rows})
+    table = {student: {"student_id": student, "score": 0.0, "max_score": 0.0} for student in students}
+    for name, graded in classes.items():
+        max_score = sum(cell.points for cell in graded.cells)
+        for student in students:
+            table[student]["max_score"] += max_score
+        for row in graded.rows:
+            line = table[row["student_id"]]
+            line["score"] += float(row["score"])
+            line[name] = row["score"]
+            line.update({f"{name}/{notebook}": row[notebook] for notebook in graded.notebooks})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n", restval="")
+    writer.writeheader()
+    for student in students:
+        line = table[student]
+        writer.writerow({**line, "student_id": spreadsheet.cell(student), "score": _number(line["score"]),
+                         "max_score": _number(line["max_score"])})
+    (Path(out) / "grades.csv").write_text(buffer.getvalue())
+    plt = import_matplotlib()
+    fig, axes = plt.subplots(len(classes), 3, figsize=(18, 4.8 * len(classes)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+    for row, (name, graded) in zip(axes, classes.items()):
+        _draw(row, graded.results, graded.cells, title=f"{name}\n")
     fig.tight_layout()
     fig.savefig(Path(out) / "report.png", dpi=100, metadata={"Software": None})
     plt.close(fig)

@@ -26,7 +26,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from .. import collect, preprocessors, sandbox
-from ..course import ASSIGNMENT, COURSE_ID, nbgrader_config, prefer_this_environment
+from ..course import COURSE_ID, assignment_in, nbgrader_config, prefer_this_environment
 from . import feedback
 
 # Failures nbgrader reports in its log, and what they mean for the student.
@@ -84,7 +84,8 @@ class Worker:
         # The student's log (OUT/logs) keeps what an instructor should read: nbgrader's warnings
         # and errors, not its progress ("Converting", "Writing N bytes", "Copying").
         self.api.log.setLevel(logging.WARNING)
-        self.notebooks = sorted(p.stem for p in (self.root / "source" / ASSIGNMENT).glob("*.ipynb"))
+        self.assignment = assignment_in(self.root / "source")
+        self.notebooks = sorted(p.stem for p in (self.root / "source" / self.assignment).glob("*.ipynb"))
 
     def _reset(self, student_id):
         preprocessors.LAYOUTS.clear()
@@ -96,10 +97,11 @@ class Worker:
         """Grade `submission`; never raises. Returns a dict (plain data, picklable)."""
         start = time.monotonic()
         student = submission.student_id
-        result = {"student_id": student, "notebooks": {}, "notes": list(submission.notes), "log": ""}
+        result = {"student_id": student, "assignment": self.assignment, "notebooks": {},
+                  "notes": list(submission.notes), "log": ""}
         try:
             self._reset(student)
-            submitted = self.root / "submitted" / student / ASSIGNMENT
+            submitted = self.root / "submitted" / student / self.assignment
             files = dict(submission.files)
             for name in self.notebooks:
                 data = files.get(f"{name}.ipynb")
@@ -117,7 +119,7 @@ class Worker:
             else:  # nothing for nbgrader to grade: the submission alone, for the feedback's scores (all 0)
                 with Gradebook(f"sqlite:///{self.db}", COURSE_ID) as gb:
                     gb.update_or_create_student(student)
-                    gb.update_or_create_submission(ASSIGNMENT, student)
+                    gb.update_or_create_submission(self.assignment, student)
             self._feedback(student, result)
         except Exception:  # the grader's own failure: reported, never fatal to the batch
             result["error"] = "internal grader error: " + traceback.format_exc().strip().splitlines()[-1]
@@ -126,13 +128,13 @@ class Worker:
         return result
 
     def _folder(self, kind, student):
-        return self.root / kind / student / ASSIGNMENT
+        return self.root / kind / student / self.assignment
 
     def _autograde(self, student, notebook_id, result):
         """nbgrader autograde for one notebook or all ("*"); keeps every autograded notebook it made."""
         self.coursedir.notebook_id = notebook_id
         try:
-            graded = self.api.autograde(ASSIGNMENT, student, force=True, create=True)
+            graded = self.api.autograde(self.assignment, student, force=True, create=True)
         finally:
             self.coursedir.notebook_id = "*"
         result["log"] += (graded.get("log", "") + graded.get("error", "")).replace(str(self.root), "course")
@@ -155,7 +157,7 @@ class Worker:
                 path = folder / f"{name}.ipynb"
                 path.unlink(missing_ok=True)  # nbgrader leaves it read-only (root alone would not notice)
                 path.write_text(text)
-        made = self.api.generate_feedback(ASSIGNMENT, student, force=True)
+        made = self.api.generate_feedback(self.assignment, student, force=True)
         if not made["success"]:
             result["log"] += (made.get("log", "") + made.get("error", "")).replace(str(self.root), "course")
         for name, entry in result["notebooks"].items():

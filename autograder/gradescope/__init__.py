@@ -16,7 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..course import ASSIGNMENT, CELL_TIMEOUT, ROOT
+from ..course import CELL_TIMEOUT, ROOT
 
 # Gradescope's visibility of each test's result (its score and message): the hidden tests'
 # verdicts are shown once the due date has passed, unless the instructor chooses otherwise
@@ -37,7 +37,8 @@ NOT_FOR_GRADING = {"coverage", "execnet", "iniconfig", "nbval", "playwright", "p
 def add_parser(verbs):
     parser = verbs.add_parser("gradescope", help="build a Gradescope autograder zip (setup.sh, run_autograder)")
     parser.add_argument("--out", required=True, help="the zip to write, e.g. autograder.zip")
-    parser.add_argument("--assignment", default=ASSIGNMENT, help=f"the assignment (this course has {ASSIGNMENT})")
+    parser.add_argument("--assignment", default=None,
+                        help="the assignment, a folder of source/ (default: the course's only one)")
     parser.add_argument("--test-visibility", default=TEST_VISIBILITY, choices=VISIBILITIES,
                         help=f"when students see each test's result on Gradescope (default: {TEST_VISIBILITY})")
     parser.add_argument("--late-policy", default="none", metavar="POLICY",
@@ -65,24 +66,25 @@ def _add(archive, name, data, executable=False):
     archive.writestr(info, data)
 
 
-def build(out, source=None, test_visibility=TEST_VISIBILITY, late_policy="none", timeout=CELL_TIMEOUT):
-    """Write the autograder zip to `out`; returns the names it holds. Files are read through
-    links (source/ links rnn_utils.py and images/), so the zip holds no link."""
-    source = Path(source or ROOT / "source" / ASSIGNMENT)
+def build(out, source, test_visibility=TEST_VISIBILITY, late_policy="none", timeout=CELL_TIMEOUT):
+    """Write the autograder zip of the assignment in `source` (its source folder) to `out`; returns
+    the names it holds. Files are read through links (source/ links rnn_utils.py and images/), so
+    the zip holds no link."""
+    source = Path(source)
     files = {}
     for path in sorted((ROOT / "autograder").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
             files[str(path.relative_to(ROOT))] = path.read_bytes()
-    # The modules the assignment ships beside its notebooks (rnn_utils.py and those it loads from
-    # beside itself) are the grader's too: autograder/reference.py loads ROOT/rnn_utils.py.
-    for path in sorted(source.glob("*.py")) + [ROOT / "rnn_utils.py"]:
-        files[path.name] = path.read_bytes()
+    # The course's own rnn_utils.py and the modules it loads from beside itself: the grader's for an
+    # assignment without an rnn_utils.py of its own (autograder/reference.py).
+    for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py"):
+        files[name] = (ROOT / name).read_bytes()
     for folder, dirs, names in sorted(os.walk(source, followlinks=True)):  # images/ is a link
         dirs[:] = [d for d in sorted(dirs) if d not in ("__pycache__", ".ipynb_checkpoints")]
         for name in sorted(names):
             path = Path(folder) / name
             if path.suffix not in (".pyc", ".pyo"):
-                files[f"source/{ASSIGNMENT}/{path.relative_to(source)}"] = path.read_bytes()
+                files[f"source/{source.name}/{path.relative_to(source)}"] = path.read_bytes()
     for path in sorted((ROOT / "images").glob("*.png")):
         files[f"images/{path.name}"] = path.read_bytes()
     files["requirements.txt"] = grading_requirements((ROOT / "requirements.txt").read_text()).encode()
@@ -99,20 +101,27 @@ def build(out, source=None, test_visibility=TEST_VISIBILITY, late_policy="none",
 
 
 def main(args):
-    from .. import late
-    if args.assignment != ASSIGNMENT:
-        print(f"error: this course has one assignment, {ASSIGNMENT}, not {args.assignment!r}.", file=sys.stderr)
+    from .. import late, reference
+    names = reference.assignments()
+    if args.source:
+        source = Path(args.source)
+    elif args.assignment in names or (args.assignment is None and len(names) == 1):
+        source = ROOT / "source" / (args.assignment or names[0])
+    else:
+        what = f"no assignment {args.assignment!r}" if args.assignment else "several assignments"
+        print(f"error: the course has {what} (source/ holds {', '.join(names) or 'none'}): pass --assignment, "
+              f"one of them.", file=sys.stderr)
         return 2
     try:
         late.parse(args.late_policy)
     except ValueError as error:
         print(f"error: {error}.", file=sys.stderr)
         return 2
-    if args.source and not any(Path(args.source).glob("*.ipynb")):
+    if not any(source.glob("*.ipynb")):
         print(f"error: no source notebooks in {args.source}: pass the assignment's source folder.", file=sys.stderr)
         return 2
     try:
-        names = build(args.out, args.source, args.test_visibility, args.late_policy, args.timeout)
+        names = build(args.out, source, args.test_visibility, args.late_policy, args.timeout)
     except OSError as error:
         print(f"error: cannot write {args.out}: {error.strerror or error}.", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from pathlib import Path
 from nbgrader.utils import parse_utc
 
 from .. import collect
-from ..course import ASSIGNMENT, ROOT
+from ..course import ROOT, assignment_in
 
 METADATA_LIMIT = 16 * 2**20   # bytes; a long history of previous submissions stays far under
 
@@ -66,15 +66,17 @@ def main(argv=None):
         parse_utc(str(created_at))
     except (ValueError, OverflowError):
         created_at = None  # graded without a submission time: never counted late
-    notebooks = collect.cell_ids(ROOT / "source" / ASSIGNMENT)
+    assignment = assignment_in(ROOT / "source")  # the zip holds the one it grades
+    notebooks = collect.cell_ids(ROOT / "source" / assignment)
     try:
-        uploads = collect.collect_uploads(root / "submission", ASSIGNMENT, notebooks, student, created_at)
+        uploads = collect.collect_uploads(root / "submission", assignment, notebooks, student, created_at)
     except collect.CollectError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     out = Path(tempfile.mkdtemp(prefix="gradescope-"))
     try:
         grade(None, out, workers=1, timeout=settings.get("timeout", 60), uploads=uploads,
+              source=ROOT / "source" / assignment,
               due=_when(due), late_policy=settings.get("late_policy", "none"),
               test_visibility=settings.get("test_visibility", "after_due_date"))
         [submission] = uploads.submissions

@@ -10,10 +10,9 @@ import shutil
 
 import pytest
 
-from autograder import sample
-from autograder.course import ASSIGNMENT
+ASSIGNMENT = "rnn_step_by_step"  # the first assignment
 from tests.browser.jupyterlab import CHROMIUM, CHROMIUM_FLAGS, unavailable
-from tests.helpers import ROOT, grade
+from tests.helpers import RNN, ROOT, grade
 
 REASON = unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -60,7 +59,7 @@ def open_offline(browser, path):
     return page, refused
 
 
-@pytest.mark.parametrize("notebook", [sample.NB3, sample.NB4])
+@pytest.mark.parametrize("notebook", [RNN.grading.NB3, RNN.grading.NB4])
 def test_math_and_figures_render_with_no_network(browser, feedback, notebook):
     page, refused = open_offline(browser, feedback / f"{notebook}.html")
     text = page.evaluate("() => document.body.innerText")
@@ -75,7 +74,7 @@ def test_math_and_figures_render_with_no_network(browser, feedback, notebook):
 
 
 def test_the_hint_of_a_named_mistake_is_on_screen_without_scrolling_sideways(browser, feedback):
-    page, _ = open_offline(browser, feedback / f"{sample.NB3}.html")
+    page, _ = open_offline(browser, feedback / f"{RNN.grading.NB3}.html")
     hint = page.locator(".autograder-hint", has_text="Known mistake: tanh applied twice.").first
     hint.scroll_into_view_if_needed()
     assert hint.is_visible()
