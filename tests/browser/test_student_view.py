@@ -13,10 +13,10 @@ import re
 
 import pytest
 
-from autograder import reference
 from tests.browser.jupyterlab import (CHROMIUM, CHROMIUM_FLAGS, PANEL, Notebook, copy_release, jupyterlab,
                                       unavailable)
-from tests.helpers import RELEASE, ROOT, notebooks, read, image_paths
+from autograder import reference
+from tests.helpers import RELEASE, RNN, ROOT, image_paths, notebooks, read
 
 REASON = unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -38,20 +38,23 @@ def lab(tmp_path_factory):
         browser.close()
 
 
-@pytest.mark.parametrize("name", [p.name for p in notebooks(RELEASE)])
-def test_notebook_runs_to_the_first_unanswered_exercise(lab, name):
+@pytest.mark.parametrize("assignment, name", [(a, p.name) for a in reference.assignments()
+                                               for p in notebooks(ROOT / "release" / a)])
+def test_notebook_runs_to_the_first_unanswered_exercise(lab, assignment, name):
     url, root, page = lab
-    copy_release(RELEASE, root / f"run_{name[0]}")
-    notebook = Notebook(page, url, f"run_{name[0]}/{name}")
+    release = ROOT / "release" / assignment
+    folder = f"run_{assignment}_{name[0]}"
+    copy_release(release, root / folder)
+    notebook = Notebook(page, url, f"{folder}/{name}")
     notebook.run_all()
     errors = notebook.errors()
     assert errors, "an unanswered notebook must stop at its first exercise"
     assert "NotImplementedError" in errors[0] and "not implemented yet" in errors[0], errors[0]
     shown = notebook.images()
-    expected = [src for cell in read(RELEASE / name).cells if cell.cell_type == "markdown"
+    expected = [src for cell in read(release / name).cells if cell.cell_type == "markdown"
                 for src in image_paths(cell.source)]
     # JupyterLab rewrites a relative src to the server's files URL: /files/<folder>/<src>?...
-    assert [src.split("?")[0].split(f"/files/run_{name[0]}/")[-1] for src, _ in shown] == expected
+    assert [src.split("?")[0].split(f"/files/{folder}/")[-1] for src, _ in shown] == expected
     assert all(width > 0 for _, width in shown), f"figures that did not load: {shown}"
     page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").first \
         .scroll_into_view_if_needed()
@@ -65,7 +68,7 @@ def test_a_student_answers_notebook_1_and_validate_agrees(lab):
     before = notebook.validate()
     assert re.search(r"failed|error", before, re.I) and "Success" not in before, before
 
-    notebook.replace_cell("raise NotImplementedError()", reference.sources(["rnn_cell_forward"])["rnn_cell_forward"])
+    notebook.replace_cell("raise NotImplementedError()", RNN.sources(["rnn_cell_forward"])["rnn_cell_forward"])
     notebook.save()
     notebook.restart_and_run_all()
     assert notebook.errors() == []
@@ -76,3 +79,28 @@ def test_a_student_answers_notebook_1_and_validate_agrees(lab):
     page.locator(f"{PANEL} .jp-OutputArea-output", has_text="All value tests passed.").first \
         .scroll_into_view_if_needed()
     notebook.screenshot(SCREENSHOTS / "1_rnn_cell_forward_answered.png")
+
+
+def test_a_student_of_the_second_assignment_reads_the_mistake_then_fixes_it(lab):
+    """char_language_model's notebook 1: the loss summed over the batch is named on screen; the
+    right answer passes, and nbgrader's Validate agrees."""
+    url, root, page = lab
+    lm = reference.named("char_language_model")
+    copy_release(ROOT / "release" / lm.name, root / "lm")
+    notebook = Notebook(page, url, "lm/1_loss_and_clipping.ipynb")
+    answer = lm.sources(["temporal_softmax_loss"])["temporal_softmax_loss"]
+    summed = answer.replace("log_probs) / m", "log_probs)").replace("* mask / m", "* mask")
+    assert summed != answer
+    notebook.replace_cell("raise NotImplementedError()", summed)
+    notebook.save()
+    notebook.restart_and_run_all()
+    mistake = page.locator(f"{PANEL} .jp-OutputArea-output", has_text="Known mistake: the loss summed over the batch")
+    mistake.first.scroll_into_view_if_needed()
+    assert mistake.count() >= 1
+    notebook.screenshot(SCREENSHOTS / "char_language_model_mistake.png")
+    notebook.replace_cell(summed.splitlines()[0], answer)
+    notebook.replace_cell("raise NotImplementedError()", lm.sources(["clip_gradients"])["clip_gradients"])
+    notebook.save()
+    notebook.restart_and_run_all()
+    assert notebook.errors() == []
+    assert "Success" in notebook.validate()
