@@ -444,9 +444,14 @@ def _judged(part, run, test, function=None):
 
 
 def _show(label, array):
-    """Print a labelled array with 6 decimals, so outputs compare as text."""
-    text = np.array2string(np.asarray(array, dtype=np.float64), precision=6, suppress_small=True,
-                           floatmode="fixed", max_line_width=100)
+    """Print a labelled array with 6 decimals (integers as they are: sampled indices), so outputs
+    compare as text."""
+    array = np.asarray(array)
+    if np.issubdtype(array.dtype, np.integer):
+        text = np.array2string(array, max_line_width=100)
+    else:
+        text = np.array2string(array.astype(np.float64), precision=6, suppress_small=True, floatmode="fixed",
+                               max_line_width=100)
     print(f"{label} =\n{text}" if "\n" in text else f"{label} = {text}")
 
 

@@ -533,3 +533,11 @@ def test_real_mistakes_without_a_relation_get_none(function, edit):
 @pytest.mark.parametrize("example", list(rnn_utils.EXAMPLES))
 def test_real_right_answers_get_none(function, example):
     assert real(function, example=example) is None
+
+
+def test_one_zero_is_not_called_all_zeros():
+    """A sampled index 0 (one example) is a draw, not an array left unfilled."""
+    one = relation({"indices": np.array([0.0])}, {"indices": np.array([3.0])})
+    assert one is None or "all zeros" not in one
+    many = relation({"a": np.zeros((3, 2))}, {"a": np.ones((3, 2))})
+    assert "all zeros" in many

@@ -173,7 +173,7 @@ def _family(name, have, want, close, m, T_x):
             if other != name and reference.shape == g.shape and not close.negligible(reference) \
                     and close(g, reference):
                 return ("slot", other)
-        if not np.any(g):
+        if not np.any(g) and g.size > 1:  # one zero says nothing (a sampled index 0 is a draw)
             return ("zeros", None)
         if e.ndim == 2 and close(g, e.T):  # square: the shape cannot tell
             return ("transposed", None)
