@@ -102,3 +102,24 @@ def _create_at_once(url, barrier, outcomes):
         outcomes.put(f"{type(error).__name__}: {str(error)[:200]}")
     else:
         outcomes.put("made")
+
+
+def test_both_assignments_in_one_postgresql_gradebook(tmp_path_factory):
+    """`--db` one database for a course's grading: both assignments in one nbgrader gradebook
+    (formgrader and `nbgrader export` see them together), each student's scores right in each."""
+    with postgres.server(tmp_path_factory.mktemp("postgres3")) as url:
+        submissions = tmp_path_factory.mktemp("course") / "submissions"
+        lm = ROOT / "tests" / "fixtures" / "class_char_language_model"
+        for student, rnn_score, lm_score in (("s01_complete", 24, 9), ("s02_blank", 0, 0)):
+            shutil.copytree(FIXTURES / student, submissions / student, dirs_exist_ok=True)
+            shutil.copytree(lm / student, submissions / student, dirs_exist_ok=True)
+        out = submissions.parent / "out"
+        run = grade(submissions, out, "--db", url, "--workers", "2")
+        assert run.returncode == 0, run.stderr
+        with Gradebook(url, COURSE_ID) as gb:
+            assert sorted(a.name for a in gb.assignments) == ["char_language_model", "rnn_step_by_step"]
+            scores = {(s.assignment.name, s.student.id): s.score for a in gb.assignments
+                      for s in gb.assignment_submissions(a.name)}
+        assert scores == {("rnn_step_by_step", "s01_complete"): 24, ("rnn_step_by_step", "s02_blank"): 0,
+                          ("char_language_model", "s01_complete"): 9, ("char_language_model", "s02_blank"): 0}
+        assert "s01_complete,33,33" in (out / "grades.csv").read_text()
