@@ -31,12 +31,20 @@ def main(argv=None):
                        help="none (default), zero, or a share of the score per hour or day late: 10%%/day, 2%%/hour")
     grade.add_argument("--roster", default=None, metavar="CSV",
                        help="the class: id, name, email, lms_id, extension_hours (fills nbgrader's student table)")
+    grade.add_argument("--feedback", choices=("now", "later"), default="now",
+                       help="make each student's feedback pages while grading (now, the default), or later, "
+                            "with `autograder feedback OUT` (grading then takes about a third less time)")
     from .gradescope import add_parser as add_gradescope
     add_gradescope(verbs)
     again = verbs.add_parser("report", help="rewrite grades.csv, results/ and report.png from the gradebook "
                                             "(after grading by hand in formgrader), without grading")
     again.add_argument("out", help="the --out folder of an earlier grade")
     again.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in OUT/course)")
+    pages = verbs.add_parser("feedback", help="make every graded student's feedback pages from the gradebook "
+                                              "(after grade --feedback later, or grades given in formgrader)")
+    pages.add_argument("out", help="the --out folder of an earlier grade")
+    pages.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in OUT/course)")
+    pages.add_argument("--workers", type=int, default=None, help="processes at once (default: CPU count)")
     sample = verbs.add_parser("sample-class", help="write a class of sample submissions made from release/")
     sample.add_argument("outdir")
     sample.add_argument("--copies", type=int, default=1, help="copies of each sample student (for benchmarks)")
@@ -48,6 +56,9 @@ def main(argv=None):
     if args.verb == "sample-class":
         from . import sample
         return sample.main(args)
+    if args.verb == "feedback":
+        from . import grade as grading
+        return grading.feedback_main(args)
     if args.verb == "report":
         from . import grade as grading
         return grading.report_main(args)

@@ -78,9 +78,9 @@ def plain_nbgrader(submissions, work, timeout):
     return autograde, time.perf_counter() - start
 
 
-def ours(submissions, out, workers, timeout):
+def ours(submissions, out, workers, timeout, *extra):
     return timed([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-                  "--workers", str(workers), "--timeout", str(timeout)], cwd=ROOT)
+                  "--workers", str(workers), "--timeout", str(timeout), *extra], cwd=ROOT)
 
 
 @contextlib.contextmanager
@@ -138,6 +138,9 @@ def main():
         plain_autograde, plain_total = plain_nbgrader(work / "submissions", work, args.timeout)
         one = ours(work / "submissions", work / "out1", 1, args.timeout)
         many = ours(work / "submissions", work / "outN", args.workers, args.timeout)
+        later = ours(work / "submissions", work / "outL", args.workers, args.timeout, "--feedback", "later")
+        pages = timed([sys.executable, "-m", "autograder", "feedback", str(work / "outL"),
+                       "--workers", str(args.workers)], cwd=ROOT)
         (work / "dask").mkdir()
         with dask_cluster(args.workers, work / "dask") as address:
             dask = on_cluster(work / "submissions", work / "outD", address, args.timeout)
@@ -149,10 +152,12 @@ def main():
         latency_right = scores(work / "outA")["latecomer"] == scores(work / "outN")["latecomer"] == \
             scores(work / "outN")[first.name]
         identical = scores(work / "out1") == {s: v for s, v in scores(work / "outN").items() if s != "latecomer"} \
-            == scores(work / "outD")
+            == scores(work / "outD") == scores(work / "outL")
         right = scores(work / "out1") == {s: f"{v:g}" for s, v in expected.items()}
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
             ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
+            (f"autograder --workers {args.workers} --feedback later", later),
+            (f"  then autograder feedback (the pages)", pages),
             (f"autograder --scheduler (Dask, {args.workers} workers)", dask)]
     notebooks = len(list((ROOT / "source" / ASSIGNMENT).glob("*.ipynb")))
     for name, seconds in rows:
@@ -165,7 +170,10 @@ def main():
     print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")
     print(f"--workers {args.workers} speed-up over --workers 1:            {one / many:.2f}x")
     print(f"Dask cluster of {args.workers} workers vs --workers {args.workers}:        {many / dask:.2f}x")
-    print(f"scores identical for --workers 1, {args.workers} and the cluster: {identical}; all as expected: {right}")
+    print(f"--feedback later vs now, --workers {args.workers}:              {many / later:.2f}x "
+          f"(pages made later, all at once: {pages / n:.2f} s/submission)")
+    print(f"scores identical for --workers 1, {args.workers}, feedback later and the cluster: {identical}; "
+          f"all as expected: {right}")
 
 
 if __name__ == "__main__":

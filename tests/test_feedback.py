@@ -168,3 +168,33 @@ def test_a_grading_that_crashed_still_gives_every_notebook_a_page(out, tmp_path)
         assert "This notebook could not be graded: the grading process crashed on this submission." in words, name
         assert re.search(rf"{name}</a></td>\s*<td>0 / \d+</td>", text)
     assert (folder / "images").is_dir() and (folder / "timestamp.txt").is_file()
+
+
+def test_feedback_later_grades_the_same_and_makes_the_same_pages_when_asked(tmp_path):
+    """`grade --feedback later` (issue 19: a third of a notebook's grading is its page) records the
+    same grades and writes no page; `autograder feedback OUT` then makes every page, with the text
+    the pages made while grading have."""
+    import re
+    submissions = tmp_path / "class"
+    for student in ("s01_complete", "s03_tanh_twice", "s09_invalid_json", "s10_missing_notebook"):
+        shutil.copytree(ROOT / "tests" / "fixtures" / "class" / student, submissions / student)
+    now, later = tmp_path / "now", tmp_path / "later"
+    assert grade(submissions, now, "--workers", "2").returncode == 0
+    run = grade(submissions, later, "--workers", "2", "--feedback", "later")
+    assert run.returncode == 0, run.stderr
+    assert (later / "grades.csv").read_text() == (now / "grades.csv").read_text()
+    assert not list((later / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    made = subprocess.run([sys.executable, "-m", "autograder", "feedback", str(later)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert made.returncode == 0 and "of 4 students" in made.stdout, made.stderr
+
+    def text(path):
+        words = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+        return re.sub(r"\s+", " ", re.sub(r"/\S*/\.work/worker-\w+", "", words))
+    pages = sorted((now / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    assert len(pages) == 16
+    for page in pages:
+        assert text(page) == text(later / page.relative_to(now)), page
+    nothing = subprocess.run([sys.executable, "-m", "autograder", "feedback", str(tmp_path)], capture_output=True,
+                             text=True, cwd=ROOT, timeout=300)
+    assert nothing.returncode == 2 and "holds no graded class" in nothing.stderr

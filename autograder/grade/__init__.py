@@ -218,8 +218,9 @@ def _link_or_copy(source, target):
         shutil.copy2(source, target)
 
 
-def _save(out, course, submission, result, key, db_url=None):
-    """Write one student's files, then the state that lets a later run skip them (last, atomically)."""
+def _save(out, course, submission, result, key, db_url=None, pages=True):
+    """Write one student's files, then the state that lets a later run skip them (last, atomically).
+    `pages`: every notebook gets its feedback page now (False: `grade --feedback later`)."""
     student, assignment = submission.student_id, assignment_in(course / "source")
     graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     collect.write(submission, course / "submitted" / student / assignment)
@@ -257,9 +258,10 @@ def _save(out, course, submission, result, key, db_url=None):
         for name in unpaged:
             if not (autograded / f"{name}.ipynb").exists():
                 (autograded / f"{name}.ipynb").write_text(feedback.standin(why))
-        made = feedback.generate(course, db_url, student)
-        if not made["success"]:
-            result["log"] = result.get("log", "") + made.get("log", "") + made.get("error", "")
+        if pages:
+            made = feedback.generate(course, db_url, student)
+            if not made["success"]:
+                result["log"] = result.get("log", "") + made.get("log", "") + made.get("error", "")
     (out / "logs").mkdir(exist_ok=True)
     (out / "logs" / f"{student}.log").write_text(result.get("log", ""))
     state = {"key": key, "result": {k: v for k, v in result.items() if k != "log"}}
@@ -328,7 +330,7 @@ def run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
           unsafe=False, source=None, due=None, late_policy=None, roster_path=None, uploads=None,
-          test_visibility=report.TEST_VISIBILITY, owners=frozenset()):
+          test_visibility=report.TEST_VISIBILITY, owners=frozenset(), feedback="now"):
     """Grade every submission of one assignment, whose source folder is `source` (default: the
     course's only assignment), in `submissions_path` into `out`; returns the grades.csv rows.
     `due` (an aware datetime) and `late_policy` (late.parse) set the assignment's due date and
@@ -359,7 +361,7 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source,
-                      Options(due, late_policy, roster_path, uploads, test_visibility, owners))
+                      Options(due, late_policy, roster_path, uploads, test_visibility, owners, feedback))
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -373,6 +375,7 @@ class Options:
     uploads: object = None
     test_visibility: str = report.TEST_VISIBILITY
     owners: frozenset = frozenset()   # the students of the course's other assignments (collect's `owners`)
+    feedback: str = "now"             # "later": no feedback pages while grading (`autograder feedback` makes them)
 
 
 def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
@@ -413,7 +416,8 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         if note:
             submission.notes.append(note)
     kept_by_hand = _follow_source_change(out, course, db_url, submissions, notebooks, log)
-    key_base = fingerprint(course, timeout)
+    # A student graded without pages is graded again by a run that makes them (and the other way).
+    key_base = fingerprint(course, timeout) + ("" if options.feedback == "now" else " feedback " + options.feedback)
     keys = {s.student_id: record_key(key_base, s, known.get(s.student_id), options.due) for s in submissions}
     todo = []
     for submission in submissions:
@@ -446,7 +450,8 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         for submission, result in done:
             if kept_by_hand:
                 gradebook.put_back(db_url, assignment, submission.student_id, kept_by_hand)
-            _save(out, course, submission, result, keys[submission.student_id], db_url)
+            _save(out, course, submission, result, keys[submission.student_id], db_url,
+                  pages=options.feedback == "now")
 
     def register():
         # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
@@ -469,13 +474,14 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             register()
             data = cluster.bundle(course / "source", template)
-            cluster.run(todo, scheduler, data, timeout, on_results, progress, stop, crashed)
+            cluster.run(todo, scheduler, data, timeout, on_results, progress, stop, crashed,
+                        pages=options.feedback == "now")
     else:
         workdir = out / ".work"
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
             initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
-                        unsafe)
+                        unsafe, options.feedback == "now")
             run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready=register)
     shutil.rmtree(out / ".work", ignore_errors=True)
     _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
@@ -653,8 +659,8 @@ def held(submissions_path, sources):
 
 
 def course_layout(out):
-    """The assignments a course's grading wrote in OUT (OUT/<assignment>/course/source), by name."""
-    return sorted(p.parent.parent.name for p in Path(out).glob("*/course/source") if p.is_dir())
+    """The assignments a course's grading wrote in OUT (OUT/<assignment>/course/source/<assignment>), by name."""
+    return sorted(p.name for p in Path(out).glob("*/course/source/*") if p.is_dir() and p.parents[2].name == p.name)
 
 
 def grade_course(submissions_path, out, sources, log=print, **options):
@@ -721,7 +727,7 @@ def main(args):
         sources = chosen_sources(args.assignment, args.source)
         options = dict(workers=args.workers, timeout=args.timeout, db_url=args.db, scheduler=args.scheduler,
                        unsafe=args.unsafe_no_sandbox, due=args.due, late_policy=args.late_policy,
-                       roster_path=args.roster)
+                       roster_path=args.roster, feedback=args.feedback)
         if len(sources) == 1 and course_layout(args.out):  # one assignment of a course's grading
             grade(args.submissions, Path(args.out) / sources[0].name, source=sources[0], **options)
             write_course(Path(args.out).resolve())
@@ -757,6 +763,43 @@ def report_main(args):
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def feedback_main(args):
+    """`python -m autograder feedback OUT`: every graded student's feedback pages, made now from the
+    gradebook (after `grade --feedback later`, or to show grades given by hand in formgrader), with
+    nbgrader's generate_feedback, as formgrader's button does for one student."""
+    out = Path(args.out).resolve()
+    try:
+        outs = [out] if (out / "course" / "source").is_dir() else [out / name for name in course_layout(out)]
+        if not outs:
+            raise SetupError(f"{out} holds no graded class (no course/source/): pass the --out folder of an "
+                             f"earlier `grade`.")
+        for one in outs:
+            course = one / "course"
+            db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
+            if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+                raise SetupError(f"{one} has no gradebook (course/gradebook.db): pass --db if it is elsewhere.")
+            check_database(db_url)
+            students = gradebook.students(db_url, assignment_in(course / "source"))
+            failed = make_pages(course, db_url, students, args.workers or os.cpu_count() or 1)
+            print(f"Wrote the feedback pages of {len(students) - len(failed)} students in {one / 'feedback'}"
+                  + (f"; nbgrader failed for {', '.join(failed)} (see its log above)" if failed else "") + ".")
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def make_pages(course, db_url, students, workers):
+    """nbgrader's generate_feedback for each of `students`, `workers` at a time; returns the ids of
+    those it failed for."""
+    with futures.ProcessPoolExecutor(max_workers=max(1, min(workers, len(students) or 1))) as pool:
+        made = list(pool.map(feedback.generate, [course] * len(students), [db_url] * len(students), students))
+    for result in made:
+        if not result["success"]:
+            print(result.get("log", "") + result.get("error", ""), file=sys.stderr)
+    return [student for student, result in zip(students, made) if not result["success"]]
 
 
 def _report_one(out, db):

@@ -69,12 +69,15 @@ def _worker_for(data, timeout):
     return _CURRENT[1]
 
 
-def grade(data, submission, timeout):
-    """The Dask task: grade one submission with the course in `data` (see bundle)."""
-    return _worker_for(data, timeout).grade(submission)
+def grade(data, submission, timeout, pages=True):
+    """The Dask task: grade one submission with the course in `data` (see bundle); `pages`: make
+    its feedback pages (False: `grade --feedback later`)."""
+    grader = _worker_for(data, timeout)
+    grader.feedback = pages
+    return grader.grade(submission)
 
 
-def run(todo, address, data, timeout, on_results, progress, stop, crashed):
+def run(todo, address, data, timeout, on_results, progress, stop, crashed, pages=True):
     """Grade `todo` on the Dask cluster at `address`; on_results([(submission, result)]) gets
     every result once, with those that came in together (recorded in one transaction)."""
     from dask.distributed import Client, as_completed
@@ -86,7 +89,7 @@ def run(todo, address, data, timeout, on_results, progress, stop, crashed):
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from None
     with client:
         shared = client.scatter(data, broadcast=True, hash=False)
-        futures = {client.submit(grade, shared, submission, timeout, pure=False,
+        futures = {client.submit(grade, shared, submission, timeout, pages, pure=False,
                                  key=f"grade-{submission.student_id}-{submission.digest()[:12]}"): submission
                    for submission in todo}
         try:

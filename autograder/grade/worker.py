@@ -66,7 +66,7 @@ def failure_reason(name, result):
 class Worker:
     """A private nbgrader course in a temporary folder, reused for one submission after another."""
 
-    def __init__(self, course_source, template_db, timeout, workdir=None, unsafe=False):
+    def __init__(self, course_source, template_db, timeout, workdir=None, unsafe=False, feedback=True):
         prefer_this_environment()
         self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=workdir))
         os.chmod(self.root, 0o755)
@@ -85,6 +85,7 @@ class Worker:
         # and errors, not its progress ("Converting", "Writing N bytes", "Copying").
         self.api.log.setLevel(logging.WARNING)
         self.assignment = assignment_in(self.root / "source")
+        self.feedback = feedback   # False: no pages now (`grade --feedback later`, then `autograder feedback`)
         self.notebooks = sorted(p.stem for p in (self.root / "source" / self.assignment).glob("*.ipynb"))
 
     def _reset(self, student_id):
@@ -120,7 +121,8 @@ class Worker:
                 with Gradebook(f"sqlite:///{self.db}", COURSE_ID) as gb:
                     gb.update_or_create_student(student)
                     gb.update_or_create_submission(self.assignment, student)
-            self._feedback(student, result)
+            if self.feedback:
+                self._feedback(student, result)
         except Exception:  # the grader's own failure: reported, never fatal to the batch
             result["error"] = "internal grader error: " + traceback.format_exc().strip().splitlines()[-1]
             result["log"] += traceback.format_exc()
@@ -170,7 +172,7 @@ class Worker:
 _worker = None
 
 
-def start(course_source, template_db, timeout, workdir, log_file=None, unsafe=False):
+def start(course_source, template_db, timeout, workdir, log_file=None, unsafe=False, feedback=True):
     """Pool initializer. The worker's and its kernels' stdout and stderr (kernel start-up
     warnings, tracebacks) go to `log_file`, keeping the instructor's terminal quiet."""
     global _worker
@@ -179,7 +181,7 @@ def start(course_source, template_db, timeout, workdir, log_file=None, unsafe=Fa
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
     warnings.simplefilter("ignore")
-    _worker = Worker(course_source, template_db, timeout, workdir, unsafe)
+    _worker = Worker(course_source, template_db, timeout, workdir, unsafe, feedback)
 
 
 def started():
