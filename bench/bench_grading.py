@@ -157,7 +157,7 @@ def main():
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
             ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
             (f"autograder --workers {args.workers} --feedback later", later),
-            (f"  then autograder feedback (the pages)", pages),
+            ("  then autograder feedback (the pages)", pages),
             (f"autograder --scheduler (Dask, {args.workers} workers)", dask)]
     notebooks = len(list((ROOT / "source" / ASSIGNMENT).glob("*.ipynb")))
     for name, seconds in rows:
