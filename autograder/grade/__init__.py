@@ -19,7 +19,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -221,7 +220,7 @@ def _link_or_copy(source, target):
 def _save(out, course, submission, result, key, db_url=None, pages=True):
     """Write one student's files, then the state that lets a later run skip them (last, atomically).
     `pages`: every notebook gets its feedback page now (False: `grade --feedback later`)."""
-    student, assignment = submission.student_id, assignment_in(course / "source")
+    student, assignment = submission.student_id, result["assignment"]
     graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     collect.write(submission, course / "submitted" / student / assignment)
     autograded = course / "autograded" / student / assignment
@@ -709,14 +708,15 @@ def check_assignment(source):
     """SetupError, in one sentence, when the assignment in `source` cannot be graded: its
     exercises.py or grading.py broken, a declared function without a solution cell, a hidden test
     without a declared function. Found here, before any student, not as a class of zeros."""
+    import nbformat
+
+    from ..preprocessors import probed_grade_id
     a = reference.of(source)
     try:
         a.grading, a.hidden_cases, a.load()
         for path in sorted(Path(source).glob("*.ipynb")):
-            for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
-                text = "".join(cell.get("source", ""))
-                for grade_id in re.findall(r"""probe\(["']([\w.-]+)["']""", text):
-                    hidden.request(a, grade_id)
+            for grade_id in filter(None, map(probed_grade_id, nbformat.read(path, as_version=4).cells)):
+                hidden.request(a, grade_id)  # what each probed test cell will ask of the grader
     except Exception as error:  # the instructor's files: whatever is wrong, one sentence
         first = (str(error).strip().splitlines() or [""])[0][:300]
         raise SetupError(f"the assignment {a.name} cannot be graded: {type(error).__name__}: {first}") from None
@@ -749,16 +749,11 @@ def report_main(args):
     (after grades or comments were given in formgrader)."""
     out = Path(args.out).resolve()
     try:
-        if not (out / "course" / "source").is_dir():
-            graded = course_layout(out)
-            if not graded:
-                raise SetupError(f"{out} holds no graded class (no course/source/): pass the --out "
-                                 f"folder of an earlier `grade`.")
-            for name in graded:  # a course's OUT: each assignment's, then the course's files
-                _report_one(out / name, args.db)
+        for one, db_url in graded_outs(out, args.db):
+            writable(one)
+            write_reports(one, one / "course", db_url)
+        if course_layout(out):  # a course's OUT: each assignment's files, then the course's
             write_course(out)
-            return 0
-        _report_one(out, args.db)
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -771,16 +766,8 @@ def feedback_main(args):
     nbgrader's generate_feedback, as formgrader's button does for one student."""
     out = Path(args.out).resolve()
     try:
-        outs = [out] if (out / "course" / "source").is_dir() else [out / name for name in course_layout(out)]
-        if not outs:
-            raise SetupError(f"{out} holds no graded class (no course/source/): pass the --out folder of an "
-                             f"earlier `grade`.")
-        for one in outs:
+        for one, db_url in graded_outs(out, args.db):
             course = one / "course"
-            db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
-            if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
-                raise SetupError(f"{one} has no gradebook (course/gradebook.db): pass --db if it is elsewhere.")
-            check_database(db_url)
             students = gradebook.students(db_url, assignment_in(course / "source"))
             failed = make_pages(course, db_url, students, args.workers or os.cpu_count() or 1)
             print(f"Wrote the feedback pages of {len(students) - len(failed)} students in {one / 'feedback'}"
@@ -802,13 +789,19 @@ def make_pages(course, db_url, students, workers):
     return [student for student, result in zip(students, made) if not result["success"]]
 
 
-def _report_one(out, db):
-    """The outputs of one assignment's OUT again, from its gradebook."""
-    course = out / "course"
-    db_url = db or f"sqlite:///{course / 'gradebook.db'}"
-    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
-        raise SetupError(f"{out} has no gradebook (course/gradebook.db): pass --db if it is elsewhere.")
-    check_database(db_url)
-    writable(out)
-    write_reports(out, course, db_url)
+def graded_outs(out, db=None):
+    """[(one assignment's OUT, its gradebook URL)] of an earlier `grade`'s OUT: OUT itself, or each
+    OUT/<assignment>/ of a course's; SetupError when there is none, or a gradebook is missing."""
+    outs = [out] if (out / "course" / "source").is_dir() else [out / name for name in course_layout(out)]
+    if not outs:
+        raise SetupError(f"{out} holds no graded class (no course/source/): pass the --out folder of an "
+                         f"earlier `grade`.")
+    found = []
+    for one in outs:
+        db_url = db or f"sqlite:///{one / 'course' / 'gradebook.db'}"
+        if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+            raise SetupError(f"{one} has no gradebook (course/gradebook.db): pass --db if it is elsewhere.")
+        check_database(db_url)
+        found.append((one, db_url))
+    return found
 
