@@ -65,6 +65,9 @@ def _declared(folder):
 declared = _declared(globals().get("folder", "."))  # `folder` given by rnn_utils._checks()
 EXERCISES, EXAMPLES, example_inputs = declared["EXERCISES"], declared["EXAMPLES"], declared["example_inputs"]
 FIRST = next(iter(EXAMPLES))    # the example whose values a test prints
+# Every argument of example_inputs with its default: an example or a hidden case fills the rest from these.
+EXAMPLE_DEFAULTS = {name: p.default for name, p in inspect.signature(example_inputs).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
 LARGE_SCORES = declared.get("LARGE_SCORES")  # the example a numerically unstable answer fails on, if any
 
 # What the tests look up, derived from the declarations.
@@ -361,11 +364,10 @@ def _diagnose(part, seen):
 def _relation(part, seen):
     """How the outputs `seen` relate to the reference's on the first example where they
     differ (transposed, a factor m, a step late...), or None."""
-    defaults = {k: p.default for k, p in inspect.signature(example_inputs).parameters.items()}
     for example, got in seen.items():
         if got is None:
             continue
-        case = {**defaults, **EXAMPLES[example]}
+        case = {**EXAMPLE_DEFAULTS, **EXAMPLES[example]}
         sentence = relations.relation(got, _expected(part, example), label=lambda key: _label(part, key),
                                       m=case["m"], T_x=case["T_x"], rtol=RTOL, atol=ATOL)
         if sentence:

@@ -116,10 +116,7 @@ class Assignment:
     @cached_property
     def hidden_cases(self):
         """The hidden cases, each with every argument of example_inputs (its defaults filled in)."""
-        import inspect
-        defaults = {name: p.default for name, p in inspect.signature(self.checks.example_inputs).parameters.items()
-                    if p.default is not inspect.Parameter.empty}
-        return tuple({**defaults, **case} for case in self.grading.HIDDEN_CASES)
+        return tuple({**self.checks.EXAMPLE_DEFAULTS, **case} for case in self.grading.HIDDEN_CASES)
 
     @cached_property
     def large_hidden_case(self):

@@ -16,6 +16,7 @@ from nbgrader import utils
 
 from ..gradescope import TEST_VISIBILITY   # each test's visibility on Gradescope
 from .. import spreadsheet
+from ..course import assignment_in
 from .gradebook import Score
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -234,9 +235,16 @@ def import_matplotlib():
 def plot(out, all_results, cells):
     """report.png: the distribution of scores, how many students passed each test, and how
     many made each known mistake."""
+    _figure(out, [("", all_results, cells)])
+
+
+def _figure(out, classes):
+    """report.png: a row of panels (_draw) for each of `classes`, [(title, results, cells)]."""
     plt = import_matplotlib()
-    fig, axes = plt.subplots(1, 3, figsize=(18, 4.8), gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
-    _draw(axes, all_results, cells)
+    fig, axes = plt.subplots(len(classes), 3, figsize=(18, 4.8 * len(classes)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+    for row, (title, all_results, cells) in zip(axes, classes):
+        _draw(row, all_results, cells, title)
     fig.tight_layout()
     fig.savefig(Path(out) / "report.png", dpi=100, metadata={"Software": None})
     plt.close(fig)
@@ -287,7 +295,7 @@ class GradedClass:
 def read_class(out):
     """The GradedClass in `out`, one assignment's OUT."""
     out = Path(out)
-    source = next(p for p in (out / "course" / "source").iterdir() if p.is_dir())
+    source = out / "course" / "source" / assignment_in(out / "course" / "source")
     with open(out / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     results = [json.loads(path.read_text()) for path in sorted((out / "results").glob("*.json"))]
@@ -320,14 +328,7 @@ def write_course(out, classes):
         writer.writerow({**line, "student_id": spreadsheet.cell(student), "score": _number(line["score"]),
                          "max_score": _number(line["max_score"])})
     (Path(out) / "grades.csv").write_text(buffer.getvalue())
-    plt = import_matplotlib()
-    fig, axes = plt.subplots(len(classes), 3, figsize=(18, 4.8 * len(classes)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
-    for row, (name, graded) in zip(axes, classes.items()):
-        _draw(row, graded.results, graded.cells, title=f"{name}\n")
-    fig.tight_layout()
-    fig.savefig(Path(out) / "report.png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    _figure(out, [(f"{name}\n", graded.results, graded.cells) for name, graded in classes.items()])
 
 
 def summary_table(rows, notebooks, counts=()):

@@ -7,8 +7,6 @@ reference functions. autograder.reference loads it with `rnn_utils` (the assignm
 `checks` (its exercises and visible tests) given.
 """
 
-import inspect
-
 import numpy as np
 
 from autograder.mistakes import Mistake, rebound as _rebound, wrap_inputs as _wrap_inputs, \
@@ -29,14 +27,12 @@ HIDDEN_CASES = (
     dict(seed=19, n_y=9, n_a=3, m=7, T_x=2, output_scale=1000.0, temperature=0.5),
 )
 
-# Read from example_inputs' signature, so that the words follow its defaults.
-_DEFAULTS = {name: p.default for name, p in inspect.signature(checks.example_inputs).parameters.items()}
 
 
 def describe(case, function=None):
     """Words for a hidden case that say its kind, not its contents: only what the inputs of
     `function` (all of them when None) are made of."""
-    case = {**_DEFAULTS, **case}
+    case = {**checks.EXAMPLE_DEFAULTS, **case}  # the words follow example_inputs' defaults
     loss, clip, sample = (function in (None, name) for name in
                           ("temporal_softmax_loss", "clip_gradients", "sample_characters"))
     words = []
