@@ -191,3 +191,36 @@ def test_what_students_read_is_what_they_call():
                for name in RNN.exercises for kind in ("shapes", "values"))
     with pytest.raises(AttributeError):
         rnn_utils.no_such_helper
+
+
+def test_adam_update_is_the_labs_adam_as_data_and_leaves_its_arguments():
+    rng = np.random.default_rng(0)
+    parameters = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal((3, 1))}
+    gradients = [{"dW": rng.standard_normal((3, 2)), "db": rng.standard_normal((3, 1))} for _ in range(3)]
+    kept = {key: value.copy() for key, value in parameters.items()}
+    state, values = rnn_utils.adam_state(parameters), dict(parameters)
+    adam = rnn_utils.Adam(kept, learning_rate=0.05)
+    for g in gradients:
+        before = {key: value.copy() for key, value in values.items()}
+        values, new_state = rnn_utils.adam_update(values, g, state, 0.05)
+        assert all(np.array_equal(before[key], values_before) for key, values_before in before.items())
+        assert new_state["t"] == state["t"] + 1 and new_state is not state
+        state = new_state
+        adam.step(kept, g)
+    assert all(np.array_equal(values[key], kept[key]) for key in parameters)
+
+
+def test_functions_from_a_folder_that_is_not_there(tmp_path, monkeypatch, capsys):
+    """Notebook 3 of char_language_model loads the student's rnn_forward from ../rnn_step_by_step:
+    where the folder is not, the student is told where it should be; while grading (a notebook
+    is submitted alone), stand-ins say so and the tests call the reference versions."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(rnn_utils.GRADING_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match=r"calls your rnn_forward, rnn_backward from the folder "
+                                                r"\.\./rnn_step_by_step, which is not here"):
+        rnn_utils.load_functions("rnn_forward", "rnn_backward", folder="../rnn_step_by_step")
+    monkeypatch.setenv(rnn_utils.GRADING_ENV, str(tmp_path))
+    forward, backward = rnn_utils.load_functions("rnn_forward", "rnn_backward", folder="../rnn_step_by_step")
+    assert "the tests call the reference rnn_forward, rnn_backward" in capsys.readouterr().out
+    with pytest.raises(NameError, match="rnn_forward is not loaded"):
+        forward(1, 2, 3)

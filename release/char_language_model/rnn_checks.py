@@ -160,18 +160,30 @@ def exercise_outputs(part, result):
         names = RESULTS[part]
         assert isinstance(result, tuple) and len(result) == len(names), \
             f"{part} must return a tuple ({', '.join(names)})."
-        outputs = dict(zip(names[:-1], result[:-1]) if EXERCISES[part].cached else zip(names, result))
+        outputs = {}
+        for name, value in zip(names[:-1], result[:-1]) if EXERCISES[part].cached else zip(names, result):
+            outputs.update(flattened(name, value))
         in_cache = [key for key in OUTPUTS[part] if key not in outputs]
-        if in_cache:
+        if in_cache and part in CACHE_LAYOUTS:
             layout, cache = CACHE_LAYOUTS[part], result[-1]
             assert isinstance(cache, tuple) and len(cache) == len(layout), \
                 f"{part}'s cache must be the tuple ({', '.join(layout)})."
             outputs.update({key: cache[layout.index(key)] for key in in_cache})
-        return outputs
+        else:
+            assert not in_cache, f"{part} returns no {', '.join(in_cache)}."
+        return {key: outputs[key] for key in OUTPUTS[part]}
     assert isinstance(result, dict), f"{part} must return a dict of gradients, got {type(result).__name__}."
     missing = [key for key in OUTPUTS[part] if key not in result]
     assert not missing, f"{part}'s gradients lack the key(s) {', '.join(missing)}."
     return {key: result[key] for key in OUTPUTS[part]}
+
+
+def flattened(name, value):
+    """{name: value}; a dict (parameters, an optimiser's state) gives one entry per value in it,
+    named as code reads it: parameters["Wax"], adam["m"]["Wax"]."""
+    if isinstance(value, dict):
+        return {key: item for k, v in value.items() for key, item in flattened(f'{name}["{k}"]', v).items()}
+    return {name: value}
 
 
 def _kind(value):
@@ -445,6 +457,13 @@ def _judged(part, run, test, function=None):
                            + (f" ({line})" if line else "") + f". {hint or SHAPES_HINT}") from None
 
 
+def _index_text(index):
+    """How code writes an entry's index: [1][2] (integers), [:, 0] (a column)."""
+    if any(isinstance(i, slice) for i in index):
+        return "[" + ", ".join(":" if isinstance(i, slice) else str(i) for i in index) + "]"
+    return "".join(f"[{i}]" for i in index)
+
+
 def _show(label, array):
     """Print a labelled array with 6 decimals (integers as they are: sampled indices), so outputs
     compare as text."""
@@ -493,6 +512,8 @@ def _check_values(value, label, expected, where=""):
     _check_shape(value, label, expected.shape)
     value = np.asarray(value, dtype=np.float64)
     if not np.allclose(value, expected, rtol=RTOL, atol=ATOL, equal_nan=False):
+        if value.ndim == 0:  # a number (a loss)
+            raise AssertionError(f"Wrong value of {label}{where}: you have {value:.6f}, expected {expected:.6f}.")
         index = largest_error_index(value, expected)
         raise AssertionError(
             f"Wrong values in {label}{where}: at index {index} you have "
@@ -503,7 +524,7 @@ def _label(part, key):
     """How the tests name an output: gradients["dxt"], ft (in the cache), a_next."""
     if part not in RESULTS:  # it returns a dict of gradients
         return f'gradients["{key}"]'
-    return f"{key} (in the cache)" if key not in RESULTS[part] else key
+    return f"{key} (in the cache)" if key not in RESULTS[part] and "[" not in key else key
 
 
 def _check_example(part, function, forward, example, args=None, result=None):
@@ -548,6 +569,17 @@ def _called(function, part, args):
     return result
 
 
+def _print_shapes(label, value):
+    """Print a returned value's shape; a dict of arrays on one line, "name (shape)" each."""
+    if isinstance(value, dict) and value and not any(isinstance(item, dict) for item in value.values()):
+        print(f"{label} shapes: " + ", ".join(f"{key} {np.shape(item)}" for key, item in value.items()))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _print_shapes(f'{label}["{key}"]', item)
+    else:
+        print(f"{label}.shape =", np.shape(value))
+
+
 def _forward_shapes(part, function):
     """Visible shapes test of a forward pass: its outputs' shapes and its cache's layout."""
     __tracebackhide__ = True
@@ -567,7 +599,7 @@ def _forward_shapes(part, function):
     result = _judged(part, _runner(part, function), test, function)
     cached = EXERCISES[part].cached
     for key, value in zip(RESULTS[part][:-1] if cached else RESULTS[part], result):
-        print(f"{key}.shape =", np.shape(value))
+        _print_shapes(key, value)
     if part in CELLS:
         print("len(caches[0]) =", len(result[-1][0]))
     print("All shape tests passed.")
@@ -589,7 +621,7 @@ def _values_test(part, function, forward, shown):
         for key, expected in _expected(part).items():  # before printing entries that may not exist
             _check_shape(outputs[key], _label(part, key), expected.shape)
         for key, index in shown:
-            _show(_label(part, key) + "".join(f"[{i}]" for i in index), np.asarray(outputs[key])[index])
+            _show(_label(part, key) + _index_text(index), np.asarray(outputs[key])[index])
         for example in EXAMPLES:
             _check_example(part, function, forward, example, *((args, result) if example == FIRST else ()))
     _judged(part, _runner(part, function, forward), test, function)
