@@ -99,6 +99,8 @@ def judge(a, function, kind, case, ref, pristine, result, args_after):
     for name, value in got.items():
         value = as_float_array(value, f"{function}'s {name}")
         if not np.allclose(value, expected[name], rtol=a.checks.RTOL, atol=a.checks.ATOL):
+            if value.ndim == 0:  # a number (a loss): no index to give
+                raise AssertionError(f"{function}: wrong value of {name} for {a.describe(case, function)}.")
             raise AssertionError(f"{function}: wrong values in {name} for {a.describe(case, function)}, the largest "
                                  f"error at index {a.checks.largest_error_index(value, expected[name])}.")
     assert a.checks.same_structure(tuple(args_after), tuple(pristine)), \
@@ -150,25 +152,28 @@ def assignment_of(grade_id):
 def oracle_tables(a, function, cases):
     """{dependency: [(arguments, result)]}: every call the reference `function` makes to the
     functions it depends on, on `cases` (lists of arguments) and on the visible examples, and
-    the calls of the visible tests to the forward pass that makes a backward pass's cache. A
-    dependency never called gets no table (the student's own definition answers, as it would
-    anyway). What the visible examples add is public: visible_expected.json holds it."""
+    the calls of the visible tests to the forward pass that makes a backward pass's cache; then
+    the calls that `function`'s known mistakes make to the functions it calls on `cases`, so
+    that an answer making one gets its outputs, and is told its name. A dependency never called
+    gets no table (the student's own definition answers, as it would anyway). What the visible
+    examples add is public: visible_expected.json holds it; a mistake's calls give only its
+    outputs, which are wrong."""
     ref = a.load()
     namespace = getattr(ref, function).__globals__  # the reference functions share one namespace
     tables = {name: [] for name in a.dependencies[function]}
     originals = {name: namespace[name] for name in tables}
 
-    def recorder(name):
+    def recorder(name, original):
         def call(*args):
             known = copy.deepcopy(args)
-            result = originals[name](*args)
+            result = original(*args)
             tables[name].append((known, copy.deepcopy(result), links(result, args)))
             return result
         return call
     checks = a.checks
     feeder = checks.FEEDERS.get(function)
     try:
-        namespace.update({name: recorder(name) for name in tables})
+        namespace.update({name: recorder(name, original) for name, original in originals.items()})
         visible = [checks.exercise_arguments(function, checks.example_inputs(**example),
                                              namespace[feeder] if feeder else None)
                    for example in checks.EXAMPLES.values()]
@@ -176,7 +181,25 @@ def oracle_tables(a, function, cases):
             getattr(ref, function)(*copy.deepcopy(args))
     finally:
         namespace.update(originals)
+    _record_mistakes(a, function, cases, tables, recorder)
     return {name: table for name, table in tables.items() if table}
+
+
+def _record_mistakes(a, function, cases, tables, recorder):
+    """Add to `tables` the calls that `function`'s own known mistakes make to the functions it
+    calls directly, on `cases`: each mistake made afresh from reference functions whose callees
+    record (mistakes.py builds a mistake from the callees in the namespace it is given)."""
+    own = [mistake for mistake in a.mistakes if mistake.function == function]
+    exercise = a.exercises[function]
+    direct = [name for name in exercise.calls + ((exercise.forward,) if exercise.forward else ()) if name in tables]
+    if not own or not direct:
+        return
+    namespace = dict(a.namespace())
+    namespace.update({name: recorder(name, namespace[name]) for name in direct})
+    for mistake in own:
+        wrong = mistake.make(namespace)
+        for args in cases:
+            mistakes.behaviour(lambda: wrong(*copy.deepcopy(args)))
 
 
 def links(result, args, path=()):
@@ -198,7 +221,9 @@ def request(a, grade_id):
     function, _ = split(a, grade_id)
     ref = a.load()
     cases = [inputs(a, function, case, ref) for case in a.hidden_cases]
-    return {"function": function, "cases": cases, "oracles": oracle_tables(a, function, cases),
+    oracles = oracle_tables(a, function, cases)
+    return {"function": function, "cases": cases, "oracles": oracles,
+            "shaped": [name for name in oracles if name in a.earlier],  # no code of theirs in the kernel
             "rtol": a.checks.RTOL, "atol": a.checks.ATOL}
 
 

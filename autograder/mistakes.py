@@ -69,8 +69,7 @@ INPUT_MUTATED = Mistake("input_mutated", "*", "an input changed in place",
 
 def _namespace(assignment):
     """A fresh namespace of the reference functions (they call each other through it)."""
-    functions = assignment.utils.load_functions(*assignment.functions, folder=assignment.source, quiet=True)
-    return dict(functions[0].__globals__)
+    return dict(assignment.namespace())
 
 
 def rebound(ns, name, function):

@@ -136,10 +136,32 @@ class Assignment:
         return tuple(self.grading.MISTAKES)
 
     @cached_property
+    def earlier(self):
+        """{function: the Assignment whose exercise it is}: the graded functions of earlier
+        assignments that this one's exercises call (exercises.py's FROM_EARLIER_ASSIGNMENTS). A
+        student's notebook loads their own; they are graded against the reference versions: the
+        source folder of that name beside this one, else the course's (a grading course's copy of
+        one assignment has none beside it)."""
+        found = {}
+        for name, functions in self.checks.declared.get("FROM_EARLIER_ASSIGNMENTS", {}).items():
+            other = named(name, self.source.parent if (self.source.parent / name).is_dir() else SOURCES)
+            unknown = sorted(set(functions) - set(other.exercises))
+            if unknown:
+                raise LookupError(f"{self.source / DECLARATIONS} takes {', '.join(unknown)} from {name}, "
+                                  "whose exercises.py does not declare them.")
+            found.update(dict.fromkeys(functions, other))
+        return found
+
+    @cached_property
     def dependencies(self):
         """{function: the graded functions it calls or whose outputs its test uses (its forward
         pass's cache), and theirs}: it is graded against the reference versions of these."""
         def of_one(name):
+            if name in self.earlier:  # an earlier assignment's: its oracle answers for all it calls
+                return ()
+            if name not in self.exercises:
+                raise LookupError(f"{self.source / DECLARATIONS}: an exercise calls {name}, which neither it nor "
+                                  "FROM_EARLIER_ASSIGNMENTS declares.")
             exercise = self.exercises[name]
             direct = exercise.calls + ((exercise.forward,) if exercise.forward else ())
             return tuple(dict.fromkeys(d for callee in direct for d in (*of_one(callee), callee)))
@@ -151,8 +173,16 @@ class Assignment:
 
     @cached_property
     def _loaded(self):
+        namespace = self.namespace()
+        return SimpleNamespace(**{name: namespace[name] for name in self.functions})
+
+    def namespace(self):
+        """A fresh namespace of the reference functions, which call each other through it, with
+        the earlier assignments' reference functions they call."""
         functions = self.utils.load_functions(*self.functions, folder=self.source, quiet=True)
-        return SimpleNamespace(**dict(zip(self.functions, functions)))
+        namespace = functions[0].__globals__
+        namespace.update({name: _given(getattr(other.load(), name)) for name, other in self.earlier.items()})
+        return namespace
 
     def sources(self, names):
         """{name: source of the solution cell defining it}."""
@@ -192,6 +222,16 @@ class Assignment:
     def write_visible_expected(self, path=None):
         """Write visible_expected.json (stable text: sorted keys; NaN where a mistake gives it)."""
         Path(path or self.source / self.utils.EXPECTED_FILE).write_text(_dumps(self.visible_expected()) + "\n")
+
+
+def _given(function):
+    """`function` (an earlier assignment's reference), called through a function of this module:
+    mistakes.rebound copies an assignment's own answer cells into a new namespace, and must not
+    copy this one away from the namespace of the cells it calls."""
+    def given(*args):
+        return function(*args)
+    given.__name__ = given.__qualname__ = function.__name__
+    return given
 
 
 def describe_case(case):

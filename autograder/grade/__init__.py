@@ -167,6 +167,9 @@ def fingerprint(course, timeout):
     h = hashlib.sha256(f"{timeout} {nbgrader.__version__}".encode())  # nbgrader's checksums and tables
     files = sorted((course / "source").rglob("*")) + sorted((ROOT / "autograder").rglob("*.py")) + \
         sorted((ROOT / "autograder" / "templates").rglob("*"))  # the feedback page's template
+    graded = reference.of(course / "source" / assignment_in(course / "source"))
+    for other in sorted({a.source for a in graded.earlier.values()}):  # the reference its exercises call
+        files += sorted(other.rglob("*"))
     for path in files + [ROOT / "rnn_utils.py", ROOT / "rnn_checks.py", ROOT / "rnn_relations.py"]:
         if path.is_file():
             h.update(path.name.encode() + path.read_bytes())
@@ -387,7 +390,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     writable(out)
     course = copy_source(out, source)
     assignment = assignment_in(course / "source")
-    check_assignment(course / "source" / assignment)
+    check_assignment(course / "source" / assignment, Path(source).resolve())
     crashed = functools.partial(_crashed, assignment=assignment)
     _link_feedback(out, course)
     db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
@@ -704,10 +707,11 @@ def write_course(out, log=print):
     log(f"Wrote {out}/grades.csv and report.png for {', '.join(names)}; each assignment's own in {out}/<assignment>/.")
 
 
-def check_assignment(source):
+def check_assignment(source, original=None):
     """SetupError, in one sentence, when the assignment in `source` cannot be graded: its
     exercises.py or grading.py broken, a declared function without a solution cell, a hidden test
-    without a declared function. Found here, before any student, not as a class of zeros."""
+    without a declared function. Found here, before any student, not as a class of zeros. The
+    sentence names the instructor's folder, `original`, of which `source` is the grading copy."""
     import nbformat
 
     from ..preprocessors import probed_grade_id
@@ -718,7 +722,8 @@ def check_assignment(source):
             for grade_id in filter(None, map(probed_grade_id, nbformat.read(path, as_version=4).cells)):
                 hidden.request(a, grade_id)  # what each probed test cell will ask of the grader
     except Exception as error:  # the instructor's files: whatever is wrong, one sentence
-        first = (str(error).strip().splitlines() or [""])[0][:300]
+        first = (str(error).strip().splitlines() or [""])[0]
+        first = first.replace(str(Path(source).resolve()), str(original or source))[:300]
         raise SetupError(f"the assignment {a.name} cannot be graded: {type(error).__name__}: {first}") from None
 
 

@@ -16,6 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+from .. import reference
 from ..course import CELL_TIMEOUT, ROOT
 
 # Gradescope's visibility of each test's result (its score and message): the hidden tests'
@@ -66,6 +67,18 @@ def _add(archive, name, data, executable=False):
     archive.writestr(info, data)
 
 
+def _folder_files(source):
+    """{name in the zip: bytes} of an assignment's source folder, source/<assignment>/..."""
+    files = {}
+    for folder, dirs, names in sorted(os.walk(source, followlinks=True)):  # images/ is a link
+        dirs[:] = [d for d in sorted(dirs) if d not in ("__pycache__", ".ipynb_checkpoints")]
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.suffix not in (".pyc", ".pyo"):
+                files[f"source/{source.name}/{path.relative_to(source)}"] = path.read_bytes()
+    return files
+
+
 def build(out, source, test_visibility=TEST_VISIBILITY, late_policy="none", timeout=CELL_TIMEOUT):
     """Write the autograder zip of the assignment in `source` (its source folder) to `out`; returns
     the names it holds. Files are read through links (source/ links rnn_utils.py and images/), so
@@ -79,17 +92,14 @@ def build(out, source, test_visibility=TEST_VISIBILITY, late_policy="none", time
     # assignment without an rnn_utils.py of its own (autograder/reference.py).
     for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py"):
         files[name] = (ROOT / name).read_bytes()
-    for folder, dirs, names in sorted(os.walk(source, followlinks=True)):  # images/ is a link
-        dirs[:] = [d for d in sorted(dirs) if d not in ("__pycache__", ".ipynb_checkpoints")]
-        for name in sorted(names):
-            path = Path(folder) / name
-            if path.suffix not in (".pyc", ".pyo"):
-                files[f"source/{source.name}/{path.relative_to(source)}"] = path.read_bytes()
+    # The assignment, and the earlier ones whose functions its exercises call (their reference).
+    for folder in [source] + sorted({a.source for a in reference.of(source).earlier.values()}):
+        files.update(_folder_files(folder))
     for path in sorted((ROOT / "images").glob("*.png")):
         files[f"images/{path.name}"] = path.read_bytes()
     files["requirements.txt"] = grading_requirements((ROOT / "requirements.txt").read_text()).encode()
-    files["gradescope.json"] = json.dumps({"test_visibility": test_visibility, "late_policy": late_policy,
-                                           "timeout": timeout}, indent=1).encode()
+    files["gradescope.json"] = json.dumps({"assignment": source.name, "test_visibility": test_visibility,
+                                           "late_policy": late_policy, "timeout": timeout}, indent=1).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "setup.sh", (HERE / "setup.sh").read_bytes(), executable=True)

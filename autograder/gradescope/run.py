@@ -66,7 +66,8 @@ def main(argv=None):
         parse_utc(str(created_at))
     except (ValueError, OverflowError):
         created_at = None  # graded without a submission time: never counted late
-    assignment = assignment_in(ROOT / "source")  # the zip holds the one it grades
+    # The one it grades (the zip may hold earlier assignments too, whose reference it calls).
+    assignment = settings.get("assignment") or assignment_in(ROOT / "source")
     notebooks = collect.cell_ids(ROOT / "source" / assignment)
     try:
         uploads = collect.collect_uploads(root / "submission", assignment, notebooks, student, created_at)
