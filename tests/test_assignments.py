@@ -23,7 +23,11 @@ LM_FIXTURES = ROOT / "tests" / "fixtures" / "class_char_language_model"
 
 def test_the_course_has_both_assignments():
     assert reference.assignments() == [LM, "rnn_step_by_step"]
-    assert reference.named(LM).functions == ("temporal_softmax_loss", "clip_gradients", "sample_characters")
+    assert reference.named(LM).functions == ("temporal_softmax_loss", "clip_gradients", "sample_characters",
+                                             "rnn_train_step", "train_char_model")
+    # Its training step runs the first assignment's RNN: graded against that assignment's reference.
+    assert {name: a.name for name, a in reference.named(LM).earlier.items()} == \
+        {"rnn_forward": "rnn_step_by_step", "rnn_backward": "rnn_step_by_step"}
 
 
 # --- the grader holds no list of the exercises -------------------------------------------------
@@ -146,6 +150,27 @@ def test_a_throwaway_assignment_is_released_and_graded_without_touching_any_othe
 
 # --- the second assignment, graded alone and with the first ------------------------------------
 
+def test_every_answered_release_passes_its_visible_tests_in_a_students_course_folder(tmp_path):
+    """As a student has them, each assignment's folder beside the others, every notebook answered:
+    each graded notebook runs without an error. The training notebook runs the student's own RNN,
+    read from the first assignment's folder beside it (nbval on source/ cannot show this: there
+    its tests run on the reference's oracles)."""
+    from nbclient import NotebookClient
+    course = tmp_path / "course"
+    for name in reference.assignments():
+        shutil.copytree(ROOT / "release" / name, course / name)
+        for notebook, data in sample.student_notebooks(reference.named(name), "complete").items():
+            (course / name / f"{notebook}.ipynb").write_bytes(data)
+    printed = {}
+    for name in reference.assignments():
+        for path in sorted(reference.named(name).source.glob("*.ipynb")):
+            nb = nbformat.read(course / name / path.name, as_version=4)
+            NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(course / name)}}).execute()
+            printed[path.name] = "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", []))
+            assert "All value tests passed." in printed[path.name], (name, path.name)
+    assert "rnn_backward: from 3_rnn_backward.ipynb" in printed["3_training.ipynb"]
+
+
 def test_the_second_assignments_fixture_class_is_fresh(tmp_path):
     from tests.helpers import assert_same_tree
     sample.write_class(tmp_path, assignments=[LM])
@@ -172,6 +197,10 @@ def test_the_second_assignment_gets_the_exact_scores_its_declaration_states(grad
     ("s04_no_minus_one_at_target", "temporal_softmax_loss_values", "the one at the target not subtracted"),
     ("s05_clipped_by_value", "clip_gradients_values", "each value clipped instead of the global norm"),
     ("s06_temperature_after_softmax", "sample_characters_values", "the temperature applied after the softmax"),
+    # Named although the sandbox has no rnn_forward: the oracles answer the calls the mistake makes.
+    ("s08_not_clipped", "rnn_train_step_values", "the gradients not clipped"),
+    ("s09_loss_of_probabilities", "rnn_train_step_values", "the loss taken of y_pred, the softmax applied twice"),
+    ("s10_hidden_state_reset", "train_char_model_values", "the hidden state reset to zeros at every chunk"),
 ])
 def test_the_second_assignments_mistakes_are_named_in_results_and_feedback(graded_lm, student, test, mistake):
     message = next(t["output"] for t in results(graded_lm, student)["tests"] if t["name"] == test)
@@ -192,12 +221,12 @@ def test_a_class_of_both_assignments_is_graded_each_in_its_folder_and_reported_t
     assert run.returncode == 0, run.stderr
     assert (out / "report.png").stat().st_size > 10_000
     for name in (LM, "rnn_step_by_step"):
-        assert results(out / name, "s01_complete")["score"] == {LM: 9, "rnn_step_by_step": 24}[name]
+        assert results(out / name, "s01_complete")["score"] == {LM: 15, "rnn_step_by_step": 24}[name]
         assert (out / name / "course" / "gradebook.db").is_file()
     with open(out / "grades.csv", newline="") as f:
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
-    assert rows["s01_complete"]["score"] == "33" and rows["s01_complete"]["max_score"] == "33"
-    assert rows["s01_complete"][LM] == "9" and rows["s01_complete"]["rnn_step_by_step/4_lstm"] == "12"
+    assert rows["s01_complete"]["score"] == "39" and rows["s01_complete"]["max_score"] == "39"
+    assert rows["s01_complete"][LM] == "15" and rows["s01_complete"]["rnn_step_by_step/4_lstm"] == "12"
     assert rows["s02_blank"]["score"] == "0"
     # each assignment's folder in a student's folder is that assignment's: nothing said of it in the other's
     assert "set aside" not in results(out / "rnn_step_by_step", "s01_complete")["output"]
@@ -207,7 +236,7 @@ def test_a_class_of_both_assignments_is_graded_each_in_its_folder_and_reported_t
     again = subprocess.run([sys.executable, "-m", "autograder", "report", str(out)], capture_output=True, text=True,
                            cwd=ROOT, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert "s01_complete,33,33" in (out / "grades.csv").read_text()
+    assert "s01_complete,39,39" in (out / "grades.csv").read_text()
 
 
 def test_one_assignment_of_two_is_graded_by_name(tmp_path):
@@ -286,8 +315,8 @@ def test_a_student_has_one_id_in_every_assignment(tmp_path):
     with open(out / "grades.csv", newline="") as f:
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
     assert rows["Jose"]["rnn_step_by_step"] == "0" and rows["Jose"][LM] == ""
-    assert rows["Jose-2"]["rnn_step_by_step"] == "24" and rows["Jose-2"][LM] == "9"
-    assert results(out / LM, "Jose-2")["score"] == 9
+    assert rows["Jose-2"]["rnn_step_by_step"] == "24" and rows["Jose-2"][LM] == "15"
+    assert results(out / LM, "Jose-2")["score"] == 15
 
 
 def test_a_flat_class_of_one_assignment_is_graded_alone(tmp_path):
@@ -328,6 +357,25 @@ def test_a_broken_grading_py_is_one_sentence_before_any_student(tmp_path, breaka
         f.write(breakage)
     run = grade(LM_FIXTURES, tmp_path / "out", "--source", str(source))
     assert run.returncode == 2 and f"the assignment {LM} cannot be graded: {says}" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out" / "results").exists()
+
+
+@pytest.mark.parametrize("breakage, says", [
+    ('FROM_EARLIER_ASSIGNMENTS = {"rnn_step_by_step": ("rnn_forward", "no_such_function")}\n',
+     "exercises.py takes no_such_function from rnn_step_by_step"),
+    ("import dataclasses\nEXERCISES['clip_gradients'] = dataclasses.replace(EXERCISES['clip_gradients'], "
+     "calls=('no_such_function',))\n", "exercises.py: an exercise calls no_such_function"),
+])
+def test_an_exercise_calling_what_nothing_declares_is_one_sentence_before_any_student(tmp_path, breakage, says):
+    """A function an exercise calls is declared by its own assignment or by an earlier one
+    (FROM_EARLIER_ASSIGNMENTS): else the oracles would have nothing to answer it with."""
+    source = tmp_path / "source" / LM
+    shutil.copytree(ROOT / "source" / LM, source)
+    with open(source / "exercises.py", "a") as f:
+        f.write(breakage)
+    run = grade(LM_FIXTURES, tmp_path / "out", "--source", str(source))
+    assert run.returncode == 2 and f"the assignment {LM} cannot be graded: " in run.stderr, run.stderr
+    assert f"LookupError: {source}/{says}" in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out" / "results").exists()
 
 

@@ -124,3 +124,35 @@ def test_run_autograder_gives_grades_scores_in_gradescopes_format(gradescope_roo
             [(t["name"], t["score"], t["output"]) for t in found["tests"]]
     hostile = on_gradescope["hostile"]
     assert "a symbolic link" in hostile["output"] or "set aside" in hostile["output"]
+
+
+def test_the_zip_of_an_assignment_that_runs_an_earlier_ones_functions_grades_alone(tmp_path):
+    """char_language_model's training step calls the first assignment's rnn_forward: its zip
+    carries that assignment's source too (the reference those calls are graded against), says
+    which one it grades, and grades a submission with nothing else beside it."""
+    lm, student = "char_language_model", FIXTURES / "class_char_language_model" / "s08_not_clipped"
+    built = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--out", str(tmp_path / "lm.zip"),
+                            "--assignment", lm, "--test-visibility", "visible"], capture_output=True, text=True,
+                           cwd=ROOT, timeout=120)
+    assert built.returncode == 0, built.stderr
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "lm.zip") as archive:
+        names = set(archive.namelist())
+        archive.extractall(root / "source")
+    assert {f"source/{lm}/3_training.ipynb", f"source/{ASSIGNMENT}/2_rnn_forward.ipynb"} <= names
+    assert json.loads((root / "source" / "gradescope.json").read_text())["assignment"] == lm
+    (root / "submission").mkdir()
+    for path in sorted((student / lm).glob("*.ipynb")):
+        shutil.copy(path, root / "submission" / f"student_{path.name}")
+    (root / "submission_metadata.json").write_text(json.dumps({
+        "id": 2, "created_at": "2026-11-20T10:00:00.000000-08:00",
+        "assignment": {"due_date": "2026-12-20T23:00:00.000000-08:00", "title": "LM", "total_points": "15.0"},
+        "users": [{"email": "s@example.edu", "id": 8, "name": "S", "sid": "s08"}]}))
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH",)}
+    run = subprocess.run([sys.executable, "-m", "autograder.gradescope.run", "--root", str(root)],
+                         capture_output=True, text=True, env=env, cwd=root / "source", timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    found = json.loads((root / "results" / "results.json").read_text())
+    assert found["score"] == 13
+    step = next(t for t in found["tests"] if t["name"] == "rnn_train_step_values")
+    assert "Known mistake: the gradients not clipped" in step["output"]

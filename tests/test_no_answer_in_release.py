@@ -41,6 +41,15 @@ ALLOWED = {
         "student cannot guess it",
     "a_next = a0":
         "notebook 4's steps say where the sequence starts (also under MIN_CHARS)",
+    "a, y_pred, caches = rnn_forward(x, a0, parameters)":
+        "char_language_model's notebook 3 lists the calls a training step makes: how the functions of the parts "
+        "before are called is their API (their docstrings give it); what happens between the calls is the exercise",
+    "loss, dscores = temporal_softmax_loss(scores, y, mask)":
+        "the same list of calls (notebook 3's step 3)",
+    "clipped = clip_gradients(gradients, max_norm)":
+        "the same list of calls (notebook 3's step 6, which says what `gradients` must hold: that is the exercise)",
+    "adam = adam_state(parameters)":
+        "rnn_utils' helper, given, and its one use: notebook 3 says where the optimiser starts",
     "indices = np.array([rng.choice(n_y, p=probs[:, i]) for i in range(m)])":
         "char_language_model's notebook 2 gives the draw word for word: a seeded sample is the same only when "
         "the generator is called in the same order, so the order is the exercise's contract, not its answer",

@@ -113,7 +113,7 @@ def test_incomplete_or_failing_replies_fail(replies, message):
 
 def test_the_request_carries_no_expected_value_and_no_source():
     request = hidden.request(RNN, "rnn_backward_values")
-    assert set(request) == {"function", "cases", "oracles", "rtol", "atol"}
+    assert set(request) == {"function", "cases", "oracles", "shaped", "rtol", "atol"}
     # what the reference rnn_backward calls, and the forward pass its visible tests take the cache from
     assert {"rnn_cell_backward", "rnn_forward"} <= set(request["oracles"]) <= set(RNN.dependencies["rnn_backward"])
     for grade_id in [f"{f}_{kind}" for f in RNN.dependencies for kind in ("shapes", "values")]:
@@ -164,3 +164,41 @@ def test_the_namespace_is_as_it_was_after_a_probe():
     replies = probe.run(hidden.request(RNN, "rnn_backward_values"), namespace)
     assert hidden.verdict(RNN, "rnn_backward_values", replies) is None
     assert namespace == {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
+
+
+def test_an_earlier_assignments_function_answers_a_wrong_call_with_nan_of_the_right_shapes():
+    """rnn_train_step calls the first assignment's rnn_backward, whose code is not in the kernel.
+    A call a right answer makes gets its answer; a call of the same shapes on other values gets
+    that answer's structure with NaN for every number (the shapes test can pass, the values test
+    cannot: no wrong call is answered with a right value); other shapes are not answered."""
+    from autograder import reference
+    lm = reference.named("char_language_model")
+    request = hidden.request(lm, "rnn_train_step_values")
+    assert request["shaped"] == ["rnn_forward", "rnn_backward"]
+    table = request["oracles"]["rnn_backward"]
+    (da, caches), result, links = table[0]
+
+    def not_loaded(*args):
+        raise NameError("rnn_backward is not loaded")
+    oracle = probe.Oracle("rnn_backward", table, not_loaded, lm.checks.RTOL, lm.checks.ATOL, shaped=True)
+    assert all(np.array_equal(oracle(da, caches)[key], result[key]) for key in result)
+    blank = oracle(da + 1.0, caches)
+    assert set(blank) == set(result)
+    assert all(np.shape(blank[key]) == np.shape(result[key]) and np.all(np.isnan(blank[key])) for key in result)
+    with pytest.raises(NameError):
+        oracle(np.zeros((99, 1, 1)), caches)  # no right call of these shapes: the student's own (here, not loaded)
+    unshaped = probe.Oracle("rnn_backward", table, None, lm.checks.RTOL, lm.checks.ATOL)
+    with pytest.raises(probe.OracleMiss):
+        unshaped(da + 1.0, caches)  # a function of this assignment: no NaN stand-in
+
+
+def test_the_oracles_answer_the_calls_a_known_mistake_makes():
+    """So that an answer making the mistake gets the mistake's outputs in the kernel, and its name."""
+    from autograder import reference
+    lm = reference.named("char_language_model")
+    request = hidden.request(lm, "rnn_train_step_values")
+    loss_calls = request["oracles"]["temporal_softmax_loss"]
+    scores_given = [args[0] for args, _, _ in loss_calls]
+    # the mistake feeds the loss rnn_forward's probabilities: columns that sum to one
+    assert any(np.allclose(s.sum(axis=0), 1.0) for s in scores_given)
+    assert len(loss_calls) > len(lm.hidden_cases) + len(lm.checks.EXAMPLES)  # the right answer's, and more

@@ -123,3 +123,28 @@ def test_lstm_backward_counts_time_from_da():
     ex = rnn_utils.example_inputs(T_x=4)
     caches = ref.lstm_forward(ex["x"], ex["a0"], ex["lstm_parameters"])[3]
     assert ref.lstm_backward(ex["da"][:, :, :2], caches)["dx"].shape[2] == 2
+
+
+@pytest.mark.parametrize("example", ["the example", "an example with m = 1 and T_x = 1"])
+def test_the_training_step_moves_each_parameter_against_its_finite_difference_gradient(example):
+    """char_language_model's rnn_train_step, from Adam's first state and without clipping: the
+    first step of Adam moves every entry by learning_rate * g / (|g| + epsilon), g its gradient;
+    g here comes from centred finite differences of the step's loss, not from any backward pass."""
+    from autograder import reference
+    lm = reference.named("char_language_model")
+    ref, checks, rnn = lm.load(), lm.checks, reference.named("rnn_step_by_step").load()
+    ex = checks.example_inputs(**checks.EXAMPLES[example])
+    x, y, mask, a0, p = ex["x"], ex["y"], ex["mask"], ex["a0"], ex["parameters"]
+    learning_rate = 1e-3
+
+    def loss():
+        a, _, _ = rnn.rnn_forward(x, a0, p)
+        scores = np.einsum("ya,amt->ymt", p["Wya"], a) + p["by"][:, :, np.newaxis]
+        return ref.temporal_softmax_loss(scores, y, mask)[0]
+    loss_now, _, stepped, adam = ref.rnn_train_step(x, y, mask, a0, p, rnn_utils.adam_state(p), learning_rate, 1e9)
+    assert loss_now == pytest.approx(loss()) and adam["t"] == 1
+    for key, value in p.items():
+        g = rnn_utils.numerical_gradient(loss, value)
+        expected = value - learning_rate * g / (np.abs(g) + 1e-8)
+        sure = np.abs(g) > 1e-5  # where finite differences give the sign for certain
+        assert sure.any() and np.allclose(stepped[key][sure], expected[sure], rtol=1e-4, atol=1e-9), key

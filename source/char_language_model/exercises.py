@@ -11,10 +11,18 @@ import numpy as np
 Exercise, rnn_utils = globals()["Exercise"], globals()["rnn_utils"]  # given by rnn_utils
 
 GRADIENT_KEYS = ("dWax", "dWaa", "dWya", "dba", "dby")
+PARAMETER_KEYS = ("Wax", "Waa", "Wya", "ba", "by")
+# A returned dict is judged entry by entry, each named as code reads it.
+NEW_PARAMETERS = tuple(f'parameters["{key}"]' for key in PARAMETER_KEYS)
+ADAM_STATE = ('adam["t"]',) + tuple(f'adam["{moment}"]["{key}"]' for moment in "mv" for key in PARAMETER_KEYS)
+
+# The RNN the training exercises run: the student's own rnn_forward and rnn_backward (notebook 3
+# loads them from their folder of the first assignment), graded against the reference versions.
+FROM_EARLIER_ASSIGNMENTS = {"rnn_step_by_step": ("rnn_forward", "rnn_backward")}
 
 
 def example_inputs(seed=1, n_y=5, n_a=4, m=3, T_x=6, output_scale=1.0, padded=True, gradient_scale=3.0,
-                   max_norm=5.0, temperature=0.5):
+                   max_norm=5.0, temperature=0.5, learning_rate=0.1, n_steps=12, train_max_norm=1.0):
     """One reproducible example for the exercises of this assignment.
 
     A character-level model reads and predicts characters of a vocabulary of n_y (its input
@@ -31,6 +39,14 @@ def example_inputs(seed=1, n_y=5, n_a=4, m=3, T_x=6, output_scale=1.0, padded=Tr
         step_scores  (n_y, m)       float64, the scores of one step to sample from, times `output_scale`
         temperature  float, the sampling temperature
         sample_seed  int, the seed of the generator sample_characters draws with
+        x            (n_y, m, T_x)  float64, one-hot characters: a chunk of text the model reads
+        a0           (n_a, m)       float64, the hidden state the chunk starts from
+        parameters   {Wax (n_a, n_y), Waa (n_a, n_a), Wya (n_y, n_a), ba (n_a, 1), by (n_y, 1)} float64
+        adam         {"t": 3, "m": {Wax: ..., ...}, "v": {...}}, Adam's state after three steps
+        learning_rate, n_steps, seq_length (= T_x), train_max_norm  numbers of a training step or
+                     run (its gradients have norms of about 1 to 4: the default clips most of them)
+        data         (m, 3 T_x + 2) int64, m streams of text, each counting up through the
+                     vocabulary (modulo n_y) from a character of its own: easy to learn
     The visible tests use the defaults (seed 1), then the other EXAMPLES.
     """
     rng = np.random.default_rng(seed)
@@ -49,8 +65,19 @@ def example_inputs(seed=1, n_y=5, n_a=4, m=3, T_x=6, output_scale=1.0, padded=Tr
     sampling = np.random.default_rng((seed, 2))
     step_scores = output_scale * sampling.standard_normal((n_y, m))
     sample_seed = int(sampling.integers(0, 2 ** 31))
+    model = np.random.default_rng((seed, 3))
+    x = np.moveaxis(np.eye(n_y)[model.integers(0, n_y, size=(m, T_x))], -1, 0)
+    a0 = np.tanh(model.standard_normal((n_a, m)))
+    parameters = {key: 0.5 * model.standard_normal(shapes["d" + key])
+                  for key in PARAMETER_KEYS}
+    adam = {"t": 3, "m": {key: 0.1 * model.standard_normal(value.shape) for key, value in parameters.items()},
+            "v": {key: 0.01 * model.standard_normal(value.shape) ** 2 for key, value in parameters.items()}}
+    starts = np.random.default_rng((seed, 4)).integers(0, n_y, size=(m, 1))
+    data = ((starts + np.arange(3 * T_x + 2)) % n_y).astype(np.int64)
     return {"scores": scores, "y": y, "mask": mask, "gradients": gradients, "max_norm": float(max_norm),
-            "step_scores": step_scores, "temperature": float(temperature), "sample_seed": sample_seed}
+            "step_scores": step_scores, "temperature": float(temperature), "sample_seed": sample_seed,
+            "x": x, "a0": a0, "parameters": parameters, "adam": adam, "learning_rate": float(learning_rate),
+            "n_steps": int(n_steps), "seq_length": int(T_x), "data": data, "train_max_norm": float(train_max_norm)}
 
 
 # Every visible test runs the function on these examples (keyword arguments of
@@ -61,7 +88,7 @@ def example_inputs(seed=1, n_y=5, n_a=4, m=3, T_x=6, output_scale=1.0, padded=Tr
 EXAMPLES = {
     "the example": {},
     "an example with gradients below max_norm": dict(seed=2, n_y=4, n_a=3, m=5, T_x=3, gradient_scale=0.2,
-                                                     temperature=2.0),
+                                                     temperature=2.0, train_max_norm=50.0),
     "an example with m = 1 and T_x = 1": dict(seed=4, n_y=3, n_a=2, m=1, T_x=1, temperature=2.0),
     "an example with large scores": dict(seed=3, m=8, T_x=2, output_scale=1000.0),
 }
@@ -80,4 +107,19 @@ EXERCISES = {exercise.name: exercise for exercise in (
              lambda ex: (ex["step_scores"], ex["temperature"], ex["sample_seed"]),
              shown=(("indices", ()), ("probs", ())),
              returns=("indices", "probs")),
+    Exercise("rnn_train_step", "notebook 3",
+             ("x", "y", "mask", "a0", "parameters", "adam", "learning_rate", "max_norm"),
+             ("loss", "a_last") + NEW_PARAMETERS + ADAM_STATE,
+             lambda ex: (ex["x"], ex["y"], ex["mask"], ex["a0"], ex["parameters"], ex["adam"], ex["learning_rate"],
+                         ex["train_max_norm"]),
+             shown=(("loss", ()), ("a_last", (slice(None), 0)), ('parameters["by"]', (slice(None), 0))),
+             returns=("loss", "a_last", "parameters", "adam"),
+             calls=("rnn_forward", "rnn_backward", "temporal_softmax_loss", "clip_gradients")),
+    Exercise("train_char_model", "notebook 3",
+             ("data", "parameters", "n_steps", "seq_length", "learning_rate", "max_norm"),
+             ("losses",) + NEW_PARAMETERS,
+             lambda ex: (ex["data"], ex["parameters"], ex["n_steps"], ex["seq_length"], ex["learning_rate"],
+                         ex["train_max_norm"]),
+             shown=(("losses", ()), ('parameters["by"]', (slice(None), 0))),
+             returns=("losses", "parameters"), calls=("rnn_train_step",)),
 )}

@@ -22,7 +22,7 @@ rnn_utils, checks = globals()["rnn_utils"], globals()["checks"]  # given by auto
 HIDDEN_CASES = (
     dict(seed=7, n_y=6, n_a=3, m=1, T_x=1, temperature=2.0),
     dict(seed=11, n_y=2, n_a=5, m=4, T_x=7, temperature=0.7),
-    dict(seed=13, n_y=7, n_a=2, m=2, T_x=5, gradient_scale=0.2, temperature=1.5),
+    dict(seed=13, n_y=7, n_a=2, m=2, T_x=5, gradient_scale=0.2, temperature=1.5, train_max_norm=50.0),
     dict(seed=17, n_y=8, n_a=4, m=6, T_x=3, max_norm=1.0, temperature=0.25),
     dict(seed=19, n_y=9, n_a=3, m=7, T_x=2, output_scale=1000.0, temperature=0.5),
 )
@@ -33,12 +33,17 @@ def describe(case, function=None):
     """Words for a hidden case that say its kind, not its contents: only what the inputs of
     `function` (all of them when None) are made of."""
     case = {**checks.EXAMPLE_DEFAULTS, **case}  # the words follow example_inputs' defaults
-    loss, clip, sample = (function in (None, name) for name in
-                          ("temporal_softmax_loss", "clip_gradients", "sample_characters"))
+    loss, clip, sample, step, run = (function in (None, name) for name in (
+        "temporal_softmax_loss", "clip_gradients", "sample_characters", "rnn_train_step", "train_char_model"))
     words = []
-    if loss or sample:
+    if step:
+        words.append(f"n_a = {case['n_a']}")
+    if run:
+        words.append(f"{_count(case['m'], 'stream')}, chunks of {_count(case['T_x'], 'step')}, "
+                     f"{_count(case['n_steps'], 'training step')}")
+    if loss or sample or step:
         words.append(f"m = {case['m']}")
-    if loss:
+    if loss or step:
         words.append(f"T_x = {case['T_x']}")
         if case["padded"] and case["T_x"] > 1:
             words.append("padded steps")
@@ -52,6 +57,10 @@ def describe(case, function=None):
     if (loss or sample) and case["output_scale"] > 1:
         words.append("large scores")
     return "a hidden input with " + ", ".join(words)
+
+
+def _count(n, thing):
+    return f"{n} {thing}" + ("s" if n != 1 else "")
 
 
 # --- temporal_softmax_loss ---
@@ -126,6 +135,40 @@ def _fresh_generator(ns):
     return sample_characters
 
 
+# --- rnn_train_step ---
+
+def _loss_of_probabilities(ns):
+    """The loss taken of rnn_forward's y_pred, the softmax of the scores, as if they were scores
+    (and its gradient backpropagated as theirs): the softmax applied twice."""
+    loss = ns["temporal_softmax_loss"]
+    return _rebound(ns, "temporal_softmax_loss",
+                    lambda scores, y, mask: loss(rnn_utils.softmax(scores), y, mask))["rnn_train_step"]
+
+
+def _first_state_returned(ns):
+    """a_last taken at the chunk's first step, a[:, :, 0], not its last."""
+    right, forward = ns["rnn_train_step"], ns["rnn_forward"]
+
+    def rnn_train_step(x, y, mask, a0, parameters, adam, learning_rate, max_norm):
+        out = right(x, y, mask, a0, parameters, adam, learning_rate, max_norm)
+        return (out[0], forward(x, a0, parameters)[0][:, :, 0]) + tuple(out[2:])
+    return rnn_train_step
+
+
+# --- train_char_model ---
+
+def _each_step_from(change):
+    """train_char_model calling a correct rnn_train_step on change(a0, adam) in place of its
+    hidden state and optimiser state."""
+    def make(ns):
+        step = ns["rnn_train_step"]
+
+        def changed(x, y, mask, a0, parameters, adam, learning_rate, max_norm):
+            return step(x, y, mask, *change(a0, parameters, adam), learning_rate, max_norm)
+        return _rebound(ns, "rnn_train_step", changed)["train_char_model"]
+    return make
+
+
 MISTAKES = (
     # temporal_softmax_loss
     Mistake("loss_not_averaged", "temporal_softmax_loss", "the loss summed over the batch, not averaged",
@@ -182,24 +225,50 @@ MISTAKES = (
     Mistake("sampling_softmax_no_max", "sample_characters", "softmax without subtracting the max",
             "np.exp overflows on large scores: subtract each column's maximum first (or use rnn_utils.softmax).",
             lambda ns: _rebound(ns, "softmax", _naive_softmax)["sample_characters"], stability=True),
+    # rnn_train_step
+    Mistake("loss_of_probabilities", "rnn_train_step", "the loss taken of y_pred, the softmax applied twice",
+            "temporal_softmax_loss takes the scores Wya a<t> + by and applies the softmax itself: compute the "
+            "scores from a, not from rnn_forward's y_pred.",
+            _loss_of_probabilities),
+    Mistake("not_clipped", "rnn_train_step", "the gradients not clipped",
+            "Pass the five gradients of the parameters through clip_gradients(..., max_norm) before adam_update.",
+            lambda ns: _rebound(ns, "clip_gradients", lambda gradients, max_norm: dict(gradients))["rnn_train_step"]),
+    Mistake("first_state_returned", "rnn_train_step", "the hidden state of the chunk's first step returned",
+            "The next chunk goes on from the last step's hidden state: return a[:, :, -1].",
+            _first_state_returned),
+    # train_char_model
+    Mistake("hidden_state_reset", "train_char_model", "the hidden state reset to zeros at every chunk",
+            "Start each chunk from the hidden state the previous one ended with (rnn_train_step's a_last); only "
+            "the first chunk, and a new pass over the text, start from zeros.",
+            _each_step_from(lambda a0, parameters, adam: (np.zeros_like(a0), parameters, adam))),
+    Mistake("optimiser_restarted", "train_char_model", "Adam's state started afresh at every step",
+            'Make the state {"t": 0, "m": zeros, "v": zeros} once, before the loop, and pass on the one each '
+            "step returns.",
+            _each_step_from(lambda a0, parameters, adam: (a0, parameters, rnn_utils.adam_state(parameters)))),
 )
 
 
-NB1, NB2 = "1_loss_and_clipping", "2_sampling"
+NB1, NB2, NB3 = "1_loss_and_clipping", "2_sampling", "3_training"
 
 # The sample class (autograder/sample.py, `make demo`, tests/fixtures/class_char_language_model):
-# each student is the answered release with one edit; name -> (its exact score, out of 9, edit).
+# each student is the answered release with one edit; name -> (its exact score, out of 15, edit).
 SAMPLE_STUDENTS = {
-    "complete": (9, lambda nbs: None),
+    "complete": (15, lambda nbs: None),
     "blank": (0, lambda nbs: nbs.update(blank=True)),
-    "loss_not_averaged": (7, lambda nbs: (
+    "loss_not_averaged": (13, lambda nbs: (
         replace(nbs[NB1], "temporal_softmax_loss", "log_probs) / m", "log_probs)"),
         replace(nbs[NB1], "temporal_softmax_loss", "* mask / m", "* mask"))),
-    "no_minus_one_at_target": (7, lambda nbs: replace(nbs[NB1], "temporal_softmax_loss", "(np.exp(log_probs) - targets)",
+    "no_minus_one_at_target": (13, lambda nbs: replace(nbs[NB1], "temporal_softmax_loss", "(np.exp(log_probs) - targets)",
                                                       "np.exp(log_probs)")),
-    "clipped_by_value": (7, lambda nbs: replace(nbs[NB1], "clip_gradients", "value * scale for",
+    "clipped_by_value": (13, lambda nbs: replace(nbs[NB1], "clip_gradients", "value * scale for",
                                                 "np.clip(value, -max_norm, max_norm) for")),
-    "temperature_after_softmax": (7, lambda nbs: replace(nbs[NB2], "sample_characters", "softmax(step_scores / temperature)",
+    "temperature_after_softmax": (13, lambda nbs: replace(nbs[NB2], "sample_characters", "softmax(step_scores / temperature)",
                                                          "softmax(step_scores)")),
-    "missing_notebook": (6, lambda nbs: nbs.update({NB2: None})),
+    "missing_notebook": (12, lambda nbs: nbs.update({NB2: None})),
+    "not_clipped": (13, lambda nbs: replace(nbs[NB3], "rnn_train_step", "clipped = clip_gradients(gradients, max_norm)",
+                                            "clipped = gradients")),
+    "loss_of_probabilities": (13, lambda nbs: replace(nbs[NB3], "rnn_train_step", "temporal_softmax_loss(scores, y, mask)",
+                                                      "temporal_softmax_loss(y_pred, y, mask)")),
+    "hidden_state_reset": (13, lambda nbs: replace(nbs[NB3], "train_char_model", "mask, a, parameters",
+                                                   "mask, np.zeros((n_a, m)), parameters")),
 }

@@ -15,7 +15,7 @@ import pytest
 
 from tests.browser.jupyterlab import (CHROMIUM, CHROMIUM_FLAGS, PANEL, Notebook, copy_release, jupyterlab,
                                       unavailable)
-from autograder import reference
+from autograder import reference, sample
 from tests.helpers import RELEASE, RNN, ROOT, image_paths, notebooks, read
 
 REASON = unavailable()
@@ -45,6 +45,8 @@ def test_notebook_runs_to_the_first_unanswered_exercise(lab, assignment, name):
     release = ROOT / "release" / assignment
     folder = f"run_{assignment}_{name[0]}"
     copy_release(release, root / folder)
+    for earlier in {a.name for a in reference.named(assignment).earlier.values()} - {p.name for p in root.iterdir()}:
+        copy_release(ROOT / "release" / earlier, root / earlier)  # the folder beside, as the student has it
     notebook = Notebook(page, url, f"{folder}/{name}")
     notebook.run_all()
     errors = notebook.errors()
@@ -103,4 +105,41 @@ def test_a_student_of_the_second_assignment_reads_the_mistake_then_fixes_it(lab)
     notebook.save()
     notebook.restart_and_run_all()
     assert notebook.errors() == []
+    assert "Success" in notebook.validate()
+
+
+def test_a_student_trains_with_the_rnn_of_their_first_assignment(lab):
+    """char_language_model's notebook 3 loads the student's own rnn_forward and rnn_backward from
+    their folder of the first assignment, beside this one. A step that skips the clipping is named
+    on screen; the right answers pass, and nbgrader's Validate agrees."""
+    url, root, page = lab
+    lm = reference.named("char_language_model")
+    course = root / "course"
+    for a in (RNN, lm):  # the student's two folders, the first one answered, notebook 1 of the second
+        copy_release(ROOT / "release" / a.name, course / a.name)
+    answered = {**sample.student_notebooks(RNN, "complete"),
+                "1_loss_and_clipping": sample.student_notebooks(lm, "complete")["1_loss_and_clipping"]}
+    for name, data in answered.items():
+        folder = course / (lm.name if name == "1_loss_and_clipping" else RNN.name)
+        (folder / f"{name}.ipynb").write_bytes(data)
+    notebook = Notebook(page, url, f"course/{lm.name}/3_training.ipynb")
+    step = lm.sources(["rnn_train_step"])["rnn_train_step"]
+    unclipped = step.replace("clipped = clip_gradients(gradients, max_norm)", "clipped = gradients")
+    assert unclipped != step
+    notebook.replace_cell("raise NotImplementedError()", unclipped)
+    notebook.save()
+    notebook.restart_and_run_all()
+    printed = "\n".join(notebook.outputs())
+    assert "rnn_forward: from 2_rnn_forward.ipynb" in printed and "rnn_backward: from 3_rnn_backward.ipynb" in printed
+    mistake = page.locator(f"{PANEL} .jp-OutputArea-output", has_text="Known mistake: the gradients not clipped")
+    mistake.first.scroll_into_view_if_needed()
+    assert mistake.count() >= 1
+    notebook.screenshot(SCREENSHOTS / "char_language_model_training_mistake.png")
+    notebook.replace_cell("clipped = gradients", step)
+    notebook.replace_cell("raise NotImplementedError()", lm.sources(["train_char_model"])["train_char_model"])
+    notebook.save()
+    notebook.restart_and_run_all()
+    assert notebook.errors() == []
+    printed = "\n".join(notebook.outputs())
+    assert printed.count("All value tests passed.") == 2, printed
     assert "Success" in notebook.validate()
