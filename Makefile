@@ -38,10 +38,10 @@ answer-key: venv
 
 ## fixtures: rewrite tests/fixtures/ (each assignment's sample class and the hardening corpus, made from release/)
 fixtures: venv
-	rm -rf tests/fixtures/class tests/fixtures/class_char_language_model tests/fixtures/hostile
+	rm -rf tests/fixtures/class tests/fixtures/class_char_language_model tests/fixtures/hostile tests/fixtures/hostile_char_language_model
 	$(BIN)/python -m autograder sample-class tests/fixtures/class --assignment rnn_step_by_step
 	$(BIN)/python -m autograder sample-class tests/fixtures/class_char_language_model --assignment char_language_model
-	$(BIN)/python -m tests.hostile tests/fixtures/hostile
+	$(BIN)/python -m tests.hostile tests/fixtures/hostile tests/fixtures/hostile_char_language_model
 
 ## demo: the main job: build a sample class of every assignment from release/, grade it, print the tables
 demo: release sandbox

@@ -34,8 +34,7 @@ def seed_offset(function):
 def inputs(a, function, case, ref):
     """The arguments `function` is called with in `case`; caches come from the reference.
     Every function draws inputs of its own (the case's seed, moved by the function's name, so
-    that declaring another exercise changes no other's inputs): what an oracle table of one
-    function's test holds answers no other function's test."""
+    that declaring another exercise changes no other's inputs)."""
     feeder = a.checks.FEEDERS.get(function)
     seeded = dict(case, seed=case["seed"] + seed_offset(function))
     return tuple(a.checks.exercise_arguments(function, a.checks.example_inputs(**seeded),
@@ -124,7 +123,7 @@ def check(grade_id, namespace, source=None):
     from . import reference
     from .probe import run
     a = reference.of(source) if source is not None else assignment_of(grade_id)
-    message = verdict(a, grade_id, run(request(a, grade_id), namespace, until_cell_ends=True))
+    message = verdict(a, grade_id, run(request(a, grade_id), namespace, local_answer(a), until_cell_ends=True))
     if message:
         raise (NotImplementedError if message.endswith("not implemented yet.") else AssertionError)(message)
 
@@ -149,57 +148,20 @@ def assignment_of(grade_id):
     return found[0]
 
 
-def oracle_tables(a, function, cases):
-    """{dependency: [(arguments, result)]}: every call the reference `function` makes to the
-    functions it depends on, on `cases` (lists of arguments) and on the visible examples, and
-    the calls of the visible tests to the forward pass that makes a backward pass's cache; then
-    the calls that `function`'s known mistakes make to the functions it calls on `cases`, so
-    that an answer making one gets its outputs, and is told its name. A dependency never called
-    gets no table (the student's own definition answers, as it would anyway). What the visible
-    examples add is public: visible_expected.json holds it; a mistake's calls give only its
-    outputs, which are wrong."""
-    ref = a.load()
-    namespace = getattr(ref, function).__globals__  # the reference functions share one namespace
-    tables = {name: [] for name in a.dependencies[function]}
-    originals = {name: namespace[name] for name in tables}
-
-    def recorder(name, original):
-        def call(*args):
-            known = copy.deepcopy(args)
-            result = original(*args)
-            tables[name].append((known, copy.deepcopy(result), links(result, args)))
-            return result
-        return call
-    checks = a.checks
-    feeder = checks.FEEDERS.get(function)
-    try:
-        namespace.update({name: recorder(name, original) for name, original in originals.items()})
-        visible = [checks.exercise_arguments(function, checks.example_inputs(**example),
-                                             namespace[feeder] if feeder else None)
-                   for example in checks.EXAMPLES.values()]
-        for args in list(cases) + visible:
-            getattr(ref, function)(*copy.deepcopy(args))
-    finally:
-        namespace.update(originals)
-    _record_mistakes(a, function, cases, tables, recorder)
-    return {name: table for name, table in tables.items() if table}
+def reference_call(a, name, args):
+    """(result, links) of the reference `name` (of `a`, or of an earlier assignment it calls) on
+    `args`, which it may keep (a cell's cache holds them): links say where, for the oracle to put
+    the caller's own objects there."""
+    result = a.reference(name)(*args)
+    return result, links(result, args)
 
 
-def _record_mistakes(a, function, cases, tables, recorder):
-    """Add to `tables` the calls that `function`'s own known mistakes make to the functions it
-    calls directly, on `cases`: each mistake made afresh from reference functions whose callees
-    record (mistakes.py builds a mistake from the callees in the namespace it is given)."""
-    own = [mistake for mistake in a.mistakes if mistake.function == function]
-    exercise = a.exercises[function]
-    direct = [name for name in exercise.calls + ((exercise.forward,) if exercise.forward else ()) if name in tables]
-    if not own or not direct:
-        return
-    namespace = dict(a.namespace())
-    namespace.update({name: recorder(name, namespace[name]) for name in direct})
-    for mistake in own:
-        wrong = mistake.make(namespace)
-        for args in cases:
-            mistakes.behaviour(lambda: wrong(*copy.deepcopy(args)))
+def local_answer(a):
+    """An oracle's answers in this process (outside grading): the reference on a copy of the
+    arguments, so that it keeps nothing of the caller's but what links give back."""
+    def answer(name, args):
+        return reference_call(a, name, copy.deepcopy(args))
+    return answer
 
 
 def links(result, args, path=()):
@@ -216,15 +178,15 @@ def links(result, args, path=()):
 
 
 def request(a, grade_id):
-    """What the probe in the student's kernel needs: the cases' arguments, and an oracle table
-    for each function the graded one calls. No expected value of its own, no source code."""
+    """What the probe in the student's kernel needs: the cases' arguments, and the functions the
+    graded one depends on, with their parameters (the grader answers their calls). No expected
+    value, no answer of a dependency, no source code."""
     function, _ = split(a, grade_id)
     ref = a.load()
     cases = [inputs(a, function, case, ref) for case in a.hidden_cases]
-    oracles = oracle_tables(a, function, cases)
+    oracles = list(a.dependencies[function])
     return {"function": function, "cases": cases, "oracles": oracles,
-            "shaped": [name for name in oracles if name in a.earlier],  # no code of theirs in the kernel
-            "rtol": a.checks.RTOL, "atol": a.checks.ATOL}
+            "signatures": {name: list(a.parameters(name)) for name in oracles}}
 
 
 def verdict(a, grade_id, replies):

@@ -20,7 +20,7 @@ from nbgrader.preprocessors import (ClearHiddenTests, DeduplicateIds, Execute, N
                                     SaveAutoGrades)
 from traitlets import Bool, Integer, Unicode
 
-from . import hidden, probe, reference, sandbox
+from . import hidden, oracles, probe, reference, sandbox
 
 
 class _SchemaCheckedOnce:
@@ -143,8 +143,9 @@ class ProbedExecute(Execute):
     """nbgrader's Execute, with verdicts for the hidden tests decided outside the kernel.
 
     Before the kernel starts, the requests of the notebook's probed test cells (hidden
-    inputs and oracle tables; see autograder/probe.py) are written to the sandbox's
-    read-only request folder. The probe publishes its reply as a display message of its
+    inputs, and the functions each depends on; see autograder/probe.py) are written to the
+    sandbox's read-only request folder; while a probed cell runs, autograder/oracles.py
+    answers its dependencies' calls. The probe publishes its reply as a display message of its
     own type; it is taken out of the cell (never kept in the notebook) and judged here
     with the reference. A failed verdict is appended to the cell as an error output, which
     is how nbgrader's SaveAutoGrades sees a failed test. What a cell prints is kept up to
@@ -237,6 +238,7 @@ class ProbedExecute(Execute):
         probed = list(filter(None, map(probed_grade_id, nb.cells)))
         self._assignment = self._assignment_of(resources, probed[0]) if probed else None
         box.write_requests({grade_id: request_text(self._assignment, grade_id) for grade_id in probed})
+        self._oracles = oracles.server_for(box.requests)  # answers the probe's oracles while a test cell runs
         self._kernel_pid, self._kernel_process = None, (None, None)
         self._deaths = set()
         self._probing, self._reply, self._kept = None, None, 0
@@ -330,7 +332,8 @@ class ProbedExecute(Execute):
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         self._probing, self._reply, self._visible_from = grade_id, None, None
         try:
-            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            with self._oracles.scope(self._assignment, hidden.split(self._assignment, grade_id)[0]):
+                cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
             self._probing = None
         failure = self._verdict(grade_id)
@@ -425,7 +428,7 @@ def _cpu_seconds(pid):
 
 
 CPU_POLL_SECONDS = 0.25
-REQUEST_DEPTH = 32  # oracle tables of caches of tuples of dicts
+REQUEST_DEPTH = 32  # hidden inputs: caches of tuples of dicts
 CUT = "autograder_cut"  # what stands for a message part too large to parse
 INCOMPLETE = "HiddenTestsIncomplete"
 KERNEL_DIED = "the kernel died while running this cell (a crash, os._exit, exhausted memory or CPU time)."

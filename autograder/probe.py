@@ -3,24 +3,26 @@
 A graded test cell's hidden region calls `probe(grade_id, globals())`. While grading,
 the grader has written every request of the notebook, before its kernel started, into
 a read-only folder (named by $AUTOGRADER_REQUESTS): the graded function's name, the
-arguments of its hidden cases, and for each function it depends on an *oracle table*:
-the calls a correct implementation makes on those inputs, and what they return. No
-reference source ever enters a kernel.
+arguments of its hidden cases, and the functions it depends on. No reference source and
+no reference answer ever enters a kernel.
 
-The probe puts an oracle in place of each dependency (it answers from its table,
-matching arguments by value within tolerance; a call a correct solution does not make
-goes to the student's own definition, or fails), calls the student's function on each
-case, and puts the student's namespace back as it was when the test cell ends (its
-visible tests run on the same oracles, whose tables also hold the calls made on the
-visible examples, all public): what a probe installs never outlives its cell, whatever
-the cell order. It publishes what came back (and the arguments
-afterwards, to see mutation) as plain data on the kernel's output channel: float64
-arrays, numbers, strings, tuples, lists and dicts. The grader takes that message out
-of the notebook, computes the expected values itself, and decides. Nothing the kernel
-prints, patches or returns can make a wrong answer pass.
+The probe puts an oracle in place of each dependency, calls the student's function on
+each case, and puts the student's namespace back as it was when the test cell ends (its
+visible tests run on the same oracles): what a probe installs never outlives its cell,
+whatever the cell order. An oracle sends each call to the grader, through a socket in
+the request folder, and the grader answers it with its reference version of that
+dependency, while this test cell runs and for this cell's dependencies only
+(autograder/oracles.py): so each function is graded on correct dependencies however it
+calls them, and no table of answers sits in the kernel for student code to read. The
+probe publishes what came back (and the arguments afterwards, to see mutation) as plain
+data on the kernel's output channel: float64 arrays, numbers, strings, tuples, lists
+and dicts. The grader takes that message out of the notebook, computes the expected
+values itself, and decides. Nothing the kernel prints, patches or returns can make a
+wrong answer pass.
 
 Outside grading (nbval, an instructor running a source notebook) there is no request
-folder, and the same run is judged in this process (`autograder.hidden.check`).
+folder, and the same run is judged in this process (`autograder.hidden.check`), the
+oracles answered there.
 
 This module imports only the standard library and numpy: the grader ships it alone.
 """
@@ -85,6 +87,17 @@ def decode(spec, arrays, typed=False):
     return Unknown(str(spec.get("other", "something unreadable")))
 
 
+def count_values(value):
+    """How many numbers a decoded value holds (its arrays' entries, its numbers)."""
+    if isinstance(value, np.ndarray):
+        return value.size
+    if isinstance(value, (tuple, list)):
+        return sum(map(count_values, value))
+    if isinstance(value, dict):
+        return sum(map(count_values, value.values()))
+    return 1
+
+
 class Unknown:
     """What a probe could not turn into data (an object of the student's own type, say)."""
 
@@ -98,7 +111,7 @@ class Unknown:
 def dumps(value, max_depth=8):
     """`value` as one JSON text: its structure, each array's shape, and all the arrays' values
     one after another (float64, base64). No pickles, nothing to execute. A reply nests 8 deep at
-    most (a student's object may nest for ever); a request's oracle tables nest deeper."""
+    most (a student's object may nest for ever); a request's hidden inputs and a call's arguments nest deeper."""
     arrays = []
     structure = encode(value, arrays, max_depth=max_depth)
     values = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
@@ -130,87 +143,103 @@ def loads(text, max_chars=MAX_CHARS, max_nodes=MAX_NODES, typed=False):
         raise ValueError("the reply is not what the probe writes") from None
 
 
-# --- oracles: a dependency's answers on exactly the calls a correct solution makes ---
+# --- oracles: a dependency answered by the grader's reference, during its test cell ---
 
 class OracleMiss(Exception):
-    """A dependency was called in a way a correct solution does not call it."""
-
-
-_asarray = np.asarray  # bound once: a student who patches numpy's functions harms only their own grade
-
-
-def same_value(a, b, rtol, atol):
-    """Whether two arguments are equal: arrays within tolerance (with the array type's own
-    operators, which no code in the kernel can replace), containers item by item."""
-    if isinstance(b, np.ndarray):
-        try:
-            a = _asarray(a, dtype=np.float64)
-        except (TypeError, ValueError):
-            return False
-        return a.shape == b.shape and bool((abs(a - b) <= atol + rtol * abs(b)).all())
-    if isinstance(b, (tuple, list)):
-        return isinstance(a, (tuple, list)) and len(a) == len(b) and \
-            all(same_value(x, y, rtol, atol) for x, y in zip(a, b))
-    if isinstance(b, dict):
-        return isinstance(a, dict) and set(a) == set(b) and all(same_value(a[k], b[k], rtol, atol) for k in b)
-    return type(a) is type(b) and a == b
+    """The grader did not answer a call of a dependency (it raised on those arguments, or no
+    test cell that may call it is running)."""
 
 
 class Oracle:
-    """Stands for the dependency `name` while a graded function runs: answers the calls in
-    `table` ([(arguments, result)]); any other call goes to `own` (the student's definition
-    that the oracle replaced), or raises OracleMiss when there is none.
+    """Stands for the dependency `name` (whose parameters are `parameters`) while a graded
+    function runs: every call, keyword arguments bound as Python binds them, is answered by
+    `answer(name, arguments)` -> (result, links): the grader's reference version of `name` on
+    those arguments, with the caller's own objects put back where that function keeps them.
+    The kernel holds no answer it did not ask for."""
 
-    `shaped`: a function of an earlier assignment, whose code (the student's or the reference's)
-    is not in the kernel. A call a correct solution does not make, on arguments of the shapes
-    of one it makes, gets that call's result with every number made NaN: the graded function's
-    outputs keep their shapes (its shapes test can pass) and lose their values (its values test
-    cannot)."""
-
-    def __init__(self, name, table, own, rtol, atol, shaped=False):
-        self.name, self.table, self.own, self.rtol, self.atol = name, table, own, rtol, atol
-        self.shaped = shaped
+    def __init__(self, name, parameters, answer):
+        self.name, self.parameters, self._answer = name, tuple(parameters), answer
         self.__name__ = name
 
-    def __call__(self, *args):
-        for known, result, links in self.table:
-            if same_value(args, known, self.rtol, self.atol):
-                return relinked(copy.deepcopy(result), links, args)
-        if self.shaped:
-            for known, result, links in self.table:
-                if same_shape(args, known):
-                    return relinked(blanked(result), links, args)
-        if callable(self.own):
-            return self.own(*args)
-        raise OracleMiss(f"{self.name} is not defined: run its answer cell.")
+    def __call__(self, *args, **kwargs):
+        args = bound(self.name, self.parameters, args, kwargs)
+        result, links = self._answer(self.name, args)
+        return relinked(result, links, args)
 
 
-def same_shape(a, b):
-    """Whether `a` has the structure of `b`: arrays of the same shape, containers item by item,
-    numbers of the same type."""
-    if isinstance(b, np.ndarray):
-        try:
-            return _asarray(a, dtype=np.float64).shape == b.shape
-        except (TypeError, ValueError):
-            return False
-    if isinstance(b, (tuple, list)):
-        return isinstance(a, (tuple, list)) and len(a) == len(b) and all(map(same_shape, a, b))
-    if isinstance(b, dict):
-        return isinstance(a, dict) and set(a) == set(b) and all(same_shape(a[k], b[k]) for k in b)
-    return type(a) is type(b)
+def bound(name, parameters, args, kwargs):
+    """The positional arguments of a call name(*args, **kwargs) of a function whose parameters
+    are `parameters` (none with a default); TypeError as Python says it."""
+    if len(args) > len(parameters):
+        raise TypeError(f"{name}() takes {len(parameters)} positional arguments but {len(args)} were given")
+    twice = [key for key in kwargs if key in parameters[:len(args)]]
+    unknown = [key for key in kwargs if key not in parameters]
+    if twice or unknown:
+        raise TypeError(f"{name}() got multiple values for argument {twice[0]!r}" if twice else
+                        f"{name}() got an unexpected keyword argument {unknown[0]!r}")
+    missing = [key for key in parameters[len(args):] if key not in kwargs]
+    if missing:
+        raise TypeError(f"{name}() missing required argument {missing[0]!r}")
+    return tuple(args) + tuple(kwargs[key] for key in parameters[len(args):])
 
 
-def blanked(value):
-    """A copy of `value` with NaN for every float (arrays of floats included)."""
-    if isinstance(value, np.ndarray):
-        return np.full(value.shape, np.nan) if value.dtype.kind == "f" else value.copy()
-    if type(value) is float:
-        return math.nan
-    if isinstance(value, (tuple, list)):
-        return type(value)(blanked(v) for v in value)
-    if isinstance(value, dict):
-        return {k: blanked(v) for k, v in value.items()}
-    return value
+class GraderLine:
+    """The oracles' line to the grader: the Unix socket it listens on in the request folder
+    (autograder/oracles.py). One call at a time: the call's text, the answer's text, each after
+    its length (8 bytes, big-endian)."""
+
+    def __init__(self, folder, timeout=120.0):
+        self.folder, self.timeout, self.socket = folder, timeout, None
+
+    def __call__(self, name, args):
+        import socket
+        if self.socket is None:
+            self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.socket.settimeout(self.timeout)
+            folder = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)  # a short path whatever the folder's
+            try:
+                self.socket.connect(f"/proc/self/fd/{folder}/{SOCKET}")
+            finally:
+                os.close(folder)
+        send(self.socket, dumps({"name": name, "args": list(args)}, max_depth=CALL_DEPTH))
+        answer = loads(receive(self.socket, 2 ** 40).decode("ascii"), max_chars=2 ** 40, max_nodes=2 ** 40, typed=True)
+        if "error" in answer:
+            raise OracleMiss(str(answer["error"]))
+        return answer["result"], answer["links"]
+
+    def close(self):
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
+
+
+SOCKET = "oracle.sock"
+CALL_DEPTH = 32  # a call's arguments: caches of tuples of dicts
+
+
+def send(connection, text):
+    data = text.encode("ascii") if isinstance(text, str) else text
+    connection.sendall(len(data).to_bytes(8, "big") + data)
+
+
+def receive(connection, limit):
+    """One message of at most `limit` bytes (ValueError past it: not read; EOFError when the
+    other end has gone)."""
+    size = int.from_bytes(_exactly(connection, 8), "big")
+    if size > limit:
+        raise ValueError(f"a message of {size} bytes, more than {limit}")
+    return _exactly(connection, size)
+
+
+def _exactly(connection, size):
+    chunks, left = [], size
+    while left:
+        chunk = connection.recv(min(left, 2 ** 20))
+        if not chunk:
+            raise EOFError("the other end closed the line")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def relinked(result, links, args):
@@ -236,13 +265,12 @@ def _put(value, path, new):
 _MISSING = object()
 
 
-def run(request, namespace, until_cell_ends=False):
+def run(request, namespace, answer, until_cell_ends=False):
     """Call the student's function on every case of `request`, with oracles in place of its
-    dependencies. The namespace is put back as it was afterwards: at once, or (`until_cell_ends`,
-    in IPython) when the test cell ends, so that the cell's visible tests also run on correct
-    dependencies, as the hidden ones do. Returns the replies."""
-    function, rtol, atol = request["function"], request["rtol"], request["atol"]
-    oracles = request["oracles"]
+    dependencies (answered by `answer`). The namespace is put back as it was afterwards: at
+    once, or (`until_cell_ends`, in IPython) when the test cell ends, so that the cell's visible
+    tests also run on correct dependencies, as the hidden ones do. Returns the replies."""
+    function, oracles, signatures = request["function"], request["oracles"], request["signatures"]
     saved = {name: namespace.get(name, _MISSING) for name in oracles}
     student = namespace.get(function)
 
@@ -254,9 +282,8 @@ def run(request, namespace, until_cell_ends=False):
                 namespace[name] = value
     replies = []
     try:
-        for name, table in oracles.items():
-            own = saved[name] if saved[name] is not _MISSING else None
-            namespace[name] = Oracle(name, table, own, rtol, atol, shaped=name in request.get("shaped", ()))
+        for name in oracles:
+            namespace[name] = Oracle(name, signatures[name], answer)
         with np.errstate(all="ignore"):
             for args in request["cases"]:
                 args = list(copy.deepcopy(args))
@@ -342,6 +369,6 @@ def probe(grade_id, namespace):
             request = loads(file.read(), max_chars=2 ** 31, max_nodes=2 ** 31, typed=True)
     except (OSError, ValueError):
         return  # no reply: the grader says the hidden tests did not complete
-    reply = dumps(run(request, namespace, until_cell_ends=True))
+    reply = dumps(run(request, namespace, GraderLine(folder), until_cell_ends=True))
     from IPython.display import publish_display_data
     publish_display_data({REPLY_MIME: reply}, metadata={"grade_id": grade_id})

@@ -139,12 +139,11 @@ class Assignment:
     def earlier(self):
         """{function: the Assignment whose exercise it is}: the graded functions of earlier
         assignments that this one's exercises call (exercises.py's FROM_EARLIER_ASSIGNMENTS). A
-        student's notebook loads their own; they are graded against the reference versions: the
-        source folder of that name beside this one, else the course's (a grading course's copy of
-        one assignment has none beside it)."""
+        student's notebook loads their own; they are graded against the reference versions (in
+        earlier_folder)."""
         found = {}
         for name, functions in self.checks.declared.get("FROM_EARLIER_ASSIGNMENTS", {}).items():
-            other = named(name, self.source.parent if (self.source.parent / name).is_dir() else SOURCES)
+            other = of(earlier_folder(self.source, name))
             unknown = sorted(set(functions) - set(other.exercises))
             if unknown:
                 raise LookupError(f"{self.source / DECLARATIONS} takes {', '.join(unknown)} from {name}, "
@@ -173,8 +172,21 @@ class Assignment:
 
     @cached_property
     def _loaded(self):
-        namespace = self.namespace()
+        namespace = self._namespace = self.namespace()
         return SimpleNamespace(**{name: namespace[name] for name in self.functions})
+
+    def reference(self, name):
+        """The reference function `name`: an exercise of this assignment, or of an earlier one
+        that its exercises call."""
+        if name not in self.exercises and name not in self.earlier:
+            raise KeyError(f"{name} is no exercise of {self.name} and none it calls")
+        self.load()
+        return self._namespace[name]
+
+    def parameters(self, name):
+        """The parameters of the graded function `name` (this assignment's, or an earlier one's)."""
+        owner = self.earlier[name] if name in self.earlier else self
+        return owner.exercises[name].arguments
 
     def namespace(self):
         """A fresh namespace of the reference functions, which call each other through it, with
@@ -222,6 +234,20 @@ class Assignment:
     def write_visible_expected(self, path=None):
         """Write visible_expected.json (stable text: sorted keys; NaN where a mistake gives it)."""
         Path(path or self.source / self.utils.EXPECTED_FILE).write_text(_dumps(self.visible_expected()) + "\n")
+
+
+EARLIER = "earlier"  # a grading course's copies of the assignments its assignment takes functions from
+
+
+def earlier_folder(source, name):
+    """The source folder of the assignment `name` that the assignment in `source` takes functions
+    from: beside it (a course's source/), else in the grading course's copies (OUT/course/source/<a>
+    has OUT/course/earlier/<name>), else the course's own source/<name>."""
+    source = Path(source)
+    for folder in (source.parent / name, source.parent.parent / EARLIER / name, SOURCES / name):
+        if folder.is_dir():
+            return folder
+    return source.parent / name  # missing: exercises.py's absence says so
 
 
 def _given(function):

@@ -259,7 +259,8 @@ class Sandbox:
     def write_requests(self, requests):
         """The notebook's hidden-test requests {grade_id: text}, before its kernel starts."""
         for old in self.requests.iterdir():
-            old.unlink()
+            if not old.is_socket():  # the oracles' line (autograder/oracles.py) stays
+                old.unlink()
         for grade_id, data in requests.items():
             (self.requests / grade_id).write_text(data)
 

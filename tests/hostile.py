@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import sample
+from autograder import reference, sample
 from autograder.sample import replace
 from tests.helpers import RNN
 
@@ -250,6 +250,95 @@ STUDENTS = {
 }
 
 
+# --- the second assignment: its training step runs the first one's RNN, answered by the grader ---
+# Each kernel asks the grader for the calls of the dependencies of the function whose test cell
+# runs (autograder/oracles.py); these students try to get more out of that line than a right
+# answer would. Scores out of 15 (as root and as a user alike).
+
+LM = reference.named("char_language_model")
+NB3_LM = LM.grading.NB3
+STEP_TESTS, TRAIN_TESTS = ["rnn_train_step_shapes", "rnn_train_step_values"], \
+    ["train_char_model_shapes", "train_char_model_values"]
+STEP = "def rnn_train_step(x, y, mask, a0, parameters, adam, learning_rate, max_norm):\n"
+TRAIN = "def train_char_model(data, parameters, n_steps, seq_length, learning_rate, max_norm):\n"
+# The reference step after its forward pass, written out: what a cheat keeps of a right answer.
+STEP_AFTER_FORWARD = '''    scores = np.einsum("ya,amt->ymt", parameters["Wya"], a) + parameters["by"][:, :, np.newaxis]
+    loss, dscores = temporal_softmax_loss(scores, y, mask)
+'''
+STEP_END = '''    gradients = {key: through_time[key] for key in ("dWax", "dWaa", "dba")}
+    gradients["dWya"] = np.einsum("ymt,amt->ya", dscores, a)
+    gradients["dby"] = np.sum(dscores, axis=(1, 2))[:, np.newaxis]
+    new_parameters, new_adam = adam_update(parameters, clip_gradients(gradients, max_norm), adam, learning_rate)
+    return loss, a[:, :, -1], new_parameters, new_adam
+'''
+
+
+def answer(nb, function, source):
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == function).source = source
+
+
+def move_to_end(nb, grade_ids):
+    moved = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in grade_ids]
+    nb.cells = [c for c in nb.cells if c not in moved] + moved
+
+
+LM_STUDENTS = {
+    # name: (exact score, the tests that fail, words in their messages, edit)
+    "control": (15, [], "", lambda nbs: None),
+    # The tables of answers the kernel once held: the loss and the clipped gradients looked up, not computed.
+    "reads_oracle_tables": (12, STEP_TESTS, "rnn_train_step", lambda nbs: answer(nbs[NB3_LM], "rnn_train_step", STEP + '''
+    a, y_pred, caches = rnn_forward(x, a0, parameters)
+    loss = next(r for args, r, _ in temporal_softmax_loss.table if args[0].shape == x.shape)[0]
+    clipped = next(r for args, r, _ in clip_gradients.table if args[0]["dWax"].shape == parameters["Wax"].shape)
+    new_parameters, new_adam = adam_update(parameters, clipped, adam, learning_rate)
+    return loss, a[:, :, -1], new_parameters, new_adam
+''')),
+    # A training run read from the step's table instead of run.
+    "reads_a_training_runs_answers": (12, TRAIN_TESTS, "train_char_model", lambda nbs: answer(
+        nbs[NB3_LM], "train_char_model", TRAIN + '''
+    rows = [r for args, r, _ in rnn_train_step.table if args[0].shape[2] == seq_length][:n_steps]
+    return np.array([float(r[0]) for r in rows]), rows[-1][2]
+''')),
+    # A call no right answer makes (rnn_backward on zeros, not on the scores' gradient), in the hope of
+    # an answer to swap in: the grader answers that call, rightly, and the values are wrong.
+    "calls_with_garbage_for_a_right_answer": (13, ["rnn_train_step_values"], "rnn_train_step", lambda nbs: answer(
+        nbs[NB3_LM], "rnn_train_step", STEP + "    a, y_pred, caches = rnn_forward(x, a0, parameters)\n"
+        + STEP_AFTER_FORWARD + "    through_time = rnn_backward(np.zeros_like(a), caches)\n"
+        + "    if np.isnan(through_time[\"dWax\"]).any():\n        through_time = rnn_backward.table[0][1]\n" + STEP_END)),
+    # The step's oracle, kept from the training run's test cell (moved before the step's own tests),
+    # answers the step's own tests: the grader answers only the running cell's dependencies.
+    "stashes_an_oracle_for_a_later_cell": (12, STEP_TESTS, "rnn_train_step", lambda nbs: (
+        answer(nbs[NB3_LM], "rnn_train_step", STEP + "    return STASHED[0](x, y, mask, a0, parameters, adam, "
+               "learning_rate, max_norm)\n\n\nSTASHED = []\n"),
+        answer(nbs[NB3_LM], "train_char_model", TRAIN + "    STASHED.append(rnn_train_step)\n"
+               + LM.sources(["train_char_model"])["train_char_model"].split("max_norm):\n", 1)[1]),
+        move_to_end(nbs[NB3_LM], set(STEP_TESTS)))),
+    # The grader's line called directly, for the function under test itself.
+    "asks_the_grader_for_its_own_answer": (12, STEP_TESTS, "rnn_train_step", lambda nbs: answer(
+        nbs[NB3_LM], "rnn_train_step", STEP + '''    import os
+    from autograder.probe import GraderLine
+    line = GraderLine(os.environ["AUTOGRADER_REQUESTS"])
+    return line("rnn_train_step", (x, y, mask, a0, parameters, adam, learning_rate, max_norm))[0]
+''')),
+}
+
+
+def lm_expected():
+    return {f"l{i:02d}_{name}": spec[0] for i, (name, spec) in enumerate(LM_STUDENTS.items(), 1)}
+
+
+def write_lm(out):
+    out = Path(out)
+    for i, (name, spec) in enumerate(LM_STUDENTS.items(), 1):
+        nodes = {n: nbformat.reads(data.decode(), as_version=4)
+                 for n, data in sample.student_notebooks(LM, "complete").items()}
+        spec[3](nodes)
+        folder = out / f"l{i:02d}_{name}" / LM.name
+        folder.mkdir(parents=True)
+        for notebook, node in nodes.items():
+            (folder / f"{notebook}.ipynb").write_bytes(nbformat.writes(node).encode() + b"\n")
+
+
 def expected(as_root):
     return {f"h{i:02d}_{name}": spec[0 if as_root else 1] for i, (name, spec) in enumerate(STUDENTS.items(), 1)}
 
@@ -269,3 +358,4 @@ def write(out):
 
 if __name__ == "__main__":
     write(sys.argv[1])
+    write_lm(sys.argv[2])

@@ -228,3 +228,26 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
     _, err = grader.communicate(timeout=60)
     assert grader.returncode == 130 and time.monotonic() - start < 30, err
     assert "Ctrl-C again to stop now" in err
+
+
+# --- the second assignment: what a kernel can get out of the grader's line -----------------------
+
+LM_FIXTURES = ROOT / "tests" / "fixtures" / "hostile_char_language_model"
+LM_SPECS = {f"l{i:02d}_{name}": spec for i, (name, spec) in enumerate(hostile.LM_STUDENTS.items(), 1)}
+
+
+@pytest.fixture(scope="module")
+def graded_lm(tmp_path_factory):
+    return graded_class(tmp_path_factory, LM_FIXTURES, "hostile_lm")
+
+
+def test_the_second_assignments_corpus_gets_its_exact_scores(graded_lm):
+    """A kernel asks the grader for its dependencies' answers: reading tables it no longer has, a
+    call in the hope of a swap, an oracle kept for a later cell, or the grader asked for the
+    function under test itself gain nothing, and cost the control nothing."""
+    out, _ = graded_lm
+    assert {student: results(out, student)["score"] for student in LM_SPECS} == hostile.lm_expected()
+    for student, (_, failing, words, _) in LM_SPECS.items():
+        failed = [t for t in results(out, student)["tests"] if t.get("status") == "failed"]
+        assert [t["name"] for t in failed] == failing, student
+        assert all(words in t["output"] for t in failed), (student, failed)

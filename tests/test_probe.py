@@ -1,6 +1,7 @@
 """The probe's reply is plain data, and verdicts on it cannot be faked from the kernel."""
 
 import base64
+import json
 
 import numpy as np
 import pytest
@@ -62,7 +63,7 @@ def test_many_arrays_round_trip_in_order():
 
 def replies_from(function_name, student, grade_id):
     """What the probe would publish for `student`, computed here without a kernel."""
-    return probe.run(hidden.request(RNN, grade_id), {function_name: student})
+    return probe.run(hidden.request(RNN, grade_id), {function_name: student}, hidden.local_answer(RNN))
 
 
 def roundtrip(tmp_path, replies):
@@ -111,15 +112,22 @@ def test_incomplete_or_failing_replies_fail(replies, message):
     assert message in hidden.verdict(RNN, "rnn_forward_values", replies)
 
 
-def test_the_request_carries_no_expected_value_and_no_source():
+def test_the_request_carries_no_expected_value_no_answer_and_no_source():
+    """The cases' arguments and the dependencies' names: no answer of any function, which student
+    code in the kernel could read (the grader answers the dependencies' calls, one by one)."""
     request = hidden.request(RNN, "rnn_backward_values")
-    assert set(request) == {"function", "cases", "oracles", "shaped", "rtol", "atol"}
+    assert set(request) == {"function", "cases", "oracles", "signatures"}
     # what the reference rnn_backward calls, and the forward pass its visible tests take the cache from
-    assert {"rnn_cell_backward", "rnn_forward"} <= set(request["oracles"]) <= set(RNN.dependencies["rnn_backward"])
+    assert set(request["oracles"]) == set(RNN.dependencies["rnn_backward"]) >= {"rnn_cell_backward", "rnn_forward"}
+    assert request["signatures"]["rnn_cell_backward"] == ["da_next", "cache"]
     for grade_id in [f"{f}_{kind}" for f in RNN.dependencies for kind in ("shapes", "values")]:
         text = probe.dumps(hidden.request(RNN, grade_id), max_depth=32)
         assert "Unknown" not in repr(probe.loads(text)), grade_id
         assert "def " not in text and "SOLUTION" not in text and "return" not in text, grade_id
+        cases = hidden.request(RNN, grade_id)["cases"]
+        arrays = []
+        probe.encode(cases, arrays, max_depth=32)
+        assert json.loads(text)["shapes"] == [list(a.shape) for a in arrays], grade_id  # the cases' arrays, no more
 
 
 def test_no_two_functions_share_a_hidden_input():
@@ -133,26 +141,28 @@ def test_no_two_functions_share_a_hidden_input():
             seen[key] = function
 
 
-def test_an_oracle_answers_exactly_the_calls_of_a_right_answer_and_no_other():
-    request = hidden.request(RNN, "rnn_forward_values")
-    (args, result, _), = request["oracles"]["rnn_cell_forward"][:1]
-    oracle = probe.Oracle("rnn_cell_forward", request["oracles"]["rnn_cell_forward"], None, RNN.checks.RTOL, RNN.checks.ATOL)
-    assert all(np.array_equal(a, b) for a, b in zip(oracle(*args)[:2], result[:2]))
-    assert all(np.array_equal(a, b) for a, b in zip(oracle(args[0].astype(np.float32), *args[1:])[:2], result[:2]))
-    with pytest.raises(probe.OracleMiss):
-        oracle(args[0] + 1, *args[1:])
-    own = probe.Oracle("rnn_cell_forward", [], lambda *a: "the student's own", RNN.checks.RTOL, RNN.checks.ATOL)
-    assert own(*args) == "the student's own"
+def test_an_oracle_answers_any_call_with_the_reference_and_binds_keywords_as_python_does():
+    ref = RNN.load()
+    oracle = probe.Oracle("rnn_cell_forward", RNN.parameters("rnn_cell_forward"), hidden.local_answer(RNN))
+    ex = RNN.checks.example_inputs(seed=42, m=2)
+    xt, a_prev, parameters = ex["x"][:, :, 0], ex["a0"], ex["parameters"]
+    expected = ref.rnn_cell_forward(xt, a_prev, parameters)
+    for got in (oracle(xt, a_prev, parameters), oracle(xt, a_prev=a_prev, parameters=parameters),
+                oracle(parameters=parameters, xt=xt.astype(np.float32), a_prev=a_prev)):
+        assert all(np.allclose(a, b) for a, b in zip(got[:2], expected[:2]))
+    for call, says in ((lambda: oracle(xt, a_prev), "missing required argument 'parameters'"),
+                       (lambda: oracle(xt, a_prev, parameters, xt=xt), "multiple values for argument 'xt'"),
+                       (lambda: oracle(xt, a_prev, parameters, p=1), "unexpected keyword argument 'p'")):
+        with pytest.raises(TypeError, match=says):
+            call()
 
 
 def test_an_oracle_keeps_the_callers_own_arguments_in_the_cache_as_a_cell_does():
     """A cell's cache holds its arguments themselves: an answer that writes into an array after
     passing it (a view it keeps) must see that write in the cache, with an oracle as with a cell."""
-    request = hidden.request(RNN, "lstm_forward_values")
-    (args, result, links), = request["oracles"]["lstm_cell_forward"][:1]
-    assert sorted(i for _, i in links) == [0, 1, 2, 3]
-    oracle = probe.Oracle("lstm_cell_forward", request["oracles"]["lstm_cell_forward"], None, RNN.checks.RTOL, RNN.checks.ATOL)
-    mine = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+    oracle = probe.Oracle("lstm_cell_forward", RNN.parameters("lstm_cell_forward"), hidden.local_answer(RNN))
+    ex = RNN.checks.example_inputs(seed=43)
+    mine = [ex["x"][:, :, 0].copy(), ex["a0"].copy(), np.zeros_like(ex["a0"]), ex["lstm_parameters"]]
     cache = oracle(*mine)[-1]
     assert cache[2] is mine[1] and cache[3] is mine[2] and cache[8] is mine[0] and cache[9] is mine[3]
 
@@ -161,44 +171,65 @@ def test_the_namespace_is_as_it_was_after_a_probe():
     ref = RNN.load()
     own = object()
     namespace = {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
-    replies = probe.run(hidden.request(RNN, "rnn_backward_values"), namespace)
+    replies = probe.run(hidden.request(RNN, "rnn_backward_values"), namespace, hidden.local_answer(RNN))
     assert hidden.verdict(RNN, "rnn_backward_values", replies) is None
     assert namespace == {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
 
 
-def test_an_earlier_assignments_function_answers_a_wrong_call_with_nan_of_the_right_shapes():
-    """rnn_train_step calls the first assignment's rnn_backward, whose code is not in the kernel.
-    A call a right answer makes gets its answer; a call of the same shapes on other values gets
-    that answer's structure with NaN for every number (the shapes test can pass, the values test
-    cannot: no wrong call is answered with a right value); other shapes are not answered."""
+# --- the grader's end of the line (autograder/oracles.py) -------------------------------------
+
+@pytest.fixture
+def server(tmp_path):
+    from autograder import oracles
+    return oracles.OracleServer(tmp_path)
+
+
+def test_the_grader_answers_a_dependency_only_while_its_test_cell_runs(server, tmp_path):
+    """Through the socket, as a kernel calls: the dependencies of the function whose test cell
+    runs are answered; outside a test cell, the function itself, or another's dependency are not
+    (a stashed oracle gains nothing in a later cell, nor in a cell moved earlier)."""
     from autograder import reference
     lm = reference.named("char_language_model")
-    request = hidden.request(lm, "rnn_train_step_values")
-    assert request["shaped"] == ["rnn_forward", "rnn_backward"]
-    table = request["oracles"]["rnn_backward"]
-    (da, caches), result, links = table[0]
+    line = probe.GraderLine(str(tmp_path))
+    ex = lm.checks.example_inputs()
+    x, a0, parameters = ex["x"], ex["a0"], ex["parameters"]
+    with pytest.raises(probe.OracleMiss, match="no test cell"):
+        line("rnn_forward", (x, a0, parameters))
+    with server.scope(lm, "rnn_train_step"):
+        result, links = line("rnn_forward", (x, a0, parameters))
+        expected = lm.reference("rnn_forward")(x, a0, parameters)
+        assert np.allclose(result[0], expected[0]) and np.allclose(result[1], expected[1])
+        for name in ("rnn_train_step", "train_char_model", "sample_characters"):
+            with pytest.raises(probe.OracleMiss, match="is not a function this test cell's function calls"):
+                line(name, (x,))
+        with pytest.raises(probe.OracleMiss, match=r"^rnn_forward raised ValueError on these arguments$"):
+            line("rnn_forward", (x[:2], a0, parameters))  # the reference's error: its name, never its text
+    with server.scope(lm, "train_char_model"):
+        assert np.allclose(line("rnn_train_step", lm.checks.exercise_arguments("rnn_train_step", ex))[0][0],
+                           lm.reference("rnn_train_step")(*lm.checks.exercise_arguments("rnn_train_step", ex))[0])
+    line.close()
 
-    def not_loaded(*args):
-        raise NameError("rnn_backward is not loaded")
-    oracle = probe.Oracle("rnn_backward", table, not_loaded, lm.checks.RTOL, lm.checks.ATOL, shaped=True)
-    assert all(np.array_equal(oracle(da, caches)[key], result[key]) for key in result)
-    blank = oracle(da + 1.0, caches)
-    assert set(blank) == set(result)
-    assert all(np.shape(blank[key]) == np.shape(result[key]) and np.all(np.isnan(blank[key])) for key in result)
-    with pytest.raises(NameError):
-        oracle(np.zeros((99, 1, 1)), caches)  # no right call of these shapes: the student's own (here, not loaded)
-    unshaped = probe.Oracle("rnn_backward", table, None, lm.checks.RTOL, lm.checks.ATOL)
-    with pytest.raises(probe.OracleMiss):
-        unshaped(da + 1.0, caches)  # a function of this assignment: no NaN stand-in
 
-
-def test_the_oracles_answer_the_calls_a_known_mistake_makes():
-    """So that an answer making the mistake gets the mistake's outputs in the kernel, and its name."""
-    from autograder import reference
+def test_the_grader_reads_a_hostile_line_within_limits(server, tmp_path):
+    import socket
+    from autograder import oracles, reference
     lm = reference.named("char_language_model")
-    request = hidden.request(lm, "rnn_train_step_values")
-    loss_calls = request["oracles"]["temporal_softmax_loss"]
-    scores_given = [args[0] for args, _, _ in loss_calls]
-    # the mistake feeds the loss rnn_forward's probabilities: columns that sum to one
-    assert any(np.allclose(s.sum(axis=0), 1.0) for s in scores_given)
-    assert len(loss_calls) > len(lm.hidden_cases) + len(lm.checks.EXAMPLES)  # the right answer's, and more
+
+    def raw(data):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(server.path))
+            s.sendall(data)
+            try:
+                return probe.loads(probe.receive(s, 2 ** 30).decode())
+            except EOFError:
+                return "closed"
+    with server.scope(lm, "rnn_train_step"):
+        assert raw((10 ** 12).to_bytes(8, "big")) == "closed"  # a length past the limit: not read
+        assert raw(len(b"{x").to_bytes(8, "big") + b"{x")["error"] == "the call is not what the probe sends"
+        parts = {f"d{i}": np.zeros(oracles.MAX_VALUES // 4) for i in range(5)}  # each under the probe's array limit
+        big = probe.dumps({"name": "clip_gradients", "args": [parts, 1.0]})
+        assert "more than" in raw(len(big).to_bytes(8, "big") + big.encode())["error"]
+        server._spent = oracles.BUDGET_SECONDS + 1
+        call = probe.dumps({"name": "clip_gradients", "args": [{"dWax": np.ones((2, 2))}, 1.0]})
+        assert "used up" in raw(len(call).to_bytes(8, "big") + call.encode())["error"]

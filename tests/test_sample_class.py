@@ -15,6 +15,8 @@ def test_hostile_corpus_is_fresh(tmp_path):
     from tests import hostile
     hostile.write(tmp_path)
     assert_same_tree(ROOT / "tests" / "fixtures" / "hostile", tmp_path, "make fixtures")
+    hostile.write_lm(tmp_path / "lm")
+    assert_same_tree(ROOT / "tests" / "fixtures" / "hostile_char_language_model", tmp_path / "lm", "make fixtures")
 
 
 def test_complete_student_holds_the_solutions_and_blank_the_stubs(tmp_path):

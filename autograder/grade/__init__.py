@@ -116,14 +116,26 @@ def check_database(db_url):
 
 def copy_source(out, source):
     """OUT/course/source/<assignment>, fresh from `source` (the assignment's source folder, whose
-    name is the assignment's); returns OUT/course."""
+    name is the assignment's), and OUT/course/earlier/<name> for each assignment it takes functions
+    from; returns OUT/course."""
     source = Path(source)
     if not any(source.glob("*.ipynb")):
         raise SetupError(f"no source notebooks in {source}: pass an assignment's source folder "
                          f"(source/<assignment> of the course).")
     course = out / "course"
-    shutil.rmtree(course / "source", ignore_errors=True)
-    shutil.copytree(source, course / "source" / source.name, ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
+    compiled = shutil.ignore_patterns("*.py[co]", "__pycache__")
+    for folder in (course / "source", course / reference.EARLIER):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(source, course / "source" / source.name, ignore=compiled)
+    # The assignments whose functions it takes, as the instructor's course has them (graded against them).
+    try:
+        earlier = reference.of(source).checks.declared.get("FROM_EARLIER_ASSIGNMENTS", {})
+    except Exception:  # a broken exercises.py: check_assignment says so, in one sentence
+        earlier = {}
+    for name in earlier:
+        folder = reference.earlier_folder(source.resolve(), name)
+        if folder.is_dir():
+            shutil.copytree(folder, course / reference.EARLIER / name, ignore=compiled)
     return course
 
 

@@ -130,6 +130,12 @@ def main(args):
     if not any(source.glob("*.ipynb")):
         print(f"error: no source notebooks in {args.source}: pass the assignment's source folder.", file=sys.stderr)
         return 2
+    from ..grade import SetupError, check_assignment
+    try:
+        check_assignment(source)
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         names = build(args.out, source, args.test_visibility, args.late_policy, args.timeout)
     except OSError as error:
