@@ -26,8 +26,8 @@ def test_the_course_has_both_assignments():
     assert reference.named(LM).functions == ("temporal_softmax_loss", "clip_gradients", "sample_characters",
                                              "rnn_train_step", "train_char_model")
     # Its training step runs the first assignment's RNN: graded against that assignment's reference.
-    assert {name: a.name for name, a in reference.named(LM).earlier.items()} == \
-        {"rnn_forward": "rnn_step_by_step", "rnn_backward": "rnn_step_by_step"}
+    assert {name: a.name for name, a in reference.named(LM).earlier.items()} == dict.fromkeys(
+        ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward"), "rnn_step_by_step")
 
 
 # --- the grader holds no list of the exercises -------------------------------------------------
@@ -393,3 +393,23 @@ def test_a_hidden_check_in_a_students_folder_judges_against_the_course(tmp_path,
     student = wrong.tanh_twice(wrong.fresh_reference())
     with pytest.raises(AssertionError, match="Known mistake: tanh applied twice"):
         hidden.check("rnn_cell_backward_values", {"rnn_cell_backward": student})
+
+
+def test_the_earlier_assignment_is_the_instructors_own_not_the_repositorys(tmp_path):
+    """Graded from a course folder of the instructor's (--source), the functions of an earlier
+    assignment are that course's: here it is called rnn_basics, which the repository has not. The
+    grading course keeps a copy of it (OUT/course/earlier/), which the grading fingerprints."""
+    course = tmp_path / "mycourse" / "source"
+    shutil.copytree(ROOT / "source" / "rnn_step_by_step", course / "rnn_basics")
+    shutil.copytree(ROOT / "source" / LM, course / LM)
+    declarations = course / LM / "exercises.py"
+    declarations.write_text(declarations.read_text().replace('{"rnn_step_by_step": (', '{"rnn_basics": ('))
+    submissions = tmp_path / "submissions"
+    shutil.copytree(LM_FIXTURES / "s01_complete", submissions / "s01_complete")
+    out = tmp_path / "out"
+    run = grade(submissions, out, "--source", str(course / LM), "--workers", "1")
+    assert run.returncode == 0, run.stderr
+    assert results(out, "s01_complete")["score"] == 15
+    assert (out / "course" / "earlier" / "rnn_basics" / "2_rnn_forward.ipynb").is_file()
+    assert {a.source for a in reference.of(out / "course" / "source" / LM).earlier.values()} == \
+        {(out / "course" / "earlier" / "rnn_basics").resolve()}

@@ -156,3 +156,15 @@ def test_the_zip_of_an_assignment_that_runs_an_earlier_ones_functions_grades_alo
     assert found["score"] == 13
     step = next(t for t in found["tests"] if t["name"] == "rnn_train_step_values")
     assert "Known mistake: the gradients not clipped" in step["output"]
+
+
+def test_a_zip_of_an_assignment_that_cannot_be_graded_is_refused_in_one_sentence(tmp_path):
+    """Its exercises take functions from an assignment the course has not: exit 2, no zip."""
+    source = tmp_path / "source" / "char_language_model"
+    shutil.copytree(ROOT / "source" / "char_language_model", source)
+    declarations = source / "exercises.py"
+    declarations.write_text(declarations.read_text().replace('{"rnn_step_by_step": (', '{"rnn_basics": ('))
+    run = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--out", str(tmp_path / "lm.zip"),
+                          "--source", str(source)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 2 and "the assignment char_language_model cannot be graded" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "lm.zip").exists()

@@ -16,9 +16,10 @@ PARAMETER_KEYS = ("Wax", "Waa", "Wya", "ba", "by")
 NEW_PARAMETERS = tuple(f'parameters["{key}"]' for key in PARAMETER_KEYS)
 ADAM_STATE = ('adam["t"]',) + tuple(f'adam["{moment}"]["{key}"]' for moment in "mv" for key in PARAMETER_KEYS)
 
-# The RNN the training exercises run: the student's own rnn_forward and rnn_backward (notebook 3
-# loads them from their folder of the first assignment), graded against the reference versions.
-FROM_EARLIER_ASSIGNMENTS = {"rnn_step_by_step": ("rnn_forward", "rnn_backward")}
+# The RNN the training exercises run: the student's own (notebook 3 loads them from their folder of
+# the first assignment), graded against the reference versions.
+FROM_EARLIER_ASSIGNMENTS = {"rnn_step_by_step": ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward",
+                                                 "rnn_backward")}
 
 
 def example_inputs(seed=1, n_y=5, n_a=4, m=3, T_x=6, output_scale=1.0, padded=True, gradient_scale=3.0,
@@ -114,7 +115,8 @@ EXERCISES = {exercise.name: exercise for exercise in (
                          ex["train_max_norm"]),
              shown=(("loss", ()), ("a_last", (slice(None), 0)), ('parameters["by"]', (slice(None), 0))),
              returns=("loss", "a_last", "parameters", "adam"),
-             calls=("rnn_forward", "rnn_backward", "temporal_softmax_loss", "clip_gradients")),
+             calls=("rnn_forward", "rnn_backward", "rnn_cell_forward", "rnn_cell_backward", "temporal_softmax_loss",
+                    "clip_gradients")),
     Exercise("train_char_model", "notebook 3",
              ("data", "parameters", "n_steps", "seq_length", "learning_rate", "max_norm"),
              ("losses",) + NEW_PARAMETERS,

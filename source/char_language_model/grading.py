@@ -250,6 +250,17 @@ MISTAKES = (
 
 NB1, NB2, NB3 = "1_loss_and_clipping", "2_sampling", "3_training"
 
+CELL_BY_CELL = """cache_list, a_t, steps = [], a0, []
+    for t in range(x.shape[2]):
+        a_t, _, cache = rnn_cell_forward(x[:, :, t], a_t, parameters)
+        steps.append(a_t)
+        cache_list.append(cache)
+    a, caches = np.stack(steps, axis=2), (cache_list, x)"""
+THROUGH_TIME = 'through_time = rnn_backward(np.einsum("ya,ymt->amt", parameters["Wya"], dscores), caches)'
+IN_HALVES = """da = np.einsum("ya,ymt->amt", parameters["Wya"], dscores)
+    halves = [rnn_backward(0.5 * da, caches) for _ in range(2)]
+    through_time = {key: halves[0][key] + halves[1][key] for key in halves[0]}"""
+
 # The sample class (autograder/sample.py, `make demo`, tests/fixtures/class_char_language_model):
 # each student is the answered release with one edit; name -> (its exact score, out of 15, edit).
 SAMPLE_STUDENTS = {
@@ -271,4 +282,14 @@ SAMPLE_STUDENTS = {
                                                       "temporal_softmax_loss(y_pred, y, mask)")),
     "hidden_state_reset": (13, lambda nbs: replace(nbs[NB3], "train_char_model", "mask, a, parameters",
                                                    "mask, np.zeros((n_a, m)), parameters")),
+    # Right, and written unlike the reference: the grader answers the calls of the first assignment's
+    # functions whatever their form (keywords, a cell at a time, twice on halves).
+    "written_differently": (15, lambda nbs: (
+        replace(nbs[NB3], "rnn_train_step", "a, y_pred, caches = rnn_forward(x, a0, parameters)", CELL_BY_CELL),
+        replace(nbs[NB3], "rnn_train_step", THROUGH_TIME, IN_HALVES),
+        replace(nbs[NB3], "rnn_train_step", "clip_gradients(gradients, max_norm)",
+                "clip_gradients(gradients, max_norm=max_norm)"),
+        replace(nbs[NB3], "train_char_model", "rnn_train_step(x, chunk[:, 1:], mask, a, parameters, adam, learning_rate, "
+                "max_norm)", "rnn_train_step(x=x, y=chunk[:, 1:], mask=mask, a0=a, parameters=parameters, adam=adam,\n"
+                "            learning_rate=learning_rate, max_norm=max_norm)"))),
 }
