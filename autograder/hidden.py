@@ -157,10 +157,16 @@ def reference_call(a, name, args):
 
 
 def local_answer(a):
-    """An oracle's answers in this process (outside grading): the reference on a copy of the
-    arguments, so that it keeps nothing of the caller's but what links give back."""
+    """An oracle's answers in this process (outside grading), as the grader's (autograder/oracles.py):
+    the reference on a copy of the arguments, so that it keeps nothing of the caller's but what
+    links give back; its error as OracleMiss, with the error's name alone."""
+    from .probe import OracleMiss
+
     def answer(name, args):
-        return reference_call(a, name, copy.deepcopy(args))
+        try:
+            return reference_call(a, name, copy.deepcopy(args))
+        except Exception as error:
+            raise OracleMiss(f"{name} raised {type(error).__name__} on these arguments") from None
     return answer
 
 

@@ -1,6 +1,7 @@
 """nbgrader preprocessors we configure in place of nbgrader's own, one fix each."""
 
 import asyncio
+import collections
 import functools
 import html
 import json
@@ -238,7 +239,9 @@ class ProbedExecute(Execute):
         probed = list(filter(None, map(probed_grade_id, nb.cells)))
         self._assignment = self._assignment_of(resources, probed[0]) if probed else None
         box.write_requests({grade_id: request_text(self._assignment, grade_id) for grade_id in probed})
-        self._oracles = oracles.server_for(box.requests)  # answers the probe's oracles while a test cell runs
+        self._oracles = oracles.server_for(box.requests, box.uid)  # answers the probe's oracles in test cells
+        # Test cells still to run, by function: their answers are not given to a cell moved before them.
+        self._pending = collections.Counter(hidden.split(self._assignment, grade_id)[0] for grade_id in probed)
         self._kernel_pid, self._kernel_process = None, (None, None)
         self._deaths = set()
         self._probing, self._reply, self._kept = None, None, 0
@@ -331,11 +334,14 @@ class ProbedExecute(Execute):
         if grade_id is None:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         self._probing, self._reply, self._visible_from = grade_id, None, None
+        function = hidden.split(self._assignment, grade_id)[0]
+        pending = {name for name, left in self._pending.items() if left}
         try:
-            with self._oracles.scope(self._assignment, hidden.split(self._assignment, grade_id)[0]):
+            with self._oracles.scope(self._assignment, function, pending):
                 cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
             self._probing = None
+            self._pending[function] -= 1
         failure = self._verdict(grade_id)
         visible_from = self._visible_from
         if failure:

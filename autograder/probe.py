@@ -192,20 +192,32 @@ class GraderLine:
         self.folder, self.timeout, self.socket = folder, timeout, None
 
     def __call__(self, name, args):
-        import socket
-        if self.socket is None:
-            self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.socket.settimeout(self.timeout)
-            folder = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)  # a short path whatever the folder's
-            try:
-                self.socket.connect(f"/proc/self/fd/{folder}/{SOCKET}")
-            finally:
-                os.close(folder)
-        send(self.socket, dumps({"name": name, "args": list(args)}, max_depth=CALL_DEPTH))
-        answer = loads(receive(self.socket, 2 ** 40).decode("ascii"), max_chars=2 ** 40, max_nodes=2 ** 40, typed=True)
+        try:
+            if self.socket is None:
+                self.socket = self._connect()
+            send(self.socket, dumps({"name": name, "args": list(args)}, max_depth=CALL_DEPTH))
+            answer = loads(receive(self.socket, 2 ** 40).decode("ascii"), max_chars=2 ** 40, max_nodes=2 ** 40,
+                           typed=True)
+        except Exception:
+            self.close()  # a line that failed once may hold a late answer: the next call opens a new one
+            raise
         if "error" in answer:
             raise OracleMiss(str(answer["error"]))
         return answer["result"], answer["links"]
+
+    def _connect(self):
+        import socket
+        line = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        line.settimeout(self.timeout)
+        folder = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)  # a short path whatever the folder's
+        try:
+            line.connect(f"/proc/self/fd/{folder}/{SOCKET}")
+        except OSError:
+            line.close()
+            raise
+        finally:
+            os.close(folder)
+        return line
 
     def close(self):
         if self.socket is not None:

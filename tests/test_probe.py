@@ -187,7 +187,8 @@ def server(tmp_path):
 def test_the_grader_answers_a_dependency_only_while_its_test_cell_runs(server, tmp_path):
     """Through the socket, as a kernel calls: the dependencies of the function whose test cell
     runs are answered; outside a test cell, the function itself, or another's dependency are not
-    (a stashed oracle gains nothing in a later cell, nor in a cell moved earlier)."""
+    (a stashed oracle gains nothing in a later cell); nor is a dependency whose own test cells are
+    still to come (a cell moved before them would ask for their answers on their hidden inputs)."""
     from autograder import reference
     lm = reference.named("char_language_model")
     line = probe.GraderLine(str(tmp_path))
@@ -200,14 +201,19 @@ def test_the_grader_answers_a_dependency_only_while_its_test_cell_runs(server, t
         expected = lm.reference("rnn_forward")(x, a0, parameters)
         assert np.allclose(result[0], expected[0]) and np.allclose(result[1], expected[1])
         for name in ("rnn_train_step", "train_char_model", "sample_characters"):
-            with pytest.raises(probe.OracleMiss, match="is not a function this test cell's function calls"):
+            with pytest.raises(probe.OracleMiss, match="may not be called in this test cell"):
                 line(name, (x,))
         with pytest.raises(probe.OracleMiss, match=r"^rnn_forward raised ValueError on these arguments$"):
             line("rnn_forward", (x[:2], a0, parameters))  # the reference's error: its name, never its text
+    with pytest.raises((OSError, EOFError)):
+        line("rnn_forward", (x, a0, parameters))  # the cell ended: its line was closed
+    step_args = lm.checks.exercise_arguments("rnn_train_step", ex)
+    with server.scope(lm, "train_char_model", pending={"rnn_train_step"}):
+        with pytest.raises(probe.OracleMiss, match="may not be called in this test cell"):
+            probe.GraderLine(str(tmp_path))("rnn_train_step", step_args)  # each cell's probe opens its line
     with server.scope(lm, "train_char_model"):
-        assert np.allclose(line("rnn_train_step", lm.checks.exercise_arguments("rnn_train_step", ex))[0][0],
-                           lm.reference("rnn_train_step")(*lm.checks.exercise_arguments("rnn_train_step", ex))[0])
-    line.close()
+        result, _ = probe.GraderLine(str(tmp_path))("rnn_train_step", step_args)
+        assert np.allclose(result[0], lm.reference("rnn_train_step")(*step_args)[0])
 
 
 def test_the_grader_reads_a_hostile_line_within_limits(server, tmp_path):
@@ -224,12 +230,18 @@ def test_the_grader_reads_a_hostile_line_within_limits(server, tmp_path):
                 return probe.loads(probe.receive(s, 2 ** 30).decode())
             except EOFError:
                 return "closed"
+
+    def call(name, args):
+        text = probe.dumps({"name": name, "args": args})
+        return raw(len(text).to_bytes(8, "big") + text.encode())
+    assert server._peer_uid  # the sandbox's user alone may connect (SO_PEERCRED)
     with server.scope(lm, "rnn_train_step"):
         assert raw((10 ** 12).to_bytes(8, "big")) == "closed"  # a length past the limit: not read
         assert raw(len(b"{x").to_bytes(8, "big") + b"{x")["error"] == "the call is not what the probe sends"
-        parts = {f"d{i}": np.zeros(oracles.MAX_VALUES // 4) for i in range(5)}  # each under the probe's array limit
-        big = probe.dumps({"name": "clip_gradients", "args": [parts, 1.0]})
-        assert "more than" in raw(len(big).to_bytes(8, "big") + big.encode())["error"]
-        server._spent = oracles.BUDGET_SECONDS + 1
-        call = probe.dumps({"name": "clip_gradients", "args": [{"dWax": np.ones((2, 2))}, 1.0]})
-        assert "used up" in raw(len(call).to_bytes(8, "big") + call.encode())["error"]
+        # A call as long as the cell's inputs allow costs what theirs cost: a longer one is refused,
+        # even with no number in it (a forward pass over a million empty steps).
+        ex = lm.checks.example_inputs()
+        for x in (np.zeros((0, 1, 10 ** 6)), np.zeros((5, 3, 1000))):
+            assert "larger than this test's inputs" in call("rnn_forward", [x, ex["a0"], ex["parameters"]])["error"]
+        server._scope.spent = oracles.BUDGET_SECONDS + 1
+        assert "used up" in call("clip_gradients", [{"dWax": np.ones((2, 2))}, 1.0])["error"]
