@@ -241,3 +241,23 @@ def _scores_through_nbgraders_objects(db_url, student):
                     pending=grade.auto_score is None and grade.manual_score is None,
                     by_hand=grade.manual_score is not None, comment=comments.get(grade.name, ""))
     return found
+
+
+def test_a_student_another_run_records_while_the_reports_are_written_is_left_for_its_run(tmp_path, monkeypatch):
+    """Two runs on one gradebook: a student the other run recorded between the reports' queries
+    (here, just after the lateness was read) made the reports fail on a KeyError, and the run exit 1
+    (CI saw it once). The reports now take the class first; that student is the other run's."""
+    from autograder import grade as grading
+    from autograder.grade import gradebook
+    course, db_url = _registered(tmp_path)
+    gradebook.record_all(db_url, [(_result(course, "s1"), None, None)])
+    read = gradebook.class_lateness
+
+    def meanwhile(*args):
+        found = read(*args)
+        if not any(student == "s2" for student in gradebook.students(db_url, ASSIGNMENT)):
+            gradebook.record_all(db_url, [(_result(course, "s2"), None, None)])  # the other run, meanwhile
+        return found
+    monkeypatch.setattr(gradebook, "class_lateness", meanwhile)
+    rows = grading.write_reports(tmp_path, course, db_url, log=lambda *a: None)
+    assert [row["student_id"] for row in rows] == ["s1"]

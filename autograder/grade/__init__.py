@@ -127,6 +127,7 @@ def copy_source(out, source):
     for folder in (course / "source", course / reference.EARLIER):
         shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(source, course / "source" / source.name, ignore=compiled)
+    reference_only = shutil.ignore_patterns("*.py[co]", "__pycache__", reference.GRADING)  # its notebooks, not its mistakes
     # The assignments whose functions it takes, as the instructor's course has them (graded against them).
     try:
         earlier = reference.of(source).checks.declared.get("FROM_EARLIER_ASSIGNMENTS", {})
@@ -135,7 +136,7 @@ def copy_source(out, source):
     for name in earlier:
         folder = reference.earlier_folder(source.resolve(), name)
         if folder.is_dir():
-            shutil.copytree(folder, course / reference.EARLIER / name, ignore=compiled)
+            shutil.copytree(folder, course / reference.EARLIER / name, ignore=reference_only)
     return course
 
 
@@ -603,6 +604,9 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
     notebooks = sorted(p.stem for p in (course / "source" / assignment).glob("*.ipynb"))
     rows, all_results = [], []
     policy = late.config(late_policy(course))
+    # The class first: another run on the gradebook may record a student while these queries run,
+    # and each later query sees every student this one saw.
+    students = gradebook.students(db_url, assignment)
     # Penalties follow the scores of the moment (a hand grade changes what "zero" takes): those
     # of every student late, or with a penalty to undo, are assigned again first.
     lateness = gradebook.class_lateness(db_url, assignment)
@@ -613,7 +617,7 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
         lateness = gradebook.class_lateness(db_url, assignment)  # the penalties just assigned
     # The whole class's scores in two queries: one student at a time took 40 ms each.
     scores = gradebook.class_scores(db_url, assignment)
-    for student in gradebook.students(db_url, assignment):
+    for student in students:
         result = _stored_state(out, student).get("result") or {
             "student_id": student, "notebooks": {}, "notes": ["graded outside this OUT: no messages kept"]}
         student_results, row = report.student_report(result, scores.get(student, {}), cells,
