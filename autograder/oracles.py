@@ -208,22 +208,7 @@ def _receive(connection, limit):
     first = connection.recv(1)
     if not first:
         raise EOFError("the other end closed the line")
-    deadline = time.monotonic() + MESSAGE_SECONDS
-
-    def exactly(size):
-        chunks, left = [], size
-        while left:
-            connection.settimeout(max(deadline - time.monotonic(), 0.001))
-            chunk = connection.recv(min(left, 2 ** 20))
-            if not chunk:
-                raise EOFError("the other end closed the line")
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    size = int.from_bytes(first + exactly(7), "big")
-    if size > limit:
-        raise ValueError(f"a message of {size} bytes, more than {limit}")
-    data = exactly(size)
+    data = probe.receive(connection, limit, deadline=time.monotonic() + MESSAGE_SECONDS, first=first)
     connection.settimeout(MESSAGE_SECONDS)  # the answer goes out within this too
     return data
 

@@ -32,6 +32,7 @@ import copy
 import json
 import math
 import os
+import time
 import traceback
 
 import numpy as np
@@ -234,18 +235,21 @@ def send(connection, text):
     connection.sendall(len(data).to_bytes(8, "big") + data)
 
 
-def receive(connection, limit):
+def receive(connection, limit, deadline=None, first=b""):
     """One message of at most `limit` bytes (ValueError past it: not read; EOFError when the
-    other end has gone)."""
-    size = int.from_bytes(_exactly(connection, 8), "big")
+    other end has gone), whole by `deadline` (time.monotonic()) when one is given; `first`: its
+    first bytes, already read."""
+    size = int.from_bytes(first + _exactly(connection, 8 - len(first), deadline), "big")
     if size > limit:
         raise ValueError(f"a message of {size} bytes, more than {limit}")
-    return _exactly(connection, size)
+    return _exactly(connection, size, deadline)
 
 
-def _exactly(connection, size):
+def _exactly(connection, size, deadline=None):
     chunks, left = [], size
     while left:
+        if deadline is not None:
+            connection.settimeout(max(deadline - time.monotonic(), 0.001))
         chunk = connection.recv(min(left, 2 ** 20))
         if not chunk:
             raise EOFError("the other end closed the line")
