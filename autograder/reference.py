@@ -143,13 +143,20 @@ class Assignment:
         earlier_folder)."""
         found = {}
         for name, functions in self.checks.declared.get("FROM_EARLIER_ASSIGNMENTS", {}).items():
-            other = of(earlier_folder(self.source, name))
+            other = of(self.earlier_folders[name])
             unknown = sorted(set(functions) - set(other.exercises))
             if unknown:
                 raise LookupError(f"{self.source / DECLARATIONS} takes {', '.join(unknown)} from {name}, "
                                   "whose exercises.py does not declare them.")
             found.update(dict.fromkeys(functions, other))
         return found
+
+    @cached_property
+    def earlier_folders(self):
+        """{name: source folder} of each earlier assignment FROM_EARLIER_ASSIGNMENTS names (earlier_folder),
+        whether or not it declares what this one takes from it (`earlier` checks that)."""
+        return {name: earlier_folder(self.source, name)
+                for name in self.checks.declared.get("FROM_EARLIER_ASSIGNMENTS", {})}
 
     @cached_property
     def dependencies(self):
@@ -171,16 +178,18 @@ class Assignment:
         return self._loaded
 
     @cached_property
+    def _namespace(self):
+        return self.namespace()
+
+    @cached_property
     def _loaded(self):
-        namespace = self._namespace = self.namespace()
-        return SimpleNamespace(**{name: namespace[name] for name in self.functions})
+        return SimpleNamespace(**{name: self._namespace[name] for name in self.functions})
 
     def reference(self, name):
         """The reference function `name`: an exercise of this assignment, or of an earlier one
         that its exercises call."""
         if name not in self.exercises and name not in self.earlier:
             raise KeyError(f"{name} is no exercise of {self.name} and none it calls")
-        self.load()
         return self._namespace[name]
 
     def parameters(self, name):

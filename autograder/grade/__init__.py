@@ -123,20 +123,20 @@ def copy_source(out, source):
         raise SetupError(f"no source notebooks in {source}: pass an assignment's source folder "
                          f"(source/<assignment> of the course).")
     course = out / "course"
-    compiled = shutil.ignore_patterns("*.py[co]", "__pycache__")
+    compiled = ("*.py[co]", "__pycache__")
     for folder in (course / "source", course / reference.EARLIER):
         shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(source, course / "source" / source.name, ignore=compiled)
-    reference_only = shutil.ignore_patterns("*.py[co]", "__pycache__", reference.GRADING)  # its notebooks, not its mistakes
-    # The assignments whose functions it takes, as the instructor's course has them (graded against them).
+    shutil.copytree(source, course / "source" / source.name, ignore=shutil.ignore_patterns(*compiled))
+    # The assignments whose functions it takes, as the instructor's course has them (graded against
+    # them): their notebooks, not their mistakes.
     try:
-        earlier = reference.of(source).checks.declared.get("FROM_EARLIER_ASSIGNMENTS", {})
+        earlier = reference.of(source).earlier_folders
     except Exception:  # a broken exercises.py: check_assignment says so, in one sentence
         earlier = {}
-    for name in earlier:
-        folder = reference.earlier_folder(source.resolve(), name)
+    for name, folder in earlier.items():
         if folder.is_dir():
-            shutil.copytree(folder, course / reference.EARLIER / name, ignore=reference_only)
+            shutil.copytree(folder, course / reference.EARLIER / name,
+                            ignore=shutil.ignore_patterns(*compiled, reference.GRADING))
     return course
 
 
@@ -181,7 +181,7 @@ def fingerprint(course, timeout):
     files = sorted((course / "source").rglob("*")) + sorted((ROOT / "autograder").rglob("*.py")) + \
         sorted((ROOT / "autograder" / "templates").rglob("*"))  # the feedback page's template
     graded = reference.of(course / "source" / assignment_in(course / "source"))
-    for other in sorted({a.source for a in graded.earlier.values()}):  # the reference its exercises call
+    for other in sorted(graded.earlier_folders.values()):  # the reference its exercises call
         files += sorted(other.rglob("*"))
     for path in files + [ROOT / "rnn_utils.py", ROOT / "rnn_checks.py", ROOT / "rnn_relations.py"]:
         if path.is_file():

@@ -93,7 +93,7 @@ def build(out, source, test_visibility=TEST_VISIBILITY, late_policy="none", time
     for name in ("rnn_utils.py", "rnn_checks.py", "rnn_relations.py"):
         files[name] = (ROOT / name).read_bytes()
     # The assignment, and the earlier ones whose functions its exercises call (their reference).
-    for folder in [source] + sorted({a.source for a in reference.of(source).earlier.values()}):
+    for folder in [source] + sorted(reference.of(source).earlier_folders.values()):
         files.update(_folder_files(folder))
     for path in sorted((ROOT / "images").glob("*.png")):
         files[f"images/{path.name}"] = path.read_bytes()
