@@ -6,6 +6,7 @@ import functools
 import html
 import json
 import os
+import queue
 import re
 import signal
 import time
@@ -261,6 +262,7 @@ class ProbedExecute(Execute):
             client = make_client(**kwargs)
             unpack = client.session.unpack
             client.session.unpack = lambda data: unpack(data) if len(data) <= limit else {CUT: len(data)}
+            client.wait_for_ready = functools.partial(wait_for_ready, client)
             return client
         self.km.client = limited_client
         return await super().async_start_new_kernel_client()
@@ -418,6 +420,31 @@ class StudentRows:
 
 
 @functools.lru_cache(maxsize=None)
+async def wait_for_ready(client, timeout=None):
+    """jupyter_client's wait_for_ready without its idle waits: the kernel is ready when it has
+    answered kernel_info on the shell channel and IOPub is connected (a message of that request
+    arrives there). jupyter_client waits 0.2 s for an IOPub message, and a subscription not yet
+    made loses the first request's: it then asks again, 0.4 s in all. Asking again every 10 ms
+    takes as long as the connection does."""
+    deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    while time.monotonic() < deadline:
+        client.kernel_info()
+        try:
+            reply = await ensure_async(client.shell_channel.get_msg(timeout=min(1.0, deadline - time.monotonic())))
+        except queue.Empty:
+            reply = None
+        if reply and reply.get("msg_type") == "kernel_info_reply":
+            try:
+                await ensure_async(client.iopub_channel.get_msg(timeout=0.01))
+            except queue.Empty:
+                continue
+            client._handle_kernel_info_reply(reply)
+            return
+        if not await ensure_async(client.is_alive()):
+            raise RuntimeError("Kernel died before replying to kernel_info")
+    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+
 def request_text(assignment, grade_id):
     """The request of `grade_id` of `assignment` as the probe reads it. The same for every notebook
     of every student (it depends on the reference alone): made once per process, not once per notebook."""

@@ -44,7 +44,8 @@ from pathlib import Path
 FIRST_UID = 61000
 UID_LOCKS = Path("/run/autograder-sandbox-uids")
 BWRAP = "bwrap"
-INSIDE = "/run/autograder"  # in the sandbox: the submission (read-only), the probe, the requests
+INSIDE = "/run/autograder"
+WARM_PROVISIONER = "autograder-warm"  # warm.WarmProvisioner, by its entry point (pyproject.toml)  # in the sandbox: the submission (read-only), the probe, the requests
 
 
 @dataclass
@@ -178,6 +179,9 @@ class Sandbox:
         multiprocessing.util.Finalize(self, shutil.rmtree, (str(self.runtime), True), exitpriority=1)
         self.uid, self.cgroup = None, None
         self.namespaces = not unsafe
+        # Warm kernels (warm.py) unless AUTOGRADER_KERNELS=cold: forked from a process that has
+        # imported what kernels need, each in a sandbox of its own as a cold one is.
+        self.warm = self.namespaces and os.environ.get("AUTOGRADER_KERNELS", "warm") != "cold"
         if self.namespaces:
             problem = namespaces_problem()
             if problem:
@@ -202,11 +206,21 @@ class Sandbox:
         self.kernelspec_dir = self.root / "jupyter"
         spec = self.kernelspec_dir / "kernels" / "python3"
         spec.mkdir(parents=True, exist_ok=True)
+        self._fork_server = None
         (spec / "kernel.json").write_text(json.dumps({
             # Run as a script (stdlib only): the launcher needs nothing of the grader's.
             "argv": [sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(self.policy_file), "--",
-                     sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (sandboxed)", "language": "python"}))
+                     sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", *KERNEL_OPTIONS],
+            "display_name": "Python 3 (sandboxed)", "language": "python",
+            "metadata": {"kernel_provisioner": {"provisioner_name": WARM_PROVISIONER}} if self.warm else {}}))
+
+    def fork_server(self):
+        """This sandbox's fork server (warm.py), started on first use, stopped with this process."""
+        if self._fork_server is None or self._fork_server.process.poll() is not None:
+            from .warm import ForkServer
+            self._fork_server = ForkServer()
+            multiprocessing.util.Finalize(self, self._fork_server.stop, exitpriority=3)
+        return self._fork_server
 
     def policy(self):
         return {"limits": asdict(self.limits), "namespaces": self.namespaces, "uid": self.uid,
@@ -405,6 +419,12 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "grou
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+# No input history on disk: nothing reads it back, and it cost a thread and a file per kernel
+# (IPython's history thread also restarts after a fork, a thread the student's limits then pay).
+KERNEL_OPTIONS = ["--HistoryManager.enabled=False"]
+
+HOLD = "--hold"  # PYTHON HOLD: the command of a warm kernel's sandbox (see warm.py)
+
 INIT = """
 import os, shutil, sys
 import resource
@@ -424,6 +444,11 @@ os.closerange(3, os.sysconf("SC_OPEN_MAX"))
 hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
 processes = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
 resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+if sys.argv[4:] == ["--hold"]:  # a warm kernel's holder: the sandbox is ready, the kernel joins it (warm.py)
+    import signal
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # PID 1 here: orphans are reaped at once (kept by exec)
+    print("ready", flush=True)
+    os.execv("/bin/sleep", ["sleep", "infinity"])
 os.execv(sys.argv[3], sys.argv[3:])
 """
 
@@ -434,6 +459,17 @@ def _limit(name, value):
     resource.setrlimit(name, (value, value))
 
 
+def set_limits(limits, processes=False):
+    """This process's limits, inherited by what it starts. `processes` (RLIMIT_NPROC) only in
+    the sandbox's user namespace, where it counts the sandbox's processes alone (see INIT)."""
+    _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_AS, limits["memory_bytes"])  # each process too: a cgroup acts only when pages are used
+    _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
+    _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
+    if processes:
+        _limit(resource.RLIMIT_NPROC, limits["processes"])
+
+
 def bwrap_command(policy, work, command, source=lambda path: path):
     """The bwrap command line that runs `command` in the sandbox, in the working folder `work`.
     `source(path)` is where bwrap finds a folder of the host (see `staged`)."""
@@ -441,6 +477,11 @@ def bwrap_command(policy, work, command, source=lambda path: path):
     scratch = str(limits["scratch_bytes"])
     argv = [BWRAP, "--unshare-all", "--die-with-parent", "--hostname", "sandbox",
             "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+    if command[1:] == [HOLD]:
+        # A warm kernel's holder is PID 1 of the sandbox, bwrap's init's place: no process of the
+        # sandbox can signal it (a kill(-1) of the kernel's would end the sandbox), and the
+        # sandbox has the same processes as a cold kernel's.
+        argv.append("--as-pid-1")
     for link in ("bin", "lib", "lib32", "lib64", "sbin"):
         path = Path("/") / link
         if path.is_symlink():
@@ -499,10 +540,7 @@ def launch(policy_file, command):
     # it (and the sandbox with it). Ignored here and so in bwrap; ipykernel installs its own handler
     # while a cell runs, so the interrupt still reaches the student's code.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _limit(resource.RLIMIT_CORE, 0)
-    _limit(resource.RLIMIT_AS, limits["memory_bytes"])  # each process too: a cgroup acts only when pages are used
-    _limit(resource.RLIMIT_FSIZE, limits["file_bytes"])
-    _limit(resource.RLIMIT_CPU, limits["cpu_seconds"])
+    set_limits(limits)
     if not policy["namespaces"]:  # --unsafe-no-sandbox: limits only
         os.environ.update(PYTHONPATH=policy["lib"], AUTOGRADER_REQUESTS=policy["requests"], **ONE_BLAS_THREAD)
         os.execv(command[0], command)
@@ -511,8 +549,8 @@ def launch(policy_file, command):
     for folder in policy["cgroups"]:  # the sandbox as a whole is limited
         Path(folder, "cgroup.procs").write_text(str(os.getpid()))
     if uid is not None:
-        connection = command[command.index("-f") + 1]
-        os.chown(connection, uid, uid)  # the kernel reads it as the sandbox user
+        if "-f" in command:  # a cold kernel (a warm one's provisioner does this itself)
+            os.chown(command[command.index("-f") + 1], uid, uid)  # the kernel reads it as the sandbox user
         argv = staged(policy, work, command, uid)
     else:
         argv = bwrap_command(policy, work, command)
