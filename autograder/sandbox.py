@@ -207,6 +207,8 @@ class Sandbox:
         spec = self.kernelspec_dir / "kernels" / "python3"
         spec.mkdir(parents=True, exist_ok=True)
         self._fork_server = None
+        if self.warm:
+            self.fork_server()  # started now: its imports go on while the worker prepares
         (spec / "kernel.json").write_text(json.dumps({
             # Run as a script (stdlib only): the launcher needs nothing of the grader's.
             "argv": [sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(self.policy_file), "--",
@@ -215,7 +217,7 @@ class Sandbox:
             "metadata": {"kernel_provisioner": {"provisioner_name": WARM_PROVISIONER}} if self.warm else {}}))
 
     def fork_server(self):
-        """This sandbox's fork server (warm.py), started on first use, stopped with this process."""
+        """This sandbox's fork server (warm.py), started again if it ended, stopped with this process."""
         if self._fork_server is None or self._fork_server.process.poll() is not None:
             from .warm import ForkServer
             self._fork_server = ForkServer()

@@ -50,6 +50,8 @@ JOINED = (("mnt", CLONE_NEWNS), ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
 
+SET_BY_IMPORTS = {}  # environment variables PRELOAD's imports set (debugpy sets some)
+
 MESSAGE_BYTES = 1 << 20   # a request or reply line of the fork server's protocol
 START_SECONDS = 30        # a holder ready, a kernel forked: else the start fails (nbclient reports it)
 
@@ -123,6 +125,7 @@ def _run_kernel(env, arguments, lib):
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     os.environ.clear()
     os.environ.update({key.decode(): value.decode() for key, value in env.items()})
+    os.environ.update(SET_BY_IMPORTS)  # as a cold kernel's imports would set them
     import ipykernel_launcher  # its name in argv[0] tells ipykernel that a kernel manager started it
     sys.argv = [ipykernel_launcher.__file__, *arguments]
     # A cold kernel's path: PYTHONPATH (the probe), then the installation's; IPython puts the
@@ -201,11 +204,13 @@ def serve():
     """The fork server: import PRELOAD, then one JSON request a line on stdin, one reply a line on
     stdout: a forked kernel's pid, or why it could not start."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    before = dict(os.environ)
     for name in PRELOAD:
         try:
             __import__(name)
         except Exception:  # a library missing here is imported by the kernel, as a cold one would
             pass
+    SET_BY_IMPORTS.update({key: value for key, value in os.environ.items() if before.get(key) != value})
     threads = len(os.listdir("/proc/self/task"))
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     replies.write(json.dumps({"ready": threads == 1, "threads": threads}).encode() + b"\n")
@@ -246,10 +251,14 @@ class ForkServer:
                  "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                  # read by ipykernel when imported, as the sandbox sets it (see sandbox.bwrap_command)
                  "JPY_PARENT_PID": "1"})
+        self.ready = False  # its imports go on while the worker does other things
+
+    def _hello(self):
         hello = self._reply(120)
         if not hello.get("ready"):
             self.stop()
             raise RuntimeError(f"the fork server has {hello.get('threads', 'no')} threads: it may not fork")
+        self.ready = True
 
     def _reply(self, seconds):
         fd = self.process.stdout.fileno()
@@ -262,6 +271,8 @@ class ForkServer:
 
     def fork(self, **request):
         """{"kernel": pid of the kernel}, or RuntimeError."""
+        if not self.ready:
+            self._hello()
         self.process.stdin.write(json.dumps(request).encode() + b"\n")
         self.process.stdin.flush()
         reply = self._reply(START_SECONDS + 5)
@@ -307,12 +318,19 @@ class WarmProvisioner(LocalProvisioner):
         ready = _read_all(self.process.stdout.fileno(), START_SECONDS, until=b"\n")
         self.process.stdout.close()
         self.process.stdout = None
-        if not ready.startswith(b"ready"):
-            raise RuntimeError("the kernel's sandbox did not start")
-        reply = box.fork_server().fork(
-            holder=innermost(self.pid), uid=box.uid, arguments=cmd[cmd.index("ipykernel_launcher") + 1:],
-            cgroups=[str(folder) for folder in box.cgroup.folders] if box.cgroup else [],
-            limits=asdict(box.limits), lib=f"{sandbox.INSIDE}/lib")
+        try:
+            if not ready.startswith(b"ready"):
+                raise RuntimeError("the kernel's sandbox did not start")
+            reply = box.fork_server().fork(
+                holder=innermost(self.pid), uid=box.uid, arguments=cmd[cmd.index("ipykernel_launcher") + 1:],
+                cgroups=[str(folder) for folder in box.cgroup.folders] if box.cgroup else [],
+                limits=asdict(box.limits), lib=f"{sandbox.INSIDE}/lib")
+        except (RuntimeError, OSError, ValueError) as error:
+            # A kernel the student is not to blame for is never lost: this one starts cold.
+            self.log.warning("%s; starting a cold kernel instead", error)
+            await super().kill()
+            await super().wait()
+            return await super().launch_kernel(cmd, **kwargs)
         self.kernel_pid = reply["kernel"]
         self._kernel = _pidfd(self.kernel_pid)
         return connection

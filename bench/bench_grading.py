@@ -3,9 +3,11 @@
     .venv/bin/python bench/bench_grading.py [--copies 2] [--workers N] [--timeout 5]
 
 1. plain nbgrader: `nbgrader autograde` then `nbgrader generate_feedback` over the whole class
-   (one process, one notebook after another), in a course with the same configuration;
+   (one process, one notebook after another), in a course with the same configuration and the
+   sandbox, with cold kernels (a new Python per notebook, as nbgrader starts them);
 2. `python -m autograder grade --workers 1`;
-3. `python -m autograder grade --workers N` (default: the number of CPUs);
+3. `python -m autograder grade --workers N` (default: the number of CPUs), with warm kernels (the
+   default) and with cold ones (AUTOGRADER_KERNELS=cold);
 4. `python -m autograder grade --scheduler ADDRESS` on a local Dask cluster of N one-thread workers
    (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed);
 5. one submission's latency, command to results/<id>.json: alone into a new OUT, and one more
@@ -54,6 +56,9 @@ def shuffled_ids(folder, expected, seed=0):
     return {new: expected[name] for name, new in zip(names, ids)}
 
 
+COLD = dict(os.environ, AUTOGRADER_KERNELS="cold")
+
+
 def timed(command, **kwargs):
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
@@ -71,16 +76,16 @@ def plain_nbgrader(submissions, work, timeout):
     # nbgrader exits non-zero when any student failed (dead kernel, unreadable notebook): expected here.
     start = time.perf_counter()
     subprocess.run(nbgrader + ["autograde", ASSIGNMENT], cwd=course, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                   stderr=subprocess.DEVNULL, env=dict(COLD, PYTHONPATH=str(ROOT)))
     autograde = time.perf_counter() - start
     subprocess.run(nbgrader + ["generate_feedback", ASSIGNMENT], cwd=course, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return autograde, time.perf_counter() - start
 
 
-def ours(submissions, out, workers, timeout, *extra):
+def ours(submissions, out, workers, timeout, *extra, env=None):
     return timed([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-                  "--workers", str(workers), "--timeout", str(timeout), *extra], cwd=ROOT)
+                  "--workers", str(workers), "--timeout", str(timeout), *extra], cwd=ROOT, env=env)
 
 
 @contextlib.contextmanager
@@ -138,6 +143,7 @@ def main():
         plain_autograde, plain_total = plain_nbgrader(work / "submissions", work, args.timeout)
         one = ours(work / "submissions", work / "out1", 1, args.timeout)
         many = ours(work / "submissions", work / "outN", args.workers, args.timeout)
+        cold = ours(work / "submissions", work / "outC", args.workers, args.timeout, env=COLD)
         later = ours(work / "submissions", work / "outL", args.workers, args.timeout, "--feedback", "later")
         pages = timed([sys.executable, "-m", "autograder", "feedback", str(work / "outL"),
                        "--workers", str(args.workers)], cwd=ROOT)
@@ -152,10 +158,11 @@ def main():
         latency_right = scores(work / "outA")["latecomer"] == scores(work / "outN")["latecomer"] == \
             scores(work / "outN")[first.name]
         identical = scores(work / "out1") == {s: v for s, v in scores(work / "outN").items() if s != "latecomer"} \
-            == scores(work / "outD") == scores(work / "outL")
+            == scores(work / "outD") == scores(work / "outL") == scores(work / "outC")
         right = scores(work / "out1") == {s: f"{v:g}" for s, v in expected.items()}
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
             ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
+            (f"autograder --workers {args.workers}, cold kernels", cold),
             (f"autograder --workers {args.workers} --feedback later", later),
             ("  then autograder feedback (the pages)", pages),
             (f"autograder --scheduler (Dask, {args.workers} workers)", dask)]
@@ -169,10 +176,12 @@ def main():
           f"(>= 1 means no slower)")
     print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")
     print(f"--workers {args.workers} speed-up over --workers 1:            {one / many:.2f}x")
+    print(f"warm kernels vs cold ones, --workers {args.workers}:            {cold / many:.2f}x")
     print(f"Dask cluster of {args.workers} workers vs --workers {args.workers}:        {many / dask:.2f}x")
     print(f"--feedback later vs now, --workers {args.workers}:              {many / later:.2f}x "
           f"(pages made later, all at once: {pages / n:.2f} s/submission)")
-    print(f"scores identical for --workers 1, {args.workers}, feedback later and the cluster: {identical}; "
+    print(f"scores identical for --workers 1, {args.workers} (warm and cold), feedback later and the cluster: "
+          f"{identical}; "
           f"all as expected: {right}")
 
 

@@ -81,8 +81,18 @@ def test_every_student_gets_the_exact_score_as_an_ordinary_user(graded):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "in a user namespace" in run.stdout, run.stdout  # the grader says what it enforces
     with open(out / "grades.csv") as f:
-        got = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-    assert got == EXPECTED
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    got = {student: float(row["score"]) for student, row in rows.items()}
+    # What went wrong for a student whose score differs: the status, and their failed tests' messages.
+    assert got == EXPECTED, {student: (rows.get(student, {}).get("status"), _failures(out, student))
+                             for student in EXPECTED if got.get(student) != EXPECTED[student]}
+
+
+def _failures(out, student):
+    try:
+        return [test["output"][:200] for test in results(out, student)["tests"] if test["score"] < test["max_score"]]
+    except OSError:
+        return "no results"
 
 
 def test_what_the_user_grades_belongs_to_the_user_and_nothing_survives(graded):
