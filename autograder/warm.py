@@ -6,11 +6,12 @@ fork server, imports them once; each notebook's kernel is a fork of it.
 
 The sandbox is still bubblewrap's (sandbox.py): for every kernel the worker starts a
 *holder*, bwrap with the same policy as a cold kernel's (namespaces, a fresh tmpfs working
-folder with the submission copied in, private /tmp and /dev/shm, no network), whose last
-process only waits. The forked kernel then joins the holder's namespaces, as util-linux's
-`nsenter` does (setns(2), then the holder's root), and becomes the sandbox user with no
-capabilities, the same limits and the same environment; it forks once more, so that the
-kernel itself is in the holder's PID namespace. So every kernel has its own namespaces,
+folder with the submission copied in, private /tmp and /dev/shm, no network), whose command
+only waits, as PID 1 of the sandbox. The fork server's child then joins the holder's
+namespaces, as util-linux's `nsenter` does (setns(2), then the holder's root), and becomes the
+sandbox user with no capabilities, the same limits and the same environment; the kernel is
+forked twice more, so that it is in the holder's PID namespace, a child of its PID 1 (as a
+cold kernel is of bwrap's init). So every kernel has its own namespaces,
 quota and writable places, made by bwrap for it alone; ending the holder ends the kernel
 and all it started; and a kernel cannot change the fork server (a fork shares no memory with
 its parent, and keeps none of its descriptors). The fork server holds nothing of the grader's:
@@ -22,7 +23,6 @@ the way Jupyter lets a kernel be started differently), so nbgrader and nbclient 
 
 import asyncio
 import ctypes
-import errno
 import fcntl
 import json
 import os
@@ -75,7 +75,8 @@ def innermost(pid):
 # --- in the fork server's child: become a kernel of the holder's sandbox ---
 
 def _enter(holder, uid, cgroups):
-    """Join the namespaces of process `holder` as the sandbox user, with no capabilities."""
+    """Join the namespaces of process `holder` as the sandbox user (then with every capability
+    in its user namespace, until _drop_capabilities). Returns the holder's environment."""
     own_user = os.open(f"/proc/{holder}/ns/user", os.O_RDONLY)
     joined = [(os.open(f"/proc/{holder}/ns/{name}", os.O_RDONLY), kind) for name, kind in JOINED]
     root = os.open(f"/proc/{holder}/root", os.O_RDONLY)
