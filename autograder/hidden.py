@@ -14,16 +14,42 @@ While grading, the student's kernel only runs the function (autograder/probe.py,
 fed by `request`), and the grader judges the reply (`verdict`), computing the expected
 values after the function returned. Outside grading, `check` does both in one process.
 Each function takes `a`, the assignment (autograder.reference.Assignment) the test is of:
-its declared exercises, its hidden cases and mistakes, its reference.
+its declared exercises, its hidden cases and mistakes, its reference; and those that make
+hidden inputs take `draw`, the submission's draw of them (see `submission_draw`).
+
+The hidden inputs are drawn afresh for every submission: the kernel can read them while its
+notebook runs (they are in its requests), and a later test cell's visible part could ask a
+dependency's oracle for its answers on them and print them. Answers printed for one submission
+answer no other: any change of the submission's files changes every input, and which files give
+which inputs depends on the course's key, which students never see.
 """
 
 import copy
+import functools
+import hashlib
+import hmac
+import os
 import re
+import secrets
 import zlib
+from pathlib import Path
 
 import numpy as np
 
 from . import mistakes
+
+
+# The draw outside grading (`check`: nbval, an instructor's or a student's own run): the inputs
+# every grading drew before draws were made per submission.
+FIXED = 0
+# A draw moves every seed by itself times 2**DRAW_SHIFT: above the case's seed and the function's
+# offset (under 2**31 together), so that no two draws give one seed.
+DRAW_SHIFT = 64
+# The course's key (KEY_BYTES random bytes) in a grading course's folder: OUT/course/ (beside
+# source/, never in it: nbgrader copies the files of source/<assignment> where student code runs),
+# the root of the Gradescope zip, a Dask bundle's folder.
+KEY = "hidden_inputs.key"
+KEY_BYTES = 32
 
 
 def seed_offset(function):
@@ -31,14 +57,76 @@ def seed_offset(function):
     return 1000 * (1 + zlib.crc32(function.encode()) % 10 ** 6)
 
 
-def inputs(a, function, case, ref):
-    """The arguments `function` is called with in `case`; caches come from the reference.
-    Every function draws inputs of its own (the case's seed, moved by the function's name, so
-    that declaring another exercise changes no other's inputs)."""
+def case_seed(case, function, draw):
+    """The seed `function`'s inputs in `case` are made from: the case's, moved by the function's
+    name (declaring another exercise changes no other's inputs) and by the submission's `draw`."""
+    return case["seed"] + seed_offset(function) + (draw << DRAW_SHIFT)
+
+
+def inputs(a, function, draw):
+    """The arguments `function` is called with in each hidden case, for the submission whose draw
+    is `draw` (copies of their own: the caller may change them)."""
+    return copy.deepcopy(drawn(a, function, draw))
+
+
+@functools.lru_cache(maxsize=256)
+def drawn(a, function, draw):
+    """Each hidden case's arguments of `function` for `draw` (caches come from the reference)."""
+    ref = a.load()
     feeder = a.checks.FEEDERS.get(function)
-    seeded = dict(case, seed=case["seed"] + seed_offset(function))
-    return tuple(a.checks.exercise_arguments(function, a.checks.example_inputs(**seeded),
-                                             getattr(ref, feeder) if feeder else None))
+    return tuple(tuple(a.checks.exercise_arguments(
+        function, a.checks.example_inputs(**dict(case, seed=case_seed(case, function, draw))),
+        getattr(ref, feeder) if feeder else None)) for case in a.hidden_cases)
+
+
+def submission_draw(key, files):
+    """The draw of hidden inputs of the submission whose files are `files` ({name: bytes}): the
+    HMAC-SHA256, under the course's `key`, of every file's name and content, as a 256-bit number
+    (numpy's generators take all of it). The same files give the same inputs (grading again gives
+    the same scores); any other content, other inputs. Without the key no one can tell which content
+    gives which inputs, nor search for content that gives those of another submission."""
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for name in sorted(files):
+        mac.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return int.from_bytes(mac.digest(), "big")
+
+
+def folder_files(folder):
+    """{path relative to `folder`: bytes} of every file under it (links are not followed): a
+    submission as nbgrader's submitted/<student>/<assignment>/ holds it."""
+    folder = Path(folder)
+    return {str(path.relative_to(folder)): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file() and not path.is_symlink()}
+
+
+def course_key(course, given=None):
+    """The key of the grading course in the folder `course`: `given` (written there, replacing any),
+    else the one there, else a new one, made at random on first use (atomically: two workers never
+    make two). Readable by its owner alone; the grader never writes it where a kernel can read."""
+    path = Path(course) / KEY
+    if given is None and path.is_file():
+        return _read_key(path)
+    fresh = path.with_name(f".{KEY}.{os.getpid()}.{secrets.token_hex(4)}")
+    fresh.write_bytes(given if given is not None else secrets.token_bytes(KEY_BYTES))
+    os.chmod(fresh, 0o600)
+    try:
+        if given is not None:
+            os.replace(fresh, path)
+        else:
+            try:
+                os.link(fresh, path)  # fails if another process made it first: theirs is the key
+            except FileExistsError:
+                pass
+    finally:
+        fresh.unlink(missing_ok=True)
+    return _read_key(path)
+
+
+def _read_key(path):
+    key = path.read_bytes()
+    if len(key) < KEY_BYTES:
+        raise ValueError(f"{path} holds {len(key)} bytes, not a key of {KEY_BYTES}: delete it to make a new one.")
+    return key
 
 
 def outputs(a, function, result):
@@ -123,7 +211,8 @@ def check(grade_id, namespace, source=None):
     from . import reference
     from .probe import run
     a = reference.of(source) if source is not None else assignment_of(grade_id)
-    message = verdict(a, grade_id, run(request(a, grade_id), namespace, local_answer(a), until_cell_ends=True))
+    replies = run(request(a, grade_id, FIXED), namespace, local_answer(a), until_cell_ends=True)
+    message = verdict(a, grade_id, replies, FIXED)
     if message:
         raise (NotImplementedError if message.endswith("not implemented yet.") else AssertionError)(message)
 
@@ -183,43 +272,42 @@ def links(result, args, path=()):
     return []
 
 
-def request(a, grade_id):
-    """What the probe in the student's kernel needs: the cases' arguments, and the functions the
-    graded one depends on, with their parameters (the grader answers their calls). No expected
-    value, no answer of a dependency, no source code."""
+def request(a, grade_id, draw):
+    """What the probe in the student's kernel needs: the cases' arguments (of the submission's
+    `draw`), and the functions the graded one depends on, with their parameters (the grader answers
+    their calls). No expected value, no answer of a dependency, no source code."""
     function, _ = split(a, grade_id)
-    ref = a.load()
-    cases = [inputs(a, function, case, ref) for case in a.hidden_cases]
+    cases = list(inputs(a, function, draw))
     oracles = list(a.dependencies[function])
     return {"function": function, "cases": cases, "oracles": oracles,
             "signatures": {name: list(a.parameters(name)) for name in oracles}}
 
 
-def verdict(a, grade_id, replies):
-    """None if the probe's replies pass `grade_id`, else the message for the student
-    (naming the known mistake the replies match, if any)."""
+def verdict(a, grade_id, replies, draw):
+    """None if the probe's replies (on the inputs of `draw`) pass `grade_id`, else the message for
+    the student (naming the known mistake the replies match, if any)."""
     function, kind = split(a, grade_id)
     ref = a.load()
     if not isinstance(replies, list) or len(replies) != len(a.hidden_cases) or \
             not all(isinstance(reply, dict) for reply in replies):
         return f"{function}: the hidden tests did not complete."
     try:
-        return _verdict(a, function, kind, ref, replies)
+        return _verdict(a, function, kind, ref, replies, draw)
     except Exception:  # replies come from the student's kernel: whatever they hold, no crash, no pass
         return f"{function}: the hidden tests did not complete."
 
 
-def _verdict(a, function, kind, ref, replies):
+def _verdict(a, function, kind, ref, replies, draw):
     every = _error_on_every_input(function, replies)
     if every:
         return every
     with np.errstate(all="ignore"):
-        for case, reply in zip(a.hidden_cases, replies):
-            message = _case_verdict(a, function, kind, case, ref, reply)
+        for case, reply, pristine in zip(a.hidden_cases, replies, inputs(a, function, draw)):
+            message = _case_verdict(a, function, kind, case, ref, reply, pristine)
             if message:
-                hint = None if "Known mistake:" in message else diagnosis(a, function, replies)
+                hint = None if "Known mistake:" in message else diagnosis(a, function, replies, draw)
                 if hint is None:
-                    hint = relation(a, function, replies)
+                    hint = relation(a, function, replies, draw)
                 return f"{message} {hint}" if hint else message
     return None
 
@@ -260,7 +348,7 @@ def _error_name(reply):
     return None if error is None else (student_text(error, 60) or "an error")
 
 
-def _case_verdict(a, function, kind, case, ref, reply):
+def _case_verdict(a, function, kind, case, ref, reply, pristine):
     error = _error_name(reply)
     if error == "missing" and reply.get("syntax_error"):
         return f"{function} is not defined: its answer cell has a SyntaxError" \
@@ -273,7 +361,7 @@ def _case_verdict(a, function, kind, case, ref, reply):
     if error is not None:
         return f"{function} raised {error} for {a.describe(case, function)}{_error_text(reply)}."
     try:
-        judge(a, function, kind, case, ref, inputs(a, function, case, ref), reply.get("result"),
+        judge(a, function, kind, case, ref, pristine, reply.get("result"),
               reply.get("args_after", ()))
     except AssertionError as failure:
         return str(failure)
@@ -282,11 +370,10 @@ def _case_verdict(a, function, kind, case, ref, reply):
     return None
 
 
-def diagnosis(a, function, replies):
+def diagnosis(a, function, replies, draw):
     """"Known mistake: ..." when the replies on every hidden case are what a known mistake
     gives (its outputs, or an error where it raises too), else None. The graded function's
     dependencies are the reference's while it is graded, so only its own mistakes count."""
-    ref = a.load()
     seen = {}
     for i, reply in enumerate(replies):
         if reply.get("error") is not None:
@@ -296,24 +383,22 @@ def diagnosis(a, function, replies):
             seen[i] = outputs(a, function, reply.get("result"))
         except Exception:
             seen[i] = {"unreadable": np.array(np.nan)}  # equals no mistake's outputs
-    arguments = [inputs(a, function, case, ref) for case in a.hidden_cases]  # the mistakes leave them as they are
-    known = []
-    for mistake, wrong in mistakes.candidates(a, function, callees=False):
-        known.append({"name": mistake.name, "hint": mistake.hint, "stability": mistake.stability,
-                      "outputs": {i: mistakes.behaviour(lambda: outputs(a, function, wrong(*args)))
-                                  for i, args in enumerate(arguments)}})
+    known = [{"name": mistake.name, "hint": mistake.hint, "stability": mistake.stability,
+              "outputs": {i: mistakes.behaviour(lambda: outputs(a, function, wrong(*args)))
+                          for i, args in enumerate(inputs(a, function, draw))}}
+             for mistake, wrong in mistakes.candidates(a, function, callees=False)]
     return a.checks.known_mistake(function, seen, known, large=a.large_hidden_case)
 
 
-def relation(a, function, replies):
+def relation(a, function, replies, draw):
     """How the student's outputs relate to the reference's (transposed, a factor m, a step
     late...) on the first hidden input where they differ, or None. The sentence names outputs
     and relations, never a value."""
     ref = a.load()
-    for case, reply in zip(a.hidden_cases, replies):
+    for case, reply, args in zip(a.hidden_cases, replies, inputs(a, function, draw)):
         try:
             got = outputs(a, function, reply.get("result"))
-            expected = outputs(a, function, getattr(ref, function)(*inputs(a, function, case, ref)))
+            expected = outputs(a, function, getattr(ref, function)(*args))
         except Exception:
             continue
         sentence = a.checks.relations.relation(got, expected, m=case["m"], T_x=case["T_x"],

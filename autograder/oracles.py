@@ -75,11 +75,12 @@ class OracleServer:
         threading.Thread(target=self._accept, name="oracles", daemon=True).start()
 
     @contextmanager
-    def scope(self, assignment, function, pending=()):
-        """While the test cell of `function` (of `assignment`) runs: answer its dependencies but
-        `pending` (functions whose test cells in this notebook are still to run)."""
+    def scope(self, assignment, function, draw, pending=()):
+        """While the test cell of `function` (of `assignment`, on the hidden inputs of `draw`) runs:
+        answer its dependencies but `pending` (functions whose test cells in this notebook are still
+        to run)."""
         allowed = set(assignment.dependencies[function]) - set(pending)
-        self._scope = Scope(assignment, allowed, largest_inputs(assignment, function))
+        self._scope = Scope(assignment, allowed, largest_inputs(assignment, function, draw))
         try:
             yield
         finally:
@@ -188,17 +189,17 @@ def largest(value):
     return 0
 
 
-@lru_cache(maxsize=None)
-def largest_inputs(assignment, function):
-    """The largest dimension or length among `function`'s own inputs, hidden and visible: what
-    its dependencies' calls may take (a call on parts of them, or on values made from them, never
-    needs more)."""
+@lru_cache(maxsize=64)
+def largest_inputs(assignment, function, draw):
+    """The largest dimension or length among `function`'s own inputs, hidden (of the submission's
+    `draw`) and visible: what its dependencies' calls may take (a call on parts of them, or on values
+    made from them, never needs more)."""
     checks = assignment.checks
     visible = [checks.exercise_arguments(function, checks.example_inputs(**example),
                                          assignment.reference(checks.FEEDERS[function]) if function in checks.FEEDERS
                                          else None)
                for example in checks.EXAMPLES.values()]
-    return largest(hidden.request(assignment, f"{function}_values")["cases"] + visible)
+    return largest(hidden.request(assignment, f"{function}_values", draw)["cases"] + visible)
 
 
 def _receive(connection, limit):

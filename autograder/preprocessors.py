@@ -18,6 +18,7 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (ClearHiddenTests, DeduplicateIds, Execute, NbGraderPreprocessor, OverwriteCells,
                                     SaveAutoGrades)
 from traitlets import Bool, Integer, Unicode
@@ -145,9 +146,9 @@ class ProbedExecute(Execute):
     """nbgrader's Execute, with verdicts for the hidden tests decided outside the kernel.
 
     Before the kernel starts, the requests of the notebook's probed test cells (hidden
-    inputs, and the functions each depends on; see autograder/probe.py) are written to the
-    sandbox's read-only request folder; while a probed cell runs, autograder/oracles.py
-    answers its dependencies' calls. The probe publishes its reply as a display message of its
+    inputs, drawn for this submission, and the functions each depends on; see
+    autograder/probe.py) are written to the sandbox's read-only request folder; while a
+    probed cell runs, autograder/oracles.py answers its dependencies' calls. The probe publishes its reply as a display message of its
     own type; it is taken out of the cell (never kept in the notebook) and judged here
     with the reference. A failed verdict is appended to the cell as an error output, which
     is how nbgrader's SaveAutoGrades sees a failed test. What a cell prints is kept up to
@@ -223,6 +224,20 @@ class ProbedExecute(Execute):
             return reference.of(Path(course.root if "root" in course else ".") / "source" / name)
         return hidden.assignment_of(grade_id)
 
+    def _draw_of(self, resources):
+        """The draw of the hidden inputs of the submission graded (hidden.submission_draw): of its
+        files as nbgrader's submitted folder holds them, under the key of the course whose source/
+        holds the assignment (made there on first use). Every notebook of the submission gets the
+        same one, and so does grading it again. Outside an nbgrader course's autograde (no student,
+        as tests/test_limits.py runs it), hidden.FIXED."""
+        meta = (resources or {}).get("nbgrader") or {}
+        if not (meta.get("student") and meta.get("assignment")) or self._assignment is None:
+            return hidden.FIXED
+        course = CourseDirectory(config=self.config)
+        submitted = course.format_path(course.submitted_directory, meta["student"], meta["assignment"])
+        key = hidden.course_key(self._assignment.source.parent.parent)
+        return hidden.submission_draw(key, hidden.folder_files(submitted))
+
     def preprocess(self, nb, resources=None, km=None):
         """Run the notebook in this process's sandbox (made here for a plain `nbgrader autograde`)."""
         self.resources = resources
@@ -239,7 +254,8 @@ class ProbedExecute(Execute):
         self.shutdown_kernel = "immediate"
         probed = list(filter(None, map(probed_grade_id, nb.cells)))
         self._assignment = self._assignment_of(resources, probed[0]) if probed else None
-        box.write_requests({grade_id: request_text(self._assignment, grade_id) for grade_id in probed})
+        self._draw = self._draw_of(resources)
+        box.write_requests({grade_id: request_text(self._assignment, grade_id, self._draw) for grade_id in probed})
         self._oracles = oracles.server_for(box.requests, box.uid)  # answers the probe's oracles in test cells
         # Test cells still to run, by function: their answers are not given to a cell moved before them.
         self._pending = collections.Counter(hidden.split(self._assignment, grade_id)[0] for grade_id in probed)
@@ -339,7 +355,7 @@ class ProbedExecute(Execute):
         function = hidden.split(self._assignment, grade_id)[0]
         pending = {name for name, left in self._pending.items() if left}
         try:
-            with self._oracles.scope(self._assignment, function, pending):
+            with self._oracles.scope(self._assignment, function, self._draw, pending):
                 cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
             self._probing = None
@@ -369,7 +385,7 @@ class ProbedExecute(Execute):
             replies = probe.loads(self._reply)
         except ValueError:
             return INCOMPLETE, f"{grade_id.rpartition('_')[0]}: the hidden tests did not complete."
-        message = hidden.verdict(self._assignment, grade_id, replies)
+        message = hidden.verdict(self._assignment, grade_id, replies, self._draw)
         if message is None:
             return None
         return ("NotImplementedError" if message.endswith("is not implemented yet.") else "AssertionError"), message
@@ -419,7 +435,6 @@ class StudentRows:
         return getattr(self._gradebook, name)
 
 
-@functools.lru_cache(maxsize=None)
 async def wait_for_ready(client, timeout=None):
     """jupyter_client's wait_for_ready without its idle waits: the kernel is ready when it has
     answered kernel_info on the shell channel and IOPub is connected (a message of that request
@@ -445,10 +460,12 @@ async def wait_for_ready(client, timeout=None):
     raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
 
-def request_text(assignment, grade_id):
-    """The request of `grade_id` of `assignment` as the probe reads it. The same for every notebook
-    of every student (it depends on the reference alone): made once per process, not once per notebook."""
-    return probe.dumps(hidden.request(assignment, grade_id), max_depth=REQUEST_DEPTH)
+@functools.lru_cache(maxsize=64)
+def request_text(assignment, grade_id, draw):
+    """The request of `grade_id` of `assignment`, on the hidden inputs of `draw`, as the probe reads
+    it. Kept for the submission graded (a notebook nbgrader grades again alone), never served to
+    another: theirs has a draw of its own."""
+    return probe.dumps(hidden.request(assignment, grade_id, draw), max_depth=REQUEST_DEPTH)
 
 
 def _cpu_seconds(pid):

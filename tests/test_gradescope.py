@@ -6,6 +6,7 @@ specification (autograder/gradescope/results.schema.json) and carry the scores `
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import zipfile
 import jsonschema
 import pytest
 
+from autograder import hidden
 from autograder.gradescope import NOT_FOR_GRADING, SCHEMA, grading_requirements
 from tests.helpers import ROOT, grade, results
 
@@ -34,6 +36,9 @@ def test_the_zip_has_what_gradescope_needs_at_its_root(tmp_path):
         names = set(archive.namelist())
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         pins = archive.read("requirements.txt").decode().split()
+        key = archive.read(hidden.KEY)
+    # the key each submission's hidden inputs are drawn with: made for this zip, its owner's alone
+    assert len(key) == hidden.KEY_BYTES and key != bytes(hidden.KEY_BYTES) and modes[hidden.KEY] & 0o077 == 0
     assert {"setup.sh", "run_autograder", "autograder/gradescope/run.py", "rnn_utils.py",
             f"source/{ASSIGNMENT}/4_lstm.ipynb", f"source/{ASSIGNMENT}/images/lstm_cell.png"} <= names
     assert {f"source/{ASSIGNMENT}/{path.name}" for path in (ROOT / "source" / ASSIGNMENT).glob("*.py")} <= names
@@ -112,16 +117,21 @@ def test_run_autograder_gives_grades_scores_in_gradescopes_format(gradescope_roo
         schema.validate(found)
         assert found["score"] == EXPECTED[student], (student, found["output"])
         assert {t["visibility"] for t in found["tests"]} == {"visible"}  # as the zip was built
-    # `grade` on the same three submissions: the same scores, test by test, and the same messages
+    # `grade` on the same three submissions: the same scores, test by test, and the same messages but
+    # where a message points into a hidden input (the largest error's index): each submission's hidden
+    # inputs are drawn under its course's key (the zip's, OUT's), from its files (here its times differ)
     for student, folder in STUDENTS.items():
         shutil.copytree(folder, tmp_path / "class" / student)
     graded = grade(tmp_path / "class", tmp_path / "out", "--workers", "2", timeout="60")
     assert graded.returncode == 0, graded.stderr
+
+    def tests(found):
+        return [(t["name"], t["score"], re.sub(r"at index \([\d, ]*\)", "at index (…)", t["output"]))
+                for t in found["tests"]]
     for student, found in on_gradescope.items():
         local = results(tmp_path / "out", student)
         schema.validate(local)
-        assert [(t["name"], t["score"], t["output"]) for t in local["tests"]] == \
-            [(t["name"], t["score"], t["output"]) for t in found["tests"]]
+        assert tests(local) == tests(found)
     hostile = on_gradescope["hostile"]
     assert "a symbolic link" in hostile["output"] or "set aside" in hostile["output"]
 

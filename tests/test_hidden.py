@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from autograder import hidden
+from autograder import hidden, probe
 from tests import mistakes
 from tests.mistakes import student
 from tests.helpers import RNN
@@ -145,12 +145,62 @@ def test_each_functions_hidden_inputs_depend_on_its_name_alone():
     have changed its hidden inputs."""
     offsets = [hidden.seed_offset(name) for name in RNN.dependencies]
     assert len(set(offsets)) == len(offsets)
-    before = hidden.inputs(RNN, "lstm_forward", RNN.hidden_cases[1], RNN.load())
+    before = hidden.inputs(RNN, "lstm_forward", hidden.FIXED)[1]
     reordered = dict(reversed(list(RNN.dependencies.items())))
     original = RNN.dependencies
     try:
         RNN.dependencies = reordered
-        after = hidden.inputs(RNN, "lstm_forward", RNN.hidden_cases[1], RNN.load())
+        hidden.drawn.cache_clear()  # drawn again, not remembered
+        after = hidden.inputs(RNN, "lstm_forward", hidden.FIXED)[1]
     finally:
         RNN.dependencies = original
     assert all(np.array_equal(a, b) for a, b in zip(before[:2], after[:2]))
+
+
+def request_arrays(draw, grade_id="rnn_forward_values"):
+    """Every array of `grade_id`'s hidden inputs for the submission whose draw is `draw`."""
+    arrays = []
+    probe.encode(hidden.request(RNN, grade_id, draw)["cases"], arrays, max_depth=32)
+    return arrays
+
+
+def test_each_submission_draws_hidden_inputs_of_its_own():
+    """Answers a kernel asked the grader for, on hidden inputs it read, and printed (feedback shows
+    what the visible tests print), answer no other submission: another submission, or the same one
+    under another course's key, gets other inputs; the same files under the same key, the same."""
+    key, other_key = bytes(range(32)), bytes(range(1, 33))
+    files = {"1_rnn_cell_forward.ipynb": b'{"cells": []}', "timestamp.txt": b"2026-11-20 17:00:00 UTC\n"}
+    draw = hidden.submission_draw(key, files)
+    others = [hidden.submission_draw(key, {**files, "1_rnn_cell_forward.ipynb": b'{"cells": [] }'}),  # one space
+              hidden.submission_draw(key, {**files, "extra.py": b""}),                               # one more file
+              hidden.submission_draw(key, {"2_rnn_forward.ipynb" if n.startswith("1_") else n: v  # renamed
+                                           for n, v in files.items()}),
+              hidden.submission_draw(other_key, files), hidden.FIXED]
+    assert hidden.submission_draw(key, dict(reversed(files.items()))) == draw  # the files, not their order
+    assert len({draw, *others}) == len(others) + 1 and draw.bit_length() > 128
+    mine = request_arrays(draw)
+    assert all(np.array_equal(a, b) for a, b in zip(mine, request_arrays(draw)))  # graded again: the same
+    for other in others:
+        theirs = request_arrays(other)
+        assert [a.shape for a in theirs] == [a.shape for a in mine]  # the same kinds of input...
+        assert not any(np.allclose(a, b) for a, b in zip(mine, theirs) if a.size)  # ...none of the same values
+
+
+def test_the_draw_covers_every_file_of_the_submitted_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "1_rnn_cell_forward.ipynb").write_bytes(b"{}")
+    (tmp_path / "images" / "cell.png").write_bytes(b"png")
+    (tmp_path / "link.ipynb").symlink_to(tmp_path / "1_rnn_cell_forward.ipynb")
+    assert hidden.folder_files(tmp_path) == {"1_rnn_cell_forward.ipynb": b"{}", "images/cell.png": b"png"}
+
+
+def test_a_course_key_is_made_once_and_kept_from_others(tmp_path):
+    key = hidden.course_key(tmp_path)
+    assert len(key) == hidden.KEY_BYTES and hidden.course_key(tmp_path) == key
+    assert (tmp_path / hidden.KEY).stat().st_mode & 0o777 == 0o600
+    assert hidden.course_key(tmp_path, given=b"k" * 32) == b"k" * 32 == hidden.course_key(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [hidden.KEY]  # no half-made key left behind
+    (tmp_path / hidden.KEY).write_bytes(b"short")
+    with pytest.raises(ValueError, match="delete it"):
+        hidden.course_key(tmp_path)
+

@@ -63,7 +63,7 @@ def test_many_arrays_round_trip_in_order():
 
 def replies_from(function_name, student, grade_id):
     """What the probe would publish for `student`, computed here without a kernel."""
-    return probe.run(hidden.request(RNN, grade_id), {function_name: student}, hidden.local_answer(RNN))
+    return probe.run(hidden.request(RNN, grade_id, hidden.FIXED), {function_name: student}, hidden.local_answer(RNN))
 
 
 def roundtrip(tmp_path, replies):
@@ -75,15 +75,16 @@ def test_reference_replies_pass_and_wrong_ones_fail(tmp_path, function):
     ref = mistakes.fresh_reference()
     for kind in ("shapes", "values"):
         grade_id = f"{function}_{kind}"
-        assert hidden.verdict(RNN, grade_id, roundtrip(tmp_path, replies_from(function, ref[function], grade_id))) is None
+        assert hidden.verdict(RNN, grade_id, roundtrip(tmp_path, replies_from(function, ref[function], grade_id)),
+                              hidden.FIXED) is None
     wrong = roundtrip(tmp_path, replies_from(function, mistakes.scaled(ref[function]), f"{function}_values"))
-    assert hidden.verdict(RNN, f"{function}_values", wrong).startswith(f"{function}: wrong values")
+    assert hidden.verdict(RNN, f"{function}_values", wrong, hidden.FIXED).startswith(f"{function}: wrong values")
 
 
 def test_a_reply_that_lies_about_equality_fails(tmp_path):
     replies = [{"result": (AlwaysEqual(), AlwaysEqual(), AlwaysEqual()), "args_after": ()}
                for _ in RNN.hidden_cases]
-    message = hidden.verdict(RNN, "rnn_cell_forward_values", roundtrip(tmp_path, replies))
+    message = hidden.verdict(RNN, "rnn_cell_forward_values", roundtrip(tmp_path, replies), hidden.FIXED)
     assert message and "rnn_cell_forward" in message
 
 
@@ -109,34 +110,32 @@ def test_a_reply_that_lies_about_equality_fails(tmp_path):
     ([{"result": None, "args_after": 5}] * len(RNN.hidden_cases), "rnn_forward"),
 ])
 def test_incomplete_or_failing_replies_fail(replies, message):
-    assert message in hidden.verdict(RNN, "rnn_forward_values", replies)
+    assert message in hidden.verdict(RNN, "rnn_forward_values", replies, hidden.FIXED)
 
 
 def test_the_request_carries_no_expected_value_no_answer_and_no_source():
     """The cases' arguments and the dependencies' names: no answer of any function, which student
     code in the kernel could read (the grader answers the dependencies' calls, one by one)."""
-    request = hidden.request(RNN, "rnn_backward_values")
+    request = hidden.request(RNN, "rnn_backward_values", hidden.FIXED)
     assert set(request) == {"function", "cases", "oracles", "signatures"}
     # what the reference rnn_backward calls, and the forward pass its visible tests take the cache from
     assert set(request["oracles"]) == set(RNN.dependencies["rnn_backward"]) >= {"rnn_cell_backward", "rnn_forward"}
     assert request["signatures"]["rnn_cell_backward"] == ["da_next", "cache"]
     for grade_id in [f"{f}_{kind}" for f in RNN.dependencies for kind in ("shapes", "values")]:
-        text = probe.dumps(hidden.request(RNN, grade_id), max_depth=32)
+        text = probe.dumps(hidden.request(RNN, grade_id, hidden.FIXED), max_depth=32)
         assert "Unknown" not in repr(probe.loads(text)), grade_id
         assert "def " not in text and "SOLUTION" not in text and "return" not in text, grade_id
-        cases = hidden.request(RNN, grade_id)["cases"]
+        cases = hidden.request(RNN, grade_id, hidden.FIXED)["cases"]
         arrays = []
         probe.encode(cases, arrays, max_depth=32)
         assert json.loads(text)["shapes"] == [list(a.shape) for a in arrays], grade_id  # the cases' arrays, no more
 
 
 def test_no_two_functions_share_a_hidden_input():
-    ref = RNN.load()
     seen = {}
     for function in RNN.dependencies:
-        for case in RNN.hidden_cases:
-            x = hidden.inputs(RNN, function, case, ref)[0]
-            key = np.asarray(x).tobytes()
+        for args in hidden.inputs(RNN, function, hidden.FIXED):
+            key = np.asarray(args[0]).tobytes()
             assert key not in seen, (function, seen.get(key))
             seen[key] = function
 
@@ -171,8 +170,8 @@ def test_the_namespace_is_as_it_was_after_a_probe():
     ref = RNN.load()
     own = object()
     namespace = {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
-    replies = probe.run(hidden.request(RNN, "rnn_backward_values"), namespace, hidden.local_answer(RNN))
-    assert hidden.verdict(RNN, "rnn_backward_values", replies) is None
+    replies = probe.run(hidden.request(RNN, "rnn_backward_values", hidden.FIXED), namespace, hidden.local_answer(RNN))
+    assert hidden.verdict(RNN, "rnn_backward_values", replies, hidden.FIXED) is None
     assert namespace == {"rnn_backward": ref.rnn_backward, "rnn_cell_forward": own}
 
 
@@ -196,7 +195,7 @@ def test_the_grader_answers_a_dependency_only_while_its_test_cell_runs(server, t
     x, a0, parameters = ex["x"], ex["a0"], ex["parameters"]
     with pytest.raises(probe.OracleMiss, match="no test cell"):
         line("rnn_forward", (x, a0, parameters))
-    with server.scope(lm, "rnn_train_step"):
+    with server.scope(lm, "rnn_train_step", hidden.FIXED):
         result, links = line("rnn_forward", (x, a0, parameters))
         expected = lm.reference("rnn_forward")(x, a0, parameters)
         assert np.allclose(result[0], expected[0]) and np.allclose(result[1], expected[1])
@@ -208,10 +207,10 @@ def test_the_grader_answers_a_dependency_only_while_its_test_cell_runs(server, t
     with pytest.raises((OSError, EOFError)):
         line("rnn_forward", (x, a0, parameters))  # the cell ended: its line was closed
     step_args = lm.checks.exercise_arguments("rnn_train_step", ex)
-    with server.scope(lm, "train_char_model", pending={"rnn_train_step"}):
+    with server.scope(lm, "train_char_model", hidden.FIXED, pending={"rnn_train_step"}):
         with pytest.raises(probe.OracleMiss, match="may not be called in this test cell"):
             probe.GraderLine(str(tmp_path))("rnn_train_step", step_args)  # each cell's probe opens its line
-    with server.scope(lm, "train_char_model"):
+    with server.scope(lm, "train_char_model", hidden.FIXED):
         result, _ = probe.GraderLine(str(tmp_path))("rnn_train_step", step_args)
         assert np.allclose(result[0], lm.reference("rnn_train_step")(*step_args)[0])
 
@@ -235,7 +234,7 @@ def test_the_grader_reads_a_hostile_line_within_limits(server, tmp_path):
         text = probe.dumps({"name": name, "args": args})
         return raw(len(text).to_bytes(8, "big") + text.encode())
     assert server._peer_uid  # the sandbox's user alone may connect (SO_PEERCRED)
-    with server.scope(lm, "rnn_train_step"):
+    with server.scope(lm, "rnn_train_step", hidden.FIXED):
         assert raw((10 ** 12).to_bytes(8, "big")) == "closed"  # a length past the limit: not read
         assert raw(len(b"{x").to_bytes(8, "big") + b"{x")["error"] == "the call is not what the probe sends"
         # A call as long as the cell's inputs allow costs what theirs cost: a longer one is refused,

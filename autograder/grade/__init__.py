@@ -345,12 +345,14 @@ def run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
           unsafe=False, source=None, due=None, late_policy=None, roster_path=None, uploads=None,
-          test_visibility=report.TEST_VISIBILITY, owners=frozenset(), feedback="now"):
+          test_visibility=report.TEST_VISIBILITY, owners=frozenset(), feedback="now", key=None):
     """Grade every submission of one assignment, whose source folder is `source` (default: the
     course's only assignment), in `submissions_path` into `out`; returns the grades.csv rows.
     `due` (an aware datetime) and `late_policy` (late.parse) set the assignment's due date and
     late policy, kept in OUT for later runs; `roster_path` is a roster CSV (roster.read);
-    `uploads`, a collect.Collection to grade instead of reading `submissions_path` (Gradescope).
+    `uploads`, a collect.Collection to grade instead of reading `submissions_path` (Gradescope);
+    `key`, the course's key that hidden inputs are drawn with (the Gradescope zip's; default: the
+    one in OUT/course, made by the first run: hidden.course_key).
 
     Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
     way are saved): raised inside nbgrader's or SQLAlchemy's code, it can be swallowed there
@@ -376,7 +378,7 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source,
-                      Options(due, late_policy, roster_path, uploads, test_visibility, owners, feedback))
+                      Options(due, late_policy, roster_path, uploads, test_visibility, owners, feedback, key))
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -391,6 +393,7 @@ class Options:
     test_visibility: str = report.TEST_VISIBILITY
     owners: frozenset = frozenset()   # the students of the course's other assignments (collect's `owners`)
     feedback: str = "now"             # "later": no feedback pages while grading (`autograder feedback` makes them)
+    key: bytes | None = None          # the key hidden inputs are drawn with (None: OUT/course's own)
 
 
 def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
@@ -402,6 +405,8 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     out = Path(out).resolve()
     writable(out)
     course = copy_source(out, source)
+    # Made before any worker starts: every submission's hidden inputs are drawn with it.
+    key = hidden.course_key(course, options.key)
     assignment = assignment_in(course / "source")
     check_assignment(course / "source" / assignment, Path(source).resolve())
     crashed = functools.partial(_crashed, assignment=assignment)
@@ -431,8 +436,10 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         if note:
             submission.notes.append(note)
     kept_by_hand = _follow_source_change(out, course, db_url, submissions, notebooks, log)
-    # A student graded without pages is graded again by a run that makes them (and the other way).
-    key_base = fingerprint(course, timeout) + ("" if options.feedback == "now" else " feedback " + options.feedback)
+    # A student graded without pages is graded again by a run that makes them (and the other way);
+    # every student, under a new key (other hidden inputs).
+    key_base = fingerprint(course, timeout) + ("" if options.feedback == "now" else " feedback " + options.feedback) \
+        + " key " + hashlib.sha256(key).hexdigest()
     keys = {s.student_id: record_key(key_base, s, known.get(s.student_id), options.due) for s in submissions}
     todo = []
     for submission in submissions:
@@ -736,7 +743,7 @@ def check_assignment(source, original=None):
         a.grading, a.hidden_cases, a.load()
         for path in sorted(Path(source).glob("*.ipynb")):
             for grade_id in filter(None, map(probed_grade_id, nbformat.read(path, as_version=4).cells)):
-                hidden.request(a, grade_id)  # what each probed test cell will ask of the grader
+                hidden.request(a, grade_id, hidden.FIXED)  # what each probed test cell will ask of the grader
     except Exception as error:  # the instructor's files: whatever is wrong, one sentence
         first = (str(error).strip().splitlines() or [""])[0]
         first = first.replace(str(Path(source).resolve()), str(original or source))[:300]

@@ -35,12 +35,15 @@ class ClusterError(RuntimeError):
 
 
 def bundle(course_source, template):
-    """The zip of OUT/course/source and the template gradebook, as bytes."""
+    """The zip of OUT/course/source, the course's key beside it (every worker draws a submission's
+    hidden inputs as this process would: hidden.course_key) and the template gradebook, as bytes."""
+    from .. import hidden
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(Path(course_source).rglob("*")):
             if path.is_file():
                 archive.write(path, "source/" + str(path.relative_to(course_source)))
+        archive.writestr(hidden.KEY, hidden.course_key(Path(course_source).parent))
         archive.write(template, "template_gradebook.db")
     return buffer.getvalue()
 
@@ -52,6 +55,7 @@ def _worker_for(data, timeout):
 
     import sqlalchemy.exc
 
+    from .. import hidden
     from . import worker
     global _CURRENT
     # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings in every worker's log.
@@ -64,6 +68,7 @@ def _worker_for(data, timeout):
         os.chmod(root, 0o755)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             archive.extractall(root / "bundle")
+        os.chmod(root / "bundle" / hidden.KEY, 0o600)  # the grader's alone, as in OUT/course
         _CURRENT = (key, worker.Worker(root / "bundle" / "source", root / "bundle" / "template_gradebook.db",
                                        timeout, workdir=root), root)
     return _CURRENT[1]

@@ -5,18 +5,21 @@ install what grading needs) and `run_autograder` (run for each submission, in /a
 the zip's contents in /autograder/source and the student's upload in /autograder/submission)
 that writes /autograder/results/results.json. Here run_autograder runs `python -m autograder
 grade`'s own pipeline on the one student (autograder/gradescope/run.py): the same sandbox, the
-same scores, and the same results JSON as `grade` writes to OUT/results/.
+same scores, and the same results JSON as `grade` writes to OUT/results/. The zip carries a key
+of its own (hidden_inputs.key), made when it is built, that each submission's hidden inputs are
+drawn with: students see neither the zip nor the key.
 """
 
 import io
 import json
 import os
+import secrets
 import stat
 import sys
 import zipfile
 from pathlib import Path
 
-from .. import reference
+from .. import hidden, reference
 from ..course import CELL_TIMEOUT, ROOT
 
 # Gradescope's visibility of each test's result (its score and message): the hidden tests'
@@ -62,7 +65,8 @@ def grading_requirements(text):
 
 def _add(archive, name, data, executable=False):
     info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+    mode = 0o755 if executable else 0o600 if name == hidden.KEY else 0o644  # the key: its owner's alone
+    info.external_attr = (mode | stat.S_IFREG) << 16
     info.compress_type = zipfile.ZIP_DEFLATED
     archive.writestr(info, data)
 
@@ -98,6 +102,9 @@ def build(out, source, test_visibility=TEST_VISIBILITY, late_policy="none", time
     for path in sorted((ROOT / "images").glob("*.png")):
         files[f"images/{path.name}"] = path.read_bytes()
     files["requirements.txt"] = grading_requirements((ROOT / "requirements.txt").read_text()).encode()
+    # The course's key for this zip, made afresh: run_autograder draws every submission's hidden
+    # inputs with it (hidden.course_key), so that grading a submission again gives the same ones.
+    files[hidden.KEY] = secrets.token_bytes(hidden.KEY_BYTES)
     files["gradescope.json"] = json.dumps({"assignment": source.name, "test_visibility": test_visibility,
                                            "late_policy": late_policy, "timeout": timeout}, indent=1).encode()
     buffer = io.BytesIO()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nbgrader.utils import parse_utc
 
-from .. import collect
+from .. import collect, hidden
 from ..course import ROOT, assignment_in
 
 METADATA_LIMIT = 16 * 2**20   # bytes; a long history of previous submissions stays far under
@@ -70,6 +70,12 @@ def main(argv=None):
     assignment = settings.get("assignment") or assignment_in(ROOT / "source")
     notebooks = collect.cell_ids(ROOT / "source" / assignment)
     try:
+        key = (ROOT / hidden.KEY).read_bytes()  # the zip's: the same draw for a submission graded again
+    except OSError:
+        print(f"error: the autograder zip has no {hidden.KEY}: build it again with `python -m autograder "
+              f"gradescope`.", file=sys.stderr)
+        return 2
+    try:
         uploads = collect.collect_uploads(root / "submission", assignment, notebooks, student, created_at)
     except collect.CollectError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -79,7 +85,7 @@ def main(argv=None):
         grade(None, out, workers=1, timeout=settings.get("timeout", 60), uploads=uploads,
               source=ROOT / "source" / assignment,
               due=_when(due), late_policy=settings.get("late_policy", "none"),
-              test_visibility=settings.get("test_visibility", "after_due_date"))
+              test_visibility=settings.get("test_visibility", "after_due_date"), key=key)
         [submission] = uploads.submissions
         results = (out / "results" / f"{submission.student_id}.json").read_text()
     except SetupError as error:
