@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from autograder import hidden, probe
+from autograder import hidden, probe, reference
 from tests import mistakes
 from tests.mistakes import student
 from tests.helpers import RNN
@@ -204,3 +204,34 @@ def test_a_course_key_is_made_once_and_kept_from_others(tmp_path):
     with pytest.raises(ValueError, match="delete it"):
         hidden.course_key(tmp_path)
 
+
+def first_attempt(a, function, draw):
+    """The hidden inputs of `function` as `draw`'s first attempt makes them."""
+    ref, feeder = a.load(), a.checks.FEEDERS.get(function)
+    return tuple(tuple(a.checks.exercise_arguments(
+        function, a.checks.example_inputs(**dict(case, seed=hidden.case_seed(case, function, draw))),
+        getattr(ref, feeder) if feeder else None)) for case in a.hidden_cases)
+
+
+@pytest.mark.parametrize("name", reference.assignments())
+def test_the_fixed_draw_is_the_hidden_cases_as_chosen(name):
+    """Its first attempt tells every declared mistake from the right answer: hidden.check (nbval, a
+    student's own run) and the tests judge on the inputs the hidden cases were chosen for."""
+    a = reference.named(name)
+    for function in a.functions:
+        first = first_attempt(a, function, hidden.FIXED)
+        assert hidden.tells_every_mistake(a, function, first), function
+        assert a.checks.same_structure(hidden.inputs(a, function, hidden.FIXED), first), function
+
+
+def test_a_draw_that_would_pass_a_mistake_is_drawn_again():
+    """Draw 64's first attempt at rnn_cell_forward's inputs has scores close enough together that
+    subtracting the global maximum underflows no example: a softmax written so passed every hidden
+    case. A student resubmitting until such a draw came would have gained the points; the draw is
+    made again, and the mistake fails, named."""
+    draw, grade_id = 64, "rnn_cell_forward_values"
+    assert not hidden.tells_every_mistake(RNN, "rnn_cell_forward", first_attempt(RNN, "rnn_cell_forward", draw))
+    namespace = student("softmax_global_max")
+    replies = probe.run(hidden.request(RNN, grade_id, draw), namespace, hidden.local_answer(RNN))
+    assert "Known mistake: softmax with the global max." in hidden.verdict(RNN, grade_id, replies, draw)
+    assert hidden.tells_every_mistake(RNN, "rnn_cell_forward", hidden.inputs(RNN, "rnn_cell_forward", draw))
