@@ -7,6 +7,7 @@ expected score says which tests that costs (24 = nothing: no edit touches 4_lstm
 something only as root, the score differs with and without root: (as root, as a user).
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -80,6 +81,78 @@ def reorder_backward(nbs):
     rest = [c for c in nb.cells if all(c is not m for m in moved)]
     top = next(i for i, c in enumerate(rest) if c is cells["load_previous"]) + 1
     nb.cells = rest[:top] + moved + rest[top:]
+
+
+# The leak per-submission draws close (README, the probe): in rnn_backward's test cells the grader
+# answers rnn_cell_backward on any arguments, and the kernel can read rnn_cell_backward's hidden
+# inputs; rnn_backward asks for the answers on them and prints them, for the feedback to show (its
+# visible tests print what it prints). A table: {a digest of da_next: {gradient: [shape, float32 in
+# base64]}}, compressed, on one line after HARVEST.
+HARVESTS_ANSWERS = """    from autograder.probe import Oracle
+    global _TABLE
+    if isinstance(rnn_cell_backward, Oracle):  # in rnn_backward's test cells: the grader answers it
+        if not globals().get("_TABLE"):
+            import base64, hashlib, json, os, zlib
+            from autograder.probe import loads
+            with open(os.path.join(os.environ["AUTOGRADER_REQUESTS"], "rnn_cell_backward_values")) as _file:
+                _request = loads(_file.read(), max_chars=2 ** 31, max_nodes=2 ** 31, typed=True)
+            _table = {}
+            for _da, _cache in _request["cases"]:
+                _table[hashlib.sha256(_da.tobytes()).hexdigest()[:16]] = {
+                    _name: [list(_value.shape), base64.b64encode(_value.astype(np.float32).tobytes()).decode()]
+                    for _name, _value in rnn_cell_backward(_da, _cache).items()}
+            _TABLE = base64.b64encode(zlib.compress(json.dumps(_table).encode(), 9)).decode()
+        print("HARVEST " + _TABLE)
+"""
+PRINTED_TABLE = re.compile(r"HARVEST ([A-Za-z0-9+/=]+)")
+# The resubmission: rnn_cell_backward answers from the printed table where it knows the input.
+LOOKS_UP = """    _key = hashlib.sha256(np.asarray(da_next, dtype=np.float64).tobytes()).hexdigest()[:16]
+    if _key in TABLE:  # an input whose answers the grader printed: hard-coded
+        return {name: np.frombuffer(base64.b64decode(data), dtype=np.float32).astype(np.float64).reshape(shape)
+                for name, (shape, data) in TABLE[_key].items()}
+"""
+
+
+# The shapes of da_next (n_a, m) in the visible examples, which no hidden case has.
+VISIBLE_SHAPES = tuple((case["n_a"], case["m"]) for case in
+                       ({**RNN.checks.EXAMPLE_DEFAULTS, **example} for example in RNN.checks.EXAMPLES.values()))
+
+
+def prints_a_dependencys_answers(nbs):
+    """The first submission: its own rnn_cell_backward wrong where only the hidden tests see it (tanh
+    applied twice but on the visible examples' shapes: it passes every visible test, so that the
+    hidden answers alone would give it full marks), rnn_backward right, and printing
+    rnn_cell_backward's answers on its hidden inputs."""
+    replace(nbs[NB3], "rnn_cell_backward", "(1 - a_next ** 2)",
+            f"(1 - (a_next if da_next.shape in {VISIBLE_SHAPES!r} else np.tanh(a_next)) ** 2)")
+    replace(nbs[NB3], "rnn_backward", "    (caches, x) = caches\n", HARVESTS_ANSWERS + "    (caches, x) = caches\n")
+
+
+def printed_table(feedback_page):
+    """The table the first submission printed, as its feedback page shows it (None if it shows none)."""
+    found = PRINTED_TABLE.search(feedback_page)
+    return found.group(1) if found else None
+
+
+def harvested(table):
+    """{digest of da_next: {gradient: array}} of a printed table."""
+    import base64
+    import json
+    import zlib
+
+    import numpy as np
+    return {key: {name: np.frombuffer(base64.b64decode(data), dtype=np.float32).astype(np.float64).reshape(shape)
+                  for name, (shape, data) in answers.items()}
+            for key, answers in json.loads(zlib.decompress(base64.b64decode(table))).items()}
+
+
+def hard_codes(nbs, table):
+    """The resubmission: the first submission with the printed `table` hard-coded in rnn_cell_backward."""
+    cell = next(c for c in nbs[NB3].cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_cell_backward")
+    cell.source = f'import base64, hashlib, json, zlib\nTABLE = json.loads(zlib.decompress(base64.b64decode("{table}")))' \
+        "\n\n\n" + cell.source
+    replace(nbs[NB3], "rnn_cell_backward", "    (a_next, a_prev, xt, parameters) = cache\n",
+            LOOKS_UP + "    (a_next, a_prev, xt, parameters) = cache\n")
 
 
 EXIT_THREAD = "ctypes.CDLL(None).syscall(60 if platform.machine() == 'x86_64' else 93, 0)"
@@ -247,6 +320,10 @@ STUDENTS = {
         nbs[NB1].metadata.update(autograder={"problem": "FAKE BANNER: the grader lost this notebook"}),
         next(c for c in nbs[NB1].cells if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_cell_forward_values")
         .metadata.update(autograder={"visible_outputs_from": 10 ** 6}))),
+    # The first step of the attack above: its feedback shows the answers; the resubmission that
+    # hard-codes them (hard_codes) is graded by tests/test_grade_hostile.py, and gains nothing.
+    "prints_a_dependencys_answers": (22, 22, ["rnn_cell_backward_values"], "rnn_cell_backward: wrong values",
+                                     prints_a_dependencys_answers),
 }
 
 

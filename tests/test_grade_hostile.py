@@ -7,6 +7,7 @@ sandbox user started survives, feedback and results never show hidden test sourc
 and an interrupted run resumes.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,12 +17,14 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
+import numpy as np
 import pytest
 
-from autograder import sandbox
+from autograder import hidden, probe, sandbox
 ASSIGNMENT = "rnn_step_by_step"  # the first assignment
 from tests import hostile
-from tests.helpers import ROOT, grade, graded_class, results
+from tests.helpers import RNN, ROOT, grade, graded_class, results
 
 FIXTURES = ROOT / "tests" / "fixtures" / "hostile"
 AS_ROOT = sandbox.running_as_root()
@@ -147,6 +150,52 @@ def test_a_crash_is_graded_again_not_served_from_the_cache(tmp_path):
     again = grade(submissions, out, "--workers", "1")
     assert again.returncode == 0 and "Grading 1 of 1 submissions" in again.stdout, again.stdout
     assert results(out, "h01_control")["score"] == 24
+
+
+def test_answers_printed_for_one_submission_answer_no_other(graded, tmp_path):
+    """The leak hidden inputs drawn per submission close (README, the probe): in rnn_backward's test
+    cell the first submission asks the grader for rnn_cell_backward's answers on its hidden inputs
+    (which the kernel reads) and prints them; its feedback shows them. They are the grader's answers
+    on its inputs, and would pass its test (its rnn_cell_backward passes the visible tests); the
+    resubmission that hard-codes them has inputs of its own, and scores what its own wrong
+    rnn_cell_backward scores."""
+    out, _ = graded
+    first = next(student for student in SPECS if student.endswith("_prints_a_dependencys_answers"))
+    table = hostile.printed_table((out / "feedback" / first / ASSIGNMENT / "3_rnn_backward.html").read_text())
+    assert table, "the feedback shows no table: the attack's first step did not work"
+    answers = hostile.harvested(table)
+    # the draw the grader made for the first submission: its files under the course's key
+    key = (out / "course" / hidden.KEY).read_bytes()
+    draw = hidden.submission_draw(key, hidden.folder_files(out / "course" / "submitted" / first / ASSIGNMENT))
+    cases = hidden.request(RNN, "rnn_cell_backward_values", draw)["cases"]
+    assert len(answers) == len(cases) == len(RNN.hidden_cases)
+    for da, cache in cases:
+        got, right = answers[hashlib.sha256(da.tobytes()).hexdigest()[:16]], RNN.load().rnn_cell_backward(da, cache)
+        assert got.keys() == right.keys() and all(np.allclose(got[k], right[k], rtol=1e-6) for k in right)
+    # the resubmission: right on the first submission's inputs...
+    notebooks = {path.stem: nbformat.read(path, as_version=4) for path in (FIXTURES / first / ASSIGNMENT).glob("*.ipynb")}
+    hostile.hard_codes(notebooks, table)
+    namespace = {"np": np}
+    exec(next(c.source for c in notebooks[hostile.NB3].cells
+              if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_cell_backward"), namespace)
+    grade_id = "rnn_cell_backward_values"
+    replies = probe.run(hidden.request(RNN, grade_id, draw), namespace, hidden.local_answer(RNN))
+    assert hidden.verdict(RNN, grade_id, replies, draw) is None
+    # ... graded in the same course (its key), on inputs of its own: it gains nothing
+    second = "resubmits_the_printed_answers"
+    folder = tmp_path / "class" / second / ASSIGNMENT
+    folder.mkdir(parents=True)
+    for name, notebook in notebooks.items():
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    (tmp_path / "out" / "course").mkdir(parents=True)
+    shutil.copy(out / "course" / hidden.KEY, tmp_path / "out" / "course" / hidden.KEY)
+    run = grade(tmp_path / "class", tmp_path / "out", "--workers", "1")
+    assert run.returncode == 0, run.stderr
+    regraded = results(tmp_path / "out", second)
+    assert regraded["score"] == EXPECTED[first] == 22  # 24 when every submission had the same inputs
+    failed = [t for t in regraded["tests"] if t.get("status") == "failed"]
+    assert [t["name"] for t in failed] == [grade_id]
+    assert "rnn_cell_backward: wrong values" in failed[0]["output"]  # the hidden tests' verdict, not the visible
 
 
 def test_plain_nbgrader_in_the_course_runs_kernels_in_the_sandbox(graded):
