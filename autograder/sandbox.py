@@ -208,6 +208,7 @@ class Sandbox:
         spec.mkdir(parents=True, exist_ok=True)
         self._fork_server = None
         if self.warm:
+            register_warm_provisioner()
             self.fork_server()  # started now: its imports go on while the worker prepares
         (spec / "kernel.json").write_text(json.dumps({
             # Run as a script (stdlib only): the launcher needs nothing of the grader's.
@@ -311,6 +312,18 @@ class Sandbox:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+
+def register_warm_provisioner():
+    """jupyter_client finds a kernel provisioner by its entry point, which an installed grader has
+    (pyproject.toml); a grader run from its source folder (Gradescope's run_autograder puts it on
+    PYTHONPATH) has none, and registers it here, in the process that starts kernels."""
+    from importlib.metadata import EntryPoint
+    from jupyter_client.provisioning.factory import KernelProvisionerFactory
+    factory = KernelProvisionerFactory.instance()
+    if WARM_PROVISIONER not in factory.provisioners:
+        factory.provisioners[WARM_PROVISIONER] = EntryPoint(
+            WARM_PROVISIONER, "autograder.warm:WarmProvisioner", "jupyter_client.kernel_provisioners")
 
 
 def describe(limits, own_user, cgroup):

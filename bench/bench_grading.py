@@ -10,8 +10,9 @@
    default) and with cold ones (AUTOGRADER_KERNELS=cold);
 4. `python -m autograder grade --scheduler ADDRESS` on a local Dask cluster of N one-thread workers
    (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed);
-5. one submission's latency, command to results/<id>.json: alone into a new OUT, and one more
-   student arriving in the OUT of the graded class (the other students are not graded again).
+5. one submission's latency, command to results/<id>.json (and to the command's end): alone into
+   a new OUT, and one more student arriving in the OUT of the graded class (the other students
+   are not graded again).
 The class is autograder.sample's (16 students: typical mistakes and broken files) times --copies,
 under shuffled student ids: in a real class ids say nothing of the work, while the sample class
 numbers its slowest submissions (an endless loop, a dead kernel) last, so that with two workers
@@ -83,6 +84,23 @@ def plain_nbgrader(submissions, work, timeout):
     return autograde, time.perf_counter() - start
 
 
+def to_results_file(submissions, out, student, timeout):
+    """Seconds from the command to OUT/results/<student>.json, and to the command's end."""
+    start = time.perf_counter()
+    command = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
+                                "--workers", "1", "--timeout", str(timeout)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results_file, first = out / "results" / f"{student}.json", None
+    while command.poll() is None:
+        if first is None and results_file.exists():
+            first = time.perf_counter() - start
+        time.sleep(0.01)
+    if command.returncode != 0:
+        raise subprocess.CalledProcessError(command.returncode, command.args)
+    end = time.perf_counter() - start
+    return first or end, end
+
+
 def ours(submissions, out, workers, timeout, *extra, env=None):
     return timed([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
                   "--workers", str(workers), "--timeout", str(timeout), *extra], cwd=ROOT, env=env)
@@ -152,9 +170,9 @@ def main():
             dask = on_cluster(work / "submissions", work / "outD", address, args.timeout)
         first = sorted((work / "submissions").iterdir())[0]
         shutil.copytree(first, work / "alone" / "latecomer")
-        alone = ours(work / "alone", work / "outA", 1, args.timeout)
+        alone, alone_end = to_results_file(work / "alone", work / "outA", "latecomer", args.timeout)
         shutil.copytree(first, work / "submissions" / "latecomer")
-        one_more = ours(work / "submissions", work / "outN", args.workers, args.timeout)
+        one_more, one_more_end = to_results_file(work / "submissions", work / "outN", "latecomer", args.timeout)
         latency_right = scores(work / "outA")["latecomer"] == scores(work / "outN")["latecomer"] == \
             scores(work / "outN")[first.name]
         identical = scores(work / "out1") == {s: v for s, v in scores(work / "outN").items() if s != "latecomer"} \
@@ -169,9 +187,9 @@ def main():
     notebooks = len(list((ROOT / "source" / ASSIGNMENT).glob("*.ipynb")))
     for name, seconds in rows:
         print(f"{name:38s} {seconds:8.1f} s  {seconds / n:6.2f} s/submission  {seconds / n / notebooks:5.2f} s/notebook")
-    print(f"one submission alone, new OUT:          {alone:8.1f} s")
-    print(f"one more submission, graded OUT:        {one_more:8.1f} s  (its score as alone and as its twin's: "
-          f"{latency_right})")
+    print(f"one submission alone, new OUT:          {alone:8.1f} s to its results file ({alone_end:.1f} s to the end)")
+    print(f"one more submission, graded OUT:        {one_more:8.1f} s to its results file ({one_more_end:.1f} s to the "
+          f"end; its score as alone and as its twin's: {latency_right})")
     print(f"--workers 1 vs plain nbgrader (autograde + feedback): {plain_total / one:.2f}x "
           f"(>= 1 means no slower)")
     print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")

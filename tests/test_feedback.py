@@ -25,6 +25,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder import hidden
 from autograder.course import COURSE_ID
 from tests.helpers import ASSIGNMENT, RNN, ROOT, SOURCE, grade, read
 
@@ -180,6 +181,9 @@ def test_feedback_later_grades_the_same_and_makes_the_same_pages_when_asked(tmp_
         shutil.copytree(ROOT / "tests" / "fixtures" / "class" / student, submissions / student)
     now, later = tmp_path / "now", tmp_path / "later"
     assert grade(submissions, now, "--workers", "2").returncode == 0
+    # The same course key, so the same hidden inputs (each OUT otherwise makes its own).
+    (later / "course").mkdir(parents=True)
+    shutil.copy(now / "course" / hidden.KEY, later / "course" / hidden.KEY)
     run = grade(submissions, later, "--workers", "2", "--feedback", "later")
     assert run.returncode == 0, run.stderr
     assert (later / "grades.csv").read_text() == (now / "grades.csv").read_text()
