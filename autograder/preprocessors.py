@@ -193,8 +193,9 @@ class ProbedExecute(Execute):
         the kernel's own process) has used `cell_cpu_seconds` of CPU time in it. Polled from here:
         lowering the kernel's RLIMIT_CPU from outside needs CAP_SYS_RESOURCE, which a root in a
         container may lack, and a limit the kernel sets itself it could raise again."""
-        if self._kernel_process[0] != self._kernel_pid:  # found once per kernel: a scan of /proc
-            self._kernel_process = (self._kernel_pid, sandbox.kernel_process(self._kernel_pid))
+        if self._kernel_process[0] != self._kernel_pid:  # found once per kernel (cold: a scan of /proc)
+            warm = getattr(getattr(self.km, "provisioner", None), "kernel_pid", None)
+            self._kernel_process = (self._kernel_pid, warm or sandbox.kernel_process(self._kernel_pid))
         pid = self._kernel_process[1]
         cgroup = self._box.cgroup
 

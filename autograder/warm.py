@@ -42,13 +42,15 @@ PRELOAD = ("numpy", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqs
            "IPython", "IPython.core.history", "IPython.core.debugger", "debugpy", "pdb", "pydoc", "sqlite3")
 
 # setns(2) namespace types, and the ioctl giving the user namespace that owns a namespace.
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x02000000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 NS_GET_USERNS = 0xB701
 JOINED = (("mnt", CLONE_NEWNS), ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET),
-          ("pid", CLONE_NEWPID))
-PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+          ("cgroup", CLONE_NEWCGROUP), ("pid", CLONE_NEWPID))
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 4, 24, 38, 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
+
+PACKAGE_FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder of `autograder`
 
 SET_BY_IMPORTS = {}  # environment variables PRELOAD's imports set (debugpy sets some)
 
@@ -115,6 +117,9 @@ def _drop_capabilities():
     data = (ctypes.c_uint32 * 6)()
     _check(_libc.capset(header, data), "capset")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    # Changing user and user namespace made the process undumpable: its /proc/self would be another
+    # user's (a cold kernel reads its own /proc/self/environ). Nothing is left here to protect.
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
 
 
 def _run_kernel(env, arguments, lib):
@@ -131,7 +136,7 @@ def _run_kernel(env, arguments, lib):
     sys.argv = [ipykernel_launcher.__file__, *arguments]
     # A cold kernel's path: PYTHONPATH (the probe), then the installation's; IPython puts the
     # working folder first. Its `autograder` is the probe's package, not the fork server's.
-    sys.path[:] = [lib, *sys.path[1:]]
+    sys.path[:] = [lib, *[path for path in sys.path[1:] if path != PACKAGE_FOLDER]]
     for name in [name for name in sys.modules if name == "autograder" or name.startswith("autograder.")]:
         del sys.modules[name]
     import numpy
@@ -245,19 +250,21 @@ class ForkServer:
     and asks it for kernels."""
 
     def __init__(self):
+        # What Python reads at start-up (PYTHON*, the locale) as a cold kernel would get it; the grader's
+        # package by its folder, wherever it is installed (Gradescope runs it from PYTHONPATH); and
+        # what ipykernel reads when imported, as the sandbox sets it (see sandbox.bwrap_command).
+        interpreter = {name: value for name, value in os.environ.items()
+                       if (name.startswith(("PYTHON", "LC_")) or name == "LANG") and name != "PYTHONPATH"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "autograder.warm"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             cwd="/", close_fds=True,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENBLAS_NUM_THREADS": "1",
-                 "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                 # read by ipykernel when imported, as the sandbox sets it (see sandbox.bwrap_command)
-                 "JPY_PARENT_PID": "1"})
+            env={**interpreter, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **sandbox.ONE_BLAS_THREAD,
+                 "PYTHONPATH": PACKAGE_FOLDER, "JPY_PARENT_PID": "1"})
         self.ready = False  # its imports go on while the worker does other things
 
     def _hello(self):
         hello = self._reply(120)
         if not hello.get("ready"):
-            self.stop()
             raise RuntimeError(f"the fork server has {hello.get('threads', 'no')} threads: it may not fork")
         self.ready = True
 
@@ -271,12 +278,17 @@ class ForkServer:
         return json.loads(line)
 
     def fork(self, **request):
-        """{"kernel": pid of the kernel}, or RuntimeError."""
-        if not self.ready:
-            self._hello()
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
-        reply = self._reply(START_SECONDS + 5)
+        """{"kernel": pid of the kernel}, or RuntimeError. A fork server that failed to answer is
+        stopped (a late answer would answer the next request): the next kernel gets a new one."""
+        try:
+            if not self.ready:
+                self._hello()
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            reply = self._reply(START_SECONDS + 5)
+        except (OSError, ValueError, RuntimeError):
+            self.stop()
+            raise
         if "kernel" not in reply:
             raise RuntimeError(f"a warm kernel could not start: {reply.get('error')}")
         return reply
@@ -305,10 +317,11 @@ class WarmProvisioner(LocalProvisioner):
     kernelspec's sandbox as a holder, then has the worker's fork server fork a kernel into it.
     `pid` is the holder's (killing it ends the sandbox); `kernel_pid` is the kernel's."""
 
-    kernel_pid = None
-    _kernel = None
+    kernel_pid = None  # the warm kernel's, else None (a kernel started cold: LocalProvisioner's ways)
+    _kernel = None     # a pidfd of it
 
     async def launch_kernel(self, cmd, **kwargs):
+        self._forget_kernel()  # a restart reuses the provisioner: nothing of the last kernel
         box = sandbox.current
         separator = cmd.index("--")
         connection_file = cmd[cmd.index("-f", separator) + 1]
@@ -330,13 +343,16 @@ class WarmProvisioner(LocalProvisioner):
             # A kernel the student is not to blame for is never lost: this one starts cold.
             self.log.warning("%s; starting a cold kernel instead", error)
             await super().kill()
-            await super().wait()
+            await asyncio.wait_for(super().wait(), timeout=10)
             return await super().launch_kernel(cmd, **kwargs)
         self.kernel_pid = reply["kernel"]
         self._kernel = _pidfd(self.kernel_pid)
         return connection
 
     def _kernel_ended(self):
+        """Whether the warm kernel has ended (False for a cold one: its holder is its process)."""
+        if self.kernel_pid is None:
+            return False
         if self._kernel is None:
             return not os.path.exists(f"/proc/{self.kernel_pid}")
         return bool(select.select([self._kernel], [], [], 0)[0])
@@ -348,9 +364,11 @@ class WarmProvisioner(LocalProvisioner):
         return await super().poll()
 
     async def send_signal(self, signum):
-        """An interrupt goes to the kernel alone (a holder has no handler for it); any other
-        signal to the kernel, then to the holder's process group."""
-        if self.kernel_pid and not self._kernel_ended():
+        """To a warm kernel: an interrupt to the kernel alone (a holder has no handler for it), any
+        other signal to the kernel, then to the holder's process group. A cold one: as jupyter_client."""
+        if self.kernel_pid is None:
+            return await super().send_signal(signum)
+        if not self._kernel_ended():
             try:
                 if self._kernel is not None:
                     signal.pidfd_send_signal(self._kernel, signum)
@@ -370,10 +388,13 @@ class WarmProvisioner(LocalProvisioner):
                 return
             await asyncio.sleep(0.002)
 
-    async def cleanup(self, restart=False):
+    def _forget_kernel(self):
         if self._kernel is not None:
             os.close(self._kernel)
-            self._kernel = None
+        self.kernel_pid, self._kernel = None, None
+
+    async def cleanup(self, restart=False):
+        self._forget_kernel()
         await super().cleanup(restart)
 
 

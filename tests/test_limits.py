@@ -34,6 +34,21 @@ def test_a_cell_past_its_cpu_time_costs_that_cell_only(tmp_path):
     assert outputs[2] == [(None, "2\n")], "the kernel restarted and the earlier cells were replayed"
 
 
+def test_without_a_cgroup_the_kernels_own_cpu_time_ends_the_cell(tmp_path, monkeypatch):
+    """Without a cgroup (an ordinary user) the kernel's own process is timed: a warm kernel's, not
+    the process that forked it (which has ended) nor its sandbox's PID 1 (which never runs)."""
+    monkeypatch.setattr(sandbox.Cgroup, "create", classmethod(lambda cls, name, limits: None))
+    box = sandbox.Sandbox(tmp_path / "box")
+    monkeypatch.setattr(sandbox, "current", box)
+    (tmp_path / "notebook").mkdir()
+    try:
+        outputs = run(tmp_path / "notebook", ["x = 1", "while True:\n    pass", "print(x + 1)"], cell_cpu_seconds=1)
+    finally:
+        box.fork_server().stop()
+    assert box.warm and outputs[1] == [("KernelDied", None)]
+    assert outputs[2] == [(None, "2\n")]
+
+
 def test_cpu_time_counts_the_whole_sandbox_where_a_cgroup_holds_it(tmp_path):
     """Two children spin while the kernel sleeps: with a cgroup (root), their CPU time is the
     sandbox's and ends the cell; without one, only the kernel's own process is counted."""

@@ -162,11 +162,34 @@ def test_a_kernel_that_dies_is_seen_dead_at_once(warm):
         run(box, "import os; os._exit(3)")
 
 
-def test_a_kernel_the_fork_server_cannot_start_starts_cold(monkeypatch):
-    """Whatever fails in the fork server is not the student's doing: their kernel starts cold."""
+def test_a_kernel_the_fork_server_cannot_start_starts_cold_and_lives(monkeypatch):
+    """Whatever fails in the fork server is not the student's doing: their kernel starts cold, and
+    is a cold kernel from then on (nbclient asks whether it is alive every second of a cell)."""
     def broken(**request):
         raise RuntimeError("the fork server is broken")
     with kernels() as box:
         monkeypatch.setattr(box.fork_server(), "fork", broken)
-        outputs = run(box, "import os; print(os.getpid(), os.getppid())")
+        outputs = run(box, "import os, time; time.sleep(2.5); print(os.getpid(), os.getppid())")
     assert outputs == ["2 1"]  # a cold kernel: bwrap's init is 1, the kernel 2 (a warm one is 3)
+
+
+def test_the_fork_server_needs_no_installed_grader(tmp_path):
+    """Gradescope runs the grader from its source folder (PYTHONPATH), with no editable install:
+    the fork server finds it by its folder, and the kernel's path does not keep that folder."""
+    with kernels() as box:
+        outputs = run(box, "import os, sys; print(os.getpid(), any(os.path.isdir(os.path.join(p, 'autograder', 'grade')) for p in sys.path))")
+        server = box.fork_server().process.pid
+        environment = dict(item.split(b"=", 1) for item in Path(f"/proc/{server}/environ").read_bytes().split(b"\0") if item)
+    assert outputs == ["3 False"]  # warm, and no grader on its path
+    assert environment[b"PYTHONPATH"].decode() == str(Path(sandbox.__file__).parents[1])
+
+
+def test_a_warm_kernel_reads_its_own_proc_and_its_own_cgroup():
+    """A warm kernel's /proc/self is its own (it was made undumpable by its change of user), and
+    it is in the sandbox's cgroup namespace, seeing no host cgroup path, as a cold kernel."""
+    cell = "import os; print(len(open('/proc/self/environ').read()) > 0, sorted(set(line.rsplit(':', 1)[1] for line in open('/proc/self/cgroup').read().split())))"
+    with kernels(warm=False) as box:
+        cold = run(box, cell)
+    with kernels() as box:
+        warm = run(box, cell)
+    assert warm == cold == ["True ['/']"]
