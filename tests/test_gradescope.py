@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -107,6 +108,18 @@ def run_autograder(root, env, student, folder):
                          timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     return json.loads((root / "results" / "results.json").read_text())
+
+
+def test_warm_kernels_start_where_the_grader_is_not_installed(gradescope_root):
+    """Gradescope's venv has the requirements, not the grader (run_autograder puts the source on
+    PYTHONPATH): the fork server of warm kernels must find it there, or every kernel starts cold."""
+    root, env = gradescope_root
+    python = Path(env["AUTOGRADER_VENV"]) / "bin" / "python"
+    hello = subprocess.run([str(python), "-c", "from autograder.warm import ForkServer\n"
+                            "server = ForkServer(); server._hello(); print(server.ready); server.stop()"],
+                           capture_output=True, text=True, env=dict(env, PYTHONPATH=str(root / "source")),
+                           cwd=root, timeout=120)
+    assert hello.stdout.split() == ["True"], hello.stderr[-2000:]
 
 
 def test_run_autograder_gives_grades_scores_in_gradescopes_format(gradescope_root, tmp_path):
