@@ -460,10 +460,15 @@ hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
 processes = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
 resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 if sys.argv[4:] == ["--hold"]:  # a warm kernel's holder: the sandbox is ready, the kernel joins it (warm.py)
+    # PID 1 here, and it stays this process: its environment, root and namespaces are what the
+    # kernel takes, read while nothing of them changes (an exec would swap them as they are read).
+    # No handler for any signal, so no process of the sandbox can signal it; orphans reaped at once.
     import signal
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # PID 1 here: orphans are reaped at once (kept by exec)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     print("ready", flush=True)
-    os.execv("/bin/sleep", ["sleep", "infinity"])
+    while True:
+        signal.pause()
 os.execv(sys.argv[3], sys.argv[3:])
 """
 

@@ -225,7 +225,11 @@ def serve():
         line = requests.readline(MESSAGE_BYTES)
         if not line:
             return
-        replies.write(json.dumps(_start(json.loads(line))).encode() + b"\n")
+        try:
+            reply = _start(json.loads(line))
+        except (OSError, ValueError, KeyError) as error:  # a fork refused (the user's process limit), ...
+            reply = {"error": f"{type(error).__name__}: {error}"}
+        replies.write(json.dumps(reply).encode() + b"\n")
         replies.flush()
 
 

@@ -44,9 +44,9 @@ def test_corpus_is_large_enough():
 def test_every_submission_gets_its_exact_score(graded):
     out, _ = graded
     got = {student: results(out, student)["score"] for student in EXPECTED}
-    assert got == EXPECTED, {student: [test["output"][:200] for test in results(out, student)["tests"]
-                                       if test["score"] < test["max_score"]]
-                             for student in EXPECTED if got[student] != EXPECTED[student]}
+    assert got == EXPECTED, "\n".join(
+        f"{student}: {[(test['name'], test['output'][:300]) for test in results(out, student)['tests'] if test['score'] < test['max_score']]}"
+        for student in EXPECTED if got[student] != EXPECTED[student])
 
 
 @pytest.mark.parametrize("student", sorted(SPECS))

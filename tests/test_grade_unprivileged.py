@@ -84,13 +84,14 @@ def test_every_student_gets_the_exact_score_as_an_ordinary_user(graded):
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
     got = {student: float(row["score"]) for student, row in rows.items()}
     # What went wrong for a student whose score differs: the status, and their failed tests' messages.
-    assert got == EXPECTED, {student: (rows.get(student, {}).get("status"), _failures(out, student))
-                             for student in EXPECTED if got.get(student) != EXPECTED[student]}
+    assert got == EXPECTED, "\n".join(f"{student}: {rows.get(student, {}).get('status')}: {_failures(out, student)}"
+                                      for student in EXPECTED if got.get(student) != EXPECTED[student])
 
 
 def _failures(out, student):
     try:
-        return [test["output"][:200] for test in results(out, student)["tests"] if test["score"] < test["max_score"]]
+        return [f"{test['name']}: {test['output'][:300]}" for test in results(out, student)["tests"]
+                if test["score"] < test["max_score"]]
     except OSError:
         return "no results"
 

@@ -193,3 +193,16 @@ def test_a_warm_kernel_reads_its_own_proc_and_its_own_cgroup():
     with kernels() as box:
         warm = run(box, cell)
     assert warm == cold == ["True ['/']"]
+
+
+def test_the_fork_server_answers_a_request_it_cannot_serve_and_serves_the_next():
+    """A holder already gone, a request it cannot read, a fork the system refuses: each is an
+    answer (that kernel then starts cold), not the fork server's end."""
+    with kernels() as box:
+        server = box.fork_server()
+        for request in ({"holder": 2 ** 22 + 1, "uid": None, "arguments": [], "cgroups": [], "limits": {}, "lib": ""},
+                        {"uid": None}):
+            with pytest.raises(RuntimeError, match="could not start"):
+                server.fork(**request)
+            assert server.process.poll() is None
+        assert run(box, "import os; print(os.getpid())") == ["3"]  # still warm
