@@ -23,7 +23,8 @@ before the kernel starts; replies come back over the kernel's own output channel
 
 `Sandbox(...).kernelspec_dir` is a Jupyter kernel folder whose "python3" kernel starts
 `python sandbox.py POLICY -- python -m ipykernel_launcher -f ...`: `launch` (stdlib only)
-applies POLICY and execs bwrap, which runs the kernel.
+applies POLICY and execs bwrap, which runs the kernel. With warm kernels (warm.py, the default)
+the same command runs a holder instead, and the kernel forked from the worker's fork server joins it.
 """
 
 import contextlib
@@ -44,8 +45,8 @@ from pathlib import Path
 FIRST_UID = 61000
 UID_LOCKS = Path("/run/autograder-sandbox-uids")
 BWRAP = "bwrap"
-INSIDE = "/run/autograder"
-WARM_PROVISIONER = "autograder-warm"  # warm.WarmProvisioner, by its entry point (pyproject.toml)  # in the sandbox: the submission (read-only), the probe, the requests
+INSIDE = "/run/autograder"  # in the sandbox: the submission (read-only), the probe, the requests
+WARM_PROVISIONER = "autograder-warm"  # warm.WarmProvisioner, by its entry point (pyproject.toml)
 
 
 @dataclass
@@ -438,7 +439,7 @@ ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM
 # (IPython's history thread also restarts after a fork, a thread the student's limits then pay).
 KERNEL_OPTIONS = ["--HistoryManager.enabled=False"]
 
-HOLD = "--hold"  # PYTHON HOLD: the command of a warm kernel's sandbox (see warm.py)
+HOLD = "--hold"  # `PYTHON --hold`: the command of a warm kernel's sandbox, which waits (see warm.py)
 
 INIT = """
 import os, shutil, sys
