@@ -69,8 +69,10 @@ def _check(result, what):
 def innermost(pid):
     """The last process of the chain started as `pid` (each bwrap has one child): the holder's
     waiting process, in the sandbox's namespaces."""
-    while _children(pid):
-        pid = _children(pid)[0]
+    children = _children(pid)
+    while children:
+        pid = children[0]
+        children = _children(pid)
     return pid
 
 
