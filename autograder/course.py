@@ -52,7 +52,7 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT, late_policy="n
     from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import ClearHiddenTests
-    from .preprocessors import (DropDuplicateIds, FeedbackOutputs, FeedbackSummary, ProbedExecute,
+    from .preprocessors import (DropDuplicateIds, FeedbackOutputs, FeedbackPage, FeedbackSummary, ProbedExecute,
                                 RestoreMissingCells, check_schemas_once)
     check_schemas_once()
     replace = {"DeduplicateIds": DropDuplicateIds, "Execute": ProbedExecute, "OverwriteCells": RestoreMissingCells}
@@ -75,6 +75,7 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT, late_policy="n
         str(Path(__file__).parent / "templates"),
         str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates")]
     c.HTMLExporter.mathjax_url = MATHJAX_URL
+    c.GenerateFeedback.exporter_class = FeedbackPage  # nbconvert's HTMLExporter, the same pages made faster
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # What only the grader may read (hidden cases, mistakes made from the reference) is never
     # released, nor copied beside a student's notebooks.

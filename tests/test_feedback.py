@@ -202,3 +202,42 @@ def test_feedback_later_grades_the_same_and_makes_the_same_pages_when_asked(tmp_
     nothing = subprocess.run([sys.executable, "-m", "autograder", "feedback", str(tmp_path)], capture_output=True,
                              text=True, cwd=ROOT, timeout=300)
     assert nothing.returncode == 2 and "holds no graded class" in nothing.stderr
+
+
+def test_pages_are_nbconverts_own_without_its_second_parse(out, tmp_path):
+    """The feedback exporter (FeedbackPage, issue 19: compiled templates kept, no BeautifulSoup
+    re-parse) writes the page nbconvert's HTMLExporter writes: the same once parsed as nbconvert
+    parses it, figures and images without alt text given nbconvert's."""
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder.course import nbgrader_config
+    from autograder.preprocessors import FeedbackPage
+    course = tmp_path / "course"
+    shutil.copytree(out / "course", course, symlinks=True)
+    notebook = course / "autograded" / "s01_complete" / ASSIGNMENT / f"{NOTEBOOKS[0]}.ipynb"
+    nb = read(notebook)
+    dot = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    nb.cells.append(nbformat.v4.new_code_cell("plot()", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": dot, "text/plain": "<Figure>"})]))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f'![a dot](data:image/png;base64,{dot}) <img src="dot.png"/> '
+                                                  f'<IMG SRC="dot.png" title="x">'))
+    notebook.unlink()
+    nbformat.write(nb, notebook)
+    pages = {}
+    for exporter in (HTMLExporter, FeedbackPage):
+        config = nbgrader_config(course, f"sqlite:///{course / 'gradebook.db'}")
+        config.GenerateFeedback.exporter_class = exporter
+        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+        assert api.generate_feedback(ASSIGNMENT, "s01_complete", force=True)["success"]
+        folder = course / "feedback" / "s01_complete" / ASSIGNMENT
+        pages[exporter] = {p.name: p.read_text() for p in folder.glob("*.html")}
+        shutil.rmtree(folder)
+    assert sorted(pages[FeedbackPage]) == sorted(pages[HTMLExporter]) == [f"{n}.html" for n in NOTEBOOKS]
+    for name, theirs in pages[HTMLExporter].items():
+        assert str(BeautifulSoup(pages[FeedbackPage][name], features="html.parser")) == theirs, name
+    first = pages[FeedbackPage][f"{NOTEBOOKS[0]}.html"]
+    assert first.count('alt="No description has been provided for this image"') == 3
+    assert 'alt="a dot"' in first
