@@ -59,6 +59,8 @@ def generate(course, db_url, student):
     returns nbgrader's result dict (success, log, error)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from ..preprocessors import one_engine_per_gradebook
+    one_engine_per_gradebook()
     config = nbgrader_config(course, db_url)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     api.log.setLevel(logging.WARNING)

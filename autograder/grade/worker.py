@@ -68,6 +68,7 @@ class Worker:
 
     def __init__(self, course_source, template_db, timeout, workdir=None, unsafe=False, feedback=True):
         prefer_this_environment()
+        preprocessors.one_engine_per_gradebook()
         self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=workdir))
         os.chmod(self.root, 0o755)
         # Student kernels start in the sandbox, see nothing of the grader but the probe, and
