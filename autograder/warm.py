@@ -333,7 +333,7 @@ class WarmProvisioner(LocalProvisioner):
         connection_file = cmd[cmd.index("-f", separator) + 1]
         if box.uid is not None:
             os.chown(connection_file, box.uid, box.uid)  # the kernel reads it as the sandbox user
-        holder_cmd = [*cmd[:separator + 2], sandbox.HOLD]  # the sandbox's Python, told to hold
+        holder_cmd = sandbox.holder_command(box.holder_policy, kwargs.get("cwd") or os.getcwd(), cmd[separator + 1])
         connection = await super().launch_kernel(holder_cmd, **dict(kwargs, stdout=subprocess.PIPE))
         ready = _read_all(self.process.stdout.fileno(), START_SECONDS, until=b"\n")
         self.process.stdout.close()
