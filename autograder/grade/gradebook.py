@@ -134,7 +134,7 @@ def _each_student_once(entries):
 
 
 class _Batch:
-    """Results of different students, recorded in the Gradebook's session: their students and
+    """Results of different students, recorded in one session: their students and
     submissions found in one query each, a re-graded student's grade and comment rows in one
     query for all, then every row written at once. The rows (and their defaults) are those of
     nbgrader's `update_or_create_student`, `update_or_create_submission` and `add_submission`;
@@ -156,7 +156,8 @@ class _Batch:
         submissions = {(name, student): id_ for name, student, id_ in self.session.execute(
             sqlalchemy.select(_ASSIGNMENT.c.name, _SUBMISSION.c.student_id, _SUBMISSION.c.id)
             .join(_ASSIGNMENT, _SUBMISSION.c.assignment_id == _ASSIGNMENT.c.id)
-            .where(_SUBMISSION.c.student_id.in_(ids)))}
+            .where(_SUBMISSION.c.student_id.in_(ids),
+                   _ASSIGNMENT.c.name.in_({result["assignment"] for result, _, _ in entries})))}
         grades, comments = self._rows_of(list(submissions.values()))
         for result, timestamp, known in entries:
             student, assignment = result["student_id"], result["assignment"]
@@ -261,8 +262,8 @@ class _Batch:
             for row in rows.values():
                 if row.new:
                     self.inserts[table].append(row.columns())
-                elif row.changed():
-                    self.updates[table].append(row.changed())
+                elif changed := row.changed():
+                    self.updates[table].append(changed)
 
     def _write(self):
         """Parents before children (PostgreSQL checks foreign keys at once)."""
