@@ -420,10 +420,10 @@ class ProbedExecute(Execute):
 
 class SaveAutoGradesAtOnce(SaveAutoGrades):
     """nbgrader's SaveAutoGrades (its scores, its rules for a cell graded by hand or waiting for
-    one), into a gradebook session the caller holds and commits once for the whole student, with
-    the student's grade and comment rows found in memory. nbgrader's commits after every cell
-    (sixty commits a student: most of the coordinator's time, and a kill between two of them left
-    a student half recorded) and looks each row up with a query of its own."""
+    one), on the student's grade and comment rows the caller holds (StudentRows) and writes in
+    the batch's one transaction. nbgrader's commits after every cell (sixty commits a student,
+    and a kill between two of them left a student half recorded) and looks each row up with a
+    query of its own."""
 
     def preprocess(self, nb, resources, rows=None):
         """`rows`: the student's StudentRows; without, nbgrader's own way."""
@@ -437,29 +437,26 @@ class SaveAutoGradesAtOnce(SaveAutoGrades):
 
 
 class StudentRows:
-    """A gradebook whose session's commit does nothing (the caller commits, once; a flush after
-    every cell, as the batch's session does for nbgrader's other commits, cost 6 ms a student),
-    and which finds a student's grade and comment rows in `submission` (nbgrader's
-    SubmittedAssignment), loaded once for all the student's notebooks."""
+    """What SaveAutoGrades asks of a gradebook, on a student's grade and comment rows the caller
+    holds ({(notebook, cell name): row}) and writes once: nbgrader's Gradebook looked each row up
+    with a query of its own and committed after every cell."""
 
-    def __init__(self, gradebook, submission):
-        self._gradebook = gradebook
+    def __init__(self, grades, comments):
         self.db = SimpleNamespace(commit=lambda: None)
-        self._grades = {(n.name, g.name): g for n in submission.notebooks for g in n.grades}
-        self._comments = {(n.name, c.name): c for n in submission.notebooks for c in n.comments}
+        self._grades, self._comments = grades, comments
 
     def find_grade(self, grade_id, notebook_id, assignment_id, student_id):
-        found = self._grades.get((notebook_id, grade_id))
-        return found if found is not None else self._gradebook.find_grade(grade_id, notebook_id, assignment_id,
-                                                                          student_id)
+        return self._found(self._grades, "grade", grade_id, notebook_id, student_id)
 
     def find_comment(self, comment_id, notebook_id, assignment_id, student_id):
-        found = self._comments.get((notebook_id, comment_id))
-        return found if found is not None else self._gradebook.find_comment(comment_id, notebook_id, assignment_id,
-                                                                            student_id)
+        return self._found(self._comments, "comment", comment_id, notebook_id, student_id)
 
-    def __getattr__(self, name):
-        return getattr(self._gradebook, name)
+    @staticmethod
+    def _found(rows, kind, cell, notebook, student):
+        try:
+            return rows[(notebook, cell)]
+        except KeyError:  # as nbgrader's find_grade: a cell the assignment has not got
+            raise MissingEntry(f"No such {kind}: {student}/{notebook}/{cell}") from None
 
 
 async def wait_for_ready(client, timeout=None):

@@ -107,17 +107,17 @@ def test_a_student_is_recorded_whole_or_not_at_all(tmp_path, monkeypatch):
     written in one transaction."""
     from autograder.grade import gradebook
     course, db_url = _registered(tmp_path)
-    reads, calls = nbformat.reads, []
+    reads, calls = gradebook._graded_cells, []
 
     def second_fails(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt  # a kill (Ctrl-C) in the middle of the student
         return reads(*args, **kwargs)
-    monkeypatch.setattr(gradebook.nbformat, "reads", second_fails)
+    monkeypatch.setattr(gradebook, "_graded_cells", second_fails)
     with pytest.raises(KeyboardInterrupt):
         gradebook.record(db_url, _result(course, "s1"))
-    monkeypatch.setattr(gradebook.nbformat, "reads", reads)
+    monkeypatch.setattr(gradebook, "_graded_cells", reads)
     with gradebook.Gradebook(db_url, COURSE_ID) as gb:
         assert [g for n in gb.find_assignment(ASSIGNMENT).notebooks for g in n.grade_cells]  # registered
         recorded = [grade.auto_score for submission in gb.find_assignment(ASSIGNMENT).submissions

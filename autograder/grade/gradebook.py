@@ -7,7 +7,9 @@ notebooks the workers return, so the verdicts are nbgrader's, and formgrader and
 
 import datetime
 import fcntl
+import functools
 import hashlib
+import json
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,12 +17,18 @@ from pathlib import Path
 
 import nbformat
 import sqlalchemy
-from nbgrader.api import Gradebook, MissingEntry
+import sqlalchemy.orm
+from nbgrader.api import (Assignment, BaseCell, Comment, Grade, Gradebook, MissingEntry, Notebook, Student,
+                          SubmittedAssignment, SubmittedNotebook, new_uuid)
 from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
 
 from ..course import COURSE_ID
 from ..preprocessors import SaveAutoGradesAtOnce, StudentRows
+
+_STUDENT, _ASSIGNMENT, _NB, _CELL = Student.__table__, Assignment.__table__, Notebook.__table__, BaseCell.__table__
+_SUBMISSION, _NOTEBOOK = SubmittedAssignment.__table__, SubmittedNotebook.__table__
+_GRADE, _COMMENT = Grade.__table__, Comment.__table__
 
 
 @contextmanager
@@ -49,15 +57,13 @@ _held = threading.local()  # .urls: the gradebooks whose writer lock this thread
 @contextmanager
 def _locked(db_url):
     if db_url.startswith("postgresql"):
-        engine = sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.NullPool)
         key = int.from_bytes(hashlib.sha256(f"nbgrader gradebook {COURSE_ID}".encode()).digest()[:8], "big", signed=True)
-        with engine.connect() as connection:
+        with _engine(db_url).connect() as connection:
             connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
                 yield
             finally:
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-        engine.dispose()
     elif db_url.startswith("sqlite:///"):
         with open(Path(db_url[len("sqlite:///"):] + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -96,67 +102,212 @@ def record_all(db_url, entries):
 
 
 def _record_together(db_url, entries):
-    """nbgrader's Gradebook commits after each row it makes, and every commit expires what the
-    session has loaded (the assignment, its cells): its commits only flush here, and the batch
-    commits once."""
-    with writing(db_url), Gradebook(db_url, COURSE_ID) as gb:
-        session = gb.db
-        gb.db = _CommitAtEnd(session)
-        try:
-            for result, timestamp, known in entries:
-                _record(gb, db_url, result, timestamp, known)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            gb.db = session
+    """The batch's rows as nbgrader's `add_submission` and `SaveAutoGrades` make them, written
+    with one INSERT or UPDATE per table (executemany) and committed once. nbgrader's ORM flushed
+    each student's thirty new rows in three flushes and found the student and the submission with
+    a query each: 20 ms a result, five times what the same rows cost written together."""
+    with writing(db_url), sqlalchemy.orm.Session(_engine(db_url)) as session, session.begin():
+        for run in _each_student_once(entries):
+            _Batch(session, db_url).record(run)
 
 
-class _CommitAtEnd:
-    """A session whose commit only flushes (the batch commits once), and whose rollback (nbgrader's,
-    on a database error) stops the batch: the caller rolls all of it back."""
-
-    def __init__(self, session):
-        self._session = session
-
-    def commit(self):
-        self._session.flush()
-
-    def rollback(self):
-        raise RuntimeError("the gradebook refused a row in the middle of a batch")
-
-    def __getattr__(self, name):
-        return getattr(self._session, name)
+@functools.lru_cache(maxsize=None)
+def _engine(db_url):
+    """One engine per gradebook for this process's own statements: SQLAlchemy's cache of compiled
+    statements is the engine's, and nbgrader's Gradebook makes a new engine (and looks at every
+    table) each time it is opened, 20 ms a transaction. NullPool: no connection stays open
+    between two transactions, as with nbgrader's."""
+    return sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.NullPool)
 
 
-def _record(gb, db_url, result, timestamp, known):
-    student = result["student_id"]
-    gb.update_or_create_student(student, **(known.gradebook_fields() if known else {}))
-    extra = {"timestamp": parse_utc(timestamp)} if timestamp else {}
-    assignment = result["assignment"]
-    submission = gb.update_or_create_submission(assignment, student, **extra)
-    if known and known.extension_hours:
-        submission.extension = datetime.timedelta(hours=known.extension_hours)
-    # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score
-    # and an answer deleted since keeps no old flag. Manual scores given in formgrader are left alone.
-    for notebook in submission.notebooks:
-        for grade in notebook.grades:
-            grade.auto_score = None
-            grade.needs_manual_grade = False
-    rows = StudentRows(gb, submission)
-    for name, entry in result["notebooks"].items():
-        if entry.get("autograded"):
-            resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
-                                      "db_url": db_url}}
-            SaveAutoGradesAtOnce().preprocess(nbformat.reads(entry["autograded"], as_version=4), resources, rows)
-    # Missing, unreadable or crashed notebooks, and deleted cells, score zero (as nbgrader does
-    # for a missing notebook) rather than waiting for a manual grade that nobody will give. A
-    # written answer that is there (SaveAutoGrades flagged it) waits for the instructor.
-    for notebook in submission.notebooks:
-        for grade in notebook.grades:
+def _each_student_once(entries):
+    """The entries in consecutive runs where no student comes twice: a student's second result
+    is recorded over the first, as a re-grade (after the first run's rows are written)."""
+    runs, seen = [[]], set()
+    for entry in entries:
+        if entry[0]["student_id"] in seen:
+            runs.append([])
+            seen.clear()
+        seen.add(entry[0]["student_id"])
+        runs[-1].append(entry)
+    return runs
+
+
+class _Batch:
+    """Results of different students, recorded in one session: their students and
+    submissions found in one query each, a re-graded student's grade and comment rows in one
+    query for all, then every row written at once. The rows (and their defaults) are those of
+    nbgrader's `update_or_create_student`, `update_or_create_submission` and `add_submission`;
+    the scores and comments are set by nbgrader's SaveAutoGrades itself (SaveAutoGradesAtOnce
+    on StudentRows)."""
+
+    def __init__(self, session, db_url):
+        self.session, self.db_url = session, db_url
+        self.save = SaveAutoGradesAtOnce()  # a traitlets Configurable: 0.1 ms to make
+        self.inserts = {table: [] for table in (_STUDENT, _SUBMISSION, _NOTEBOOK, _GRADE, _COMMENT)}
+        self.updates = {table: [] for table in (_STUDENT, _SUBMISSION, _GRADE, _COMMENT)}
+        self.assignments = {}  # name: (id, [(notebook name, id, [grade cells], [comment cells])])
+
+    def record(self, entries):
+        """`entries` of different students: each one's rows, then all written."""
+        ids = [result["student_id"] for result, _, _ in entries]
+        students = {row.id: row for row in self.session.execute(
+            sqlalchemy.select(_STUDENT).where(_STUDENT.c.id.in_(ids)))}
+        submissions = {(name, student): id_ for name, student, id_ in self.session.execute(
+            sqlalchemy.select(_ASSIGNMENT.c.name, _SUBMISSION.c.student_id, _SUBMISSION.c.id)
+            .join(_ASSIGNMENT, _SUBMISSION.c.assignment_id == _ASSIGNMENT.c.id)
+            .where(_SUBMISSION.c.student_id.in_(ids),
+                   _ASSIGNMENT.c.name.in_({result["assignment"] for result, _, _ in entries})))}
+        grades, comments = self._rows_of(list(submissions.values()))
+        for result, timestamp, known in entries:
+            student, assignment = result["student_id"], result["assignment"]
+            fields = known.gradebook_fields() if known else {}
+            if student not in students:
+                self.inserts[_STUDENT].append(
+                    dict(dict.fromkeys(("first_name", "last_name", "email", "lms_user_id")), id=student, **fields))
+            elif any(getattr(students[student], key) != value for key, value in fields.items()):
+                self.updates[_STUDENT].append(dict(fields, id=student))
+            submission = {"timestamp": parse_utc(timestamp) if timestamp else None,
+                          "extension": datetime.timedelta(hours=known.extension_hours)
+                          if known and known.extension_hours else None}
+            found = submissions.get((assignment, student))
+            if found is None:
+                found = self._add_submission(assignment, student, submission, grades, comments)
+            elif any(submission.values()):
+                self.updates[_SUBMISSION].append({key: value for key, value in dict(submission, id=found).items()
+                                                  if value is not None})
+            self._score(result, grades[found], comments[found])
+        self._write()
+
+    def _add_submission(self, assignment, student, columns, grades, comments):
+        """add_submission's rows: the submission, its notebooks, a grade for each grade and task
+        cell and a comment for each answer and task cell, with nbgrader's column defaults."""
+        assignment_id, notebooks = self._assignment(assignment)
+        submission = new_uuid()
+        self.inserts[_SUBMISSION].append(dict(columns, id=submission, assignment_id=assignment_id,
+                                              student_id=student))
+        grades[submission], comments[submission] = {}, {}
+        for name, notebook_id, graded, commented in notebooks:
+            notebook = new_uuid()
+            self.inserts[_NOTEBOOK].append(dict(id=notebook, assignment_id=submission, notebook_id=notebook_id,
+                                                flagged=False, late_submission_penalty=None))
+            for cell, cell_id in graded:
+                grades[submission][(name, cell)] = _Row(dict(
+                    id=new_uuid(), notebook_id=notebook, cell_id=cell_id, auto_score=None, manual_score=None,
+                    extra_credit=None, needs_manual_grade=True), new=True)
+            for cell, cell_id in commented:
+                comments[submission][(name, cell)] = _Row(dict(
+                    id=new_uuid(), notebook_id=notebook, cell_id=cell_id, auto_comment=None, manual_comment=None),
+                    new=True)
+        return submission
+
+    def _assignment(self, name):
+        """The assignment's id and [(notebook name, id, [(graded cell name, id)], [(commented
+        cell name, id)])]: the cells that have a grade (grade and task cells) and a comment (answer
+        and task cells) in a submission."""
+        if name not in self.assignments:
+            assignment = self.session.scalar(sqlalchemy.select(_ASSIGNMENT.c.id).where(_ASSIGNMENT.c.name == name))
+            if assignment is None:
+                raise MissingEntry(f"No such assignment: {name}")
+            notebooks = {id_: (notebook, id_, [], []) for notebook, id_ in self.session.execute(
+                sqlalchemy.select(_NB.c.name, _NB.c.id).where(_NB.c.assignment_id == assignment))}
+            for notebook, cell, id_, kind in self.session.execute(
+                    sqlalchemy.select(_CELL.c.notebook_id, _CELL.c.name, _CELL.c.id, _CELL.c.type)
+                    .where(_CELL.c.notebook_id.in_(notebooks))):
+                if kind in ("GradeCell", "TaskCell"):
+                    notebooks[notebook][2].append((cell, id_))
+                if kind in ("SolutionCell", "TaskCell"):
+                    notebooks[notebook][3].append((cell, id_))
+            self.assignments[name] = assignment, list(notebooks.values())
+        return self.assignments[name]
+
+    def _rows_of(self, submissions):
+        """({submission: {(notebook, cell): _Row}} of the grades, the same of the comments) the
+        submissions have, in a query each."""
+        return (self._rows(submissions, _GRADE, "auto_score", "manual_score", "needs_manual_grade"),
+                self._rows(submissions, _COMMENT, "auto_comment"))
+
+    def _rows(self, submissions, table, *columns):
+        found = {submission: {} for submission in submissions}
+        if submissions:
+            for row in self.session.execute(
+                    sqlalchemy.select(_NOTEBOOK.c.assignment_id, _NB.c.name.label("notebook"),
+                                      _CELL.c.name.label("cell"), table.c.id, *(table.c[c] for c in columns))
+                    .select_from(table.join(_NOTEBOOK, table.c.notebook_id == _NOTEBOOK.c.id)
+                                 .join(_NB, _NOTEBOOK.c.notebook_id == _NB.c.id)
+                                 .join(_CELL, table.c.cell_id == _CELL.c.id))
+                    .where(_NOTEBOOK.c.assignment_id.in_(submissions))):
+                found[row.assignment_id][(row.notebook, row.cell)] = _Row(
+                    {key: getattr(row, key) for key in ("id", *columns)})
+        return found
+
+    def _score(self, result, grades, comments):
+        # A re-grade starts clean, so that a cell deleted since the last grading keeps no old score
+        # and an answer deleted since keeps no old flag. Manual scores given in formgrader are left alone.
+        for grade in grades.values():
+            grade.auto_score, grade.needs_manual_grade = None, False
+        rows = StudentRows(grades, comments)
+        for name, entry in result["notebooks"].items():
+            if entry.get("autograded"):
+                resources = {"nbgrader": {"notebook": name, "assignment": result["assignment"],
+                                          "student": result["student_id"], "db_url": self.db_url}}
+                self.save.preprocess(_graded_cells(entry["autograded"]), resources, rows)
+        # Missing, unreadable or crashed notebooks, and deleted cells, score zero (as nbgrader does
+        # for a missing notebook) rather than waiting for a manual grade that nobody will give. A
+        # written answer that is there (SaveAutoGrades flagged it) waits for the instructor.
+        for grade in grades.values():
             if grade.auto_score is None and grade.manual_score is None and not grade.needs_manual_grade:
                 grade.auto_score = 0
+        for table, rows in ((_GRADE, grades), (_COMMENT, comments)):
+            for row in rows.values():
+                if row.new:
+                    self.inserts[table].append(row.columns())
+                elif changed := row.changed():
+                    self.updates[table].append(changed)
+
+    def _write(self):
+        """Parents before children (PostgreSQL checks foreign keys at once)."""
+        for table, rows in self.inserts.items():
+            if rows:
+                self.session.execute(table.insert(), rows)
+        for table, rows in self.updates.items():
+            by_columns = {}
+            for row in rows:
+                by_columns.setdefault(tuple(sorted(row)), []).append({f"_{k}": v for k, v in row.items()})
+            for columns, same in by_columns.items():
+                self.session.execute(table.update().where(table.c.id == sqlalchemy.bindparam("_id"))
+                                     .values({c: sqlalchemy.bindparam(f"_{c}") for c in columns if c != "id"}),
+                                     same)
+
+
+class _Row:
+    """A grade or comment row as SaveAutoGrades sets it (attributes), and what changed since it
+    was read."""
+
+    def __init__(self, columns, new=False):
+        self.__dict__.update(columns, new=new, _read=dict(columns))
+
+    def columns(self):
+        return {key: getattr(self, key) for key in self._read}
+
+    def changed(self):
+        changed = {key: value for key, value in self.columns().items() if value != self._read[key]}
+        return dict(changed, id=self.id) if changed else {}
+
+
+_SAVED = ("grade", "solution", "task")  # the cells SaveAutoGrades reads (utils.is_grade, is_solution, is_task)
+
+
+def _graded_cells(text):
+    """The notebook as nbformat reads it (its JSON reader's NotebookNode, lines joined), with only
+    the cells SaveAutoGrades reads. nbformat.reads made a NotebookNode of every cell and validated
+    the whole notebook against its schema, which only logs what it finds: 2 ms a notebook."""
+    notebook = json.loads(text)
+    if notebook.get("nbformat") != 4:
+        return nbformat.reads(text, as_version=4)  # another version: nbformat converts it
+    notebook["cells"] = [cell for cell in notebook["cells"]
+                         if any(cell.get("metadata", {}).get("nbgrader", {}).get(kind) for kind in _SAVED)]
+    return nbformat.v4.to_notebook_json(notebook)
 
 
 @dataclass(frozen=True)
