@@ -310,6 +310,10 @@ class ProbedExecute(Execute):
         self.km.client = limited_client
         return await super().async_start_new_kernel_client()
 
+    # nbclient's setup_kernel calls start_new_kernel_client, bound to the base class's coroutine:
+    # rebound to ours (without, neither the message limit nor the faster readiness wait applied).
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
     def process_message(self, msg, cell, cell_index):
         """Take the probe's reply out of the cell; keep at most `max_output_chars` of the rest."""
         content, kind = msg.get("content", {}), msg.get("msg_type")

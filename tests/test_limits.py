@@ -28,6 +28,16 @@ def test_cells_past_the_notebook_time_are_not_run(tmp_path):
     assert outputs[3] == [("NotebookTimeout", None)]
 
 
+def test_a_message_past_the_size_limit_is_not_parsed(tmp_path):
+    """A message part over `max_message_bytes` is never unpacked: the cell says its output was cut,
+    the notebook goes on. (Until this test, nbclient's setup_kernel started the kernel client
+    through the base class, and neither this limit nor the faster readiness wait applied.)"""
+    big = "from IPython.display import display\ndisplay({'text/plain': 'x' * (2 * 2**20)}, raw=True)"
+    outputs = run(tmp_path, [big, "print('after')"], max_message_bytes=2**20, max_output_chars=10**8)
+    assert outputs[0] == [(None, "[output cut: more than 100000000 characters]\n")]
+    assert outputs[1] == [(None, "after\n")]
+
+
 def test_a_cell_past_its_cpu_time_costs_that_cell_only(tmp_path):
     outputs = run(tmp_path, ["x = 1", "while True:\n    pass", "print(x + 1)"], cell_cpu_seconds=1)
     assert outputs[1] == [("KernelDied", None)]
