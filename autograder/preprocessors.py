@@ -396,11 +396,12 @@ class ProbedExecute(Execute):
         if failure:
             ename, message = failure
             error = nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
-            if ename != INCOMPLETE:
-                cell.outputs.insert(0, error)  # the verdict is what the student reads first
+            # The verdict is what the student reads first, before anything the cell printed (a note
+            # that its output was cut, say). Hidden tests that did not complete leave the cell's own
+            # error, where it has one (a timeout, say): it says more.
+            if ename != INCOMPLETE or not any(output.output_type == "error" for output in cell.outputs):
+                cell.outputs.insert(0, error)
                 visible_from = None if visible_from is None else visible_from + 1
-            elif not any(output.output_type == "error" for output in cell.outputs):
-                cell.outputs.append(error)  # else the cell's own error (a timeout, say) says more
         # Where the visible tests' outputs start (feedback shows them, never what the hidden tests
         # made student code print); None when the probe did not reply. Set on every probed cell,
         # so a value the student wrote into the metadata never counts.
