@@ -7,7 +7,8 @@
    sandbox, with cold kernels (a new Python per notebook, as nbgrader starts them);
 2. `python -m autograder grade --workers 1`;
 3. `python -m autograder grade --workers N` (default: the number of CPUs), with warm kernels (the
-   default) and with cold ones (AUTOGRADER_KERNELS=cold);
+   default) and with cold ones (AUTOGRADER_KERNELS=cold), and with 2N workers; with the fraction of
+   the machine's CPUs busy while it ran;
 4. `python -m autograder grade --scheduler ADDRESS` on a local Dask cluster of N one-thread workers
    (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed);
 5. one submission's latency, command to results/<id>.json (and to the command's end): alone into
@@ -60,10 +61,24 @@ def shuffled_ids(folder, expected, seed=0):
 COLD = dict(os.environ, AUTOGRADER_KERNELS="cold")
 
 
-def timed(command, **kwargs):
+def _cpu_jiffies():
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)  # idle and iowait are not busy
+
+
+BUSY = {}  # command's label: the fraction of all CPUs busy while it ran (a pipeline that waits shows here)
+
+
+def timed(command, label=None, **kwargs):
+    busy, total = _cpu_jiffies()
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if label:
+        busy_after, total_after = _cpu_jiffies()
+        BUSY[label] = (busy_after - busy) / max(1, total_after - total)
+    return seconds
 
 
 def plain_nbgrader(submissions, work, timeout):
@@ -101,9 +116,9 @@ def to_results_file(submissions, out, student, timeout):
     return first or end, end
 
 
-def ours(submissions, out, workers, timeout, *extra, env=None):
+def ours(submissions, out, workers, timeout, *extra, env=None, label=None):
     return timed([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-                  "--workers", str(workers), "--timeout", str(timeout), *extra], cwd=ROOT, env=env)
+                  "--workers", str(workers), "--timeout", str(timeout), *extra], label, cwd=ROOT, env=env)
 
 
 @contextlib.contextmanager
@@ -159,8 +174,10 @@ def main():
         print(f"class: {n} submissions ({'sample order, slowest last' if args.sample_order else 'shuffled ids'}), "
               f"{os.cpu_count()} CPUs, cell timeout {args.timeout} s")
         plain_autograde, plain_total = plain_nbgrader(work / "submissions", work, args.timeout)
-        one = ours(work / "submissions", work / "out1", 1, args.timeout)
-        many = ours(work / "submissions", work / "outN", args.workers, args.timeout)
+        one = ours(work / "submissions", work / "out1", 1, args.timeout, label="1")
+        many = ours(work / "submissions", work / "outN", args.workers, args.timeout, label="N")
+        # More workers than CPUs: a worker waits while its kernel runs, and the other way round.
+        twice = ours(work / "submissions", work / "out2N", 2 * args.workers, args.timeout, label="2N")
         cold = ours(work / "submissions", work / "outC", args.workers, args.timeout, env=COLD)
         later = ours(work / "submissions", work / "outL", args.workers, args.timeout, "--feedback", "later")
         pages = timed([sys.executable, "-m", "autograder", "feedback", str(work / "outL"),
@@ -176,10 +193,12 @@ def main():
         latency_right = scores(work / "outA")["latecomer"] == scores(work / "outN")["latecomer"] == \
             scores(work / "outN")[first.name]
         identical = scores(work / "out1") == {s: v for s, v in scores(work / "outN").items() if s != "latecomer"} \
-            == scores(work / "outD") == scores(work / "outL") == scores(work / "outC")
+            == scores(work / "outD") == scores(work / "outL") == scores(work / "outC") \
+            == scores(work / "out2N")
         right = scores(work / "out1") == {s: f"{v:g}" for s, v in expected.items()}
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
             ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
+            (f"autograder --workers {2 * args.workers}", twice),
             (f"autograder --workers {args.workers}, cold kernels", cold),
             (f"autograder --workers {args.workers} --feedback later", later),
             ("  then autograder feedback (the pages)", pages),
@@ -194,11 +213,14 @@ def main():
           f"(>= 1 means no slower)")
     print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")
     print(f"--workers {args.workers} speed-up over --workers 1:            {one / many:.2f}x")
+    print(f"--workers {2 * args.workers} over --workers {args.workers}:                  {many / twice:.2f}x")
+    print(f"CPUs busy while grading: --workers 1 {BUSY['1']:.0%}, --workers {args.workers} {BUSY['N']:.0%}, "
+          f"--workers {2 * args.workers} {BUSY['2N']:.0%}")
     print(f"warm kernels vs cold ones, --workers {args.workers}:            {cold / many:.2f}x")
     print(f"Dask cluster of {args.workers} workers vs --workers {args.workers}:        {many / dask:.2f}x")
     print(f"--feedback later vs now, --workers {args.workers}:              {many / later:.2f}x "
           f"(pages made later, all at once: {pages / n:.2f} s/submission)")
-    print(f"scores identical for --workers 1, {args.workers} (warm and cold), feedback later and the cluster: "
+    print(f"scores identical for --workers 1, {args.workers} (warm and cold), {2 * args.workers}, feedback later and the cluster: "
           f"{identical}; "
           f"all as expected: {right}")
 
