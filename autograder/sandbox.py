@@ -204,8 +204,10 @@ class Sandbox:
         self.requests = self.root / "requests"
         self.requests.mkdir(exist_ok=True)
         self.policy_file = self.root / "policy.json"
-        self.policy_file.write_text(json.dumps(self.policy()))
-        self.holder_policy = self.policy()  # a warm kernel's holder is started from the worker (holder_command)
+        # The policy: in a file for a cold kernel's launcher, in memory for a warm kernel's holder,
+        # which the worker starts itself (holder_command).
+        self.holder_policy = self.policy()
+        self.policy_file.write_text(json.dumps(self.holder_policy))
         self.kernelspec_dir = self.root / "jupyter"
         spec = self.kernelspec_dir / "kernels" / "python3"
         spec.mkdir(parents=True, exist_ok=True)
