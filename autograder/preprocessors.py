@@ -64,25 +64,21 @@ def check_schemas_once():
         common.jsonschema = _SchemaCheckedOnce(common.jsonschema)
 
 
-def one_engine_per_gradebook():
-    """Make nbgrader's Gradebook (in this process) reuse one SQLAlchemy engine per database URL.
-    nbgrader makes a new engine for every Gradebook it opens, several per notebook graded, so
-    SQLAlchemy compiled every query again each time (its compiled-query cache is the engine's): 0.1 s
-    a notebook. Gradebook.close() disposes of the engine's pooled connections, as before; the engine
-    itself stays (SQLAlchemy makes a new pool on its next use). Set in the processes that grade and
-    make pages, where every Gradebook is nbgrader's and opened one after another."""
-    from nbgrader import api
-    if getattr(api.create_engine, "one_per_url", False):
-        return
-    engines = {}
+@functools.lru_cache(maxsize=None)
+def gradebook_engine(db_url, **options):
+    """One SQLAlchemy engine per gradebook URL (and options) in this process: SQLAlchemy's cache of
+    compiled statements is the engine's. NullPool: no connection stays open between two
+    transactions, as with nbgrader's own engines (its Gradebook disposes of them on close)."""
+    return sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.NullPool, **options)
 
-    def create_engine(url, **options):
-        key = (str(url), tuple(sorted(options.items())))
-        if key not in engines:
-            engines[key] = sqlalchemy.create_engine(url, **options)
-        return engines[key]
-    create_engine.one_per_url = True
-    api.create_engine = create_engine
+
+def one_engine_per_gradebook():
+    """Make nbgrader's Gradebook (in this process) open its database with `gradebook_engine`.
+    nbgrader makes a new engine for every Gradebook it opens, several per notebook graded, so
+    SQLAlchemy compiled every query again each time: 0.1 s a notebook. Set in the processes that
+    grade and make pages, where every Gradebook is nbgrader's and opened one after another."""
+    from nbgrader import api
+    api.create_engine = gradebook_engine
 
 
 class DropDuplicateIds(DeduplicateIds):

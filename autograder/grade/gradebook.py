@@ -7,7 +7,6 @@ notebooks the workers return, so the verdicts are nbgrader's, and formgrader and
 
 import datetime
 import fcntl
-import functools
 import hashlib
 import json
 import threading
@@ -24,7 +23,7 @@ from nbgrader.preprocessors import AssignLatePenalties
 from nbgrader.utils import parse_utc
 
 from ..course import COURSE_ID
-from ..preprocessors import SaveAutoGradesAtOnce, StudentRows
+from ..preprocessors import SaveAutoGradesAtOnce, StudentRows, gradebook_engine
 
 _STUDENT, _ASSIGNMENT, _NB, _CELL = Student.__table__, Assignment.__table__, Notebook.__table__, BaseCell.__table__
 _SUBMISSION, _NOTEBOOK = SubmittedAssignment.__table__, SubmittedNotebook.__table__
@@ -58,7 +57,7 @@ _held = threading.local()  # .urls: the gradebooks whose writer lock this thread
 def _locked(db_url):
     if db_url.startswith("postgresql"):
         key = int.from_bytes(hashlib.sha256(f"nbgrader gradebook {COURSE_ID}".encode()).digest()[:8], "big", signed=True)
-        with _engine(db_url).connect() as connection:
+        with gradebook_engine(db_url).connect() as connection:
             connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
                 yield
@@ -106,18 +105,9 @@ def _record_together(db_url, entries):
     with one INSERT or UPDATE per table (executemany) and committed once. nbgrader's ORM flushed
     each student's thirty new rows in three flushes and found the student and the submission with
     a query each: 20 ms a result, five times what the same rows cost written together."""
-    with writing(db_url), sqlalchemy.orm.Session(_engine(db_url)) as session, session.begin():
+    with writing(db_url), sqlalchemy.orm.Session(gradebook_engine(db_url)) as session, session.begin():
         for run in _each_student_once(entries):
             _Batch(session, db_url).record(run)
-
-
-@functools.lru_cache(maxsize=None)
-def _engine(db_url):
-    """One engine per gradebook for this process's own statements: SQLAlchemy's cache of compiled
-    statements is the engine's, and nbgrader's Gradebook makes a new engine (and looks at every
-    table) each time it is opened, 20 ms a transaction. NullPool: no connection stays open
-    between two transactions, as with nbgrader's."""
-    return sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.NullPool)
 
 
 def _each_student_once(entries):
