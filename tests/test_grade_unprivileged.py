@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from tests import hostile
 from tests.helpers import RNN, ROOT, results
 
 USER = pwd.getpwnam("nobody").pw_uid if sandbox.running_as_root() else os.getuid()
+# The run's cgroup only finds its processes: no limit of its own beyond the machine's.
+RUN_CGROUP_LIMITS = sandbox.Limits(memory_bytes=2 ** 40, processes=2 ** 20)
 EXPECTED = {**{f"s{i:02d}_{name}": score for i, (name, (score, _)) in enumerate(sample.students(RNN).items(), 1)},
             **hostile.expected(as_root=False)}
 
@@ -58,6 +61,11 @@ def as_user(command, home):
             "--clear-groups", "env", f"HOME={home}", *command]
 
 
+def _joining(run_cgroup):
+    """The command prefix that puts a command (and all it starts) in `run_cgroup`."""
+    return ["/bin/sh", "-c", sandbox.JOIN_CGROUPS, "sh", *map(str, run_cgroup.folders), "--"] if run_cgroup else []
+
+
 @pytest.fixture(scope="module")
 def graded():
     base = Path(tempfile.mkdtemp(prefix="unprivileged-", dir="/tmp"))
@@ -71,13 +79,17 @@ def graded():
     os.chown(base, USER, -1)  # OUT is made by the user
     command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out), "--timeout", "10",
                "--workers", "2"]  # h35's ten children write 2.5 GiB: seconds on a loaded machine
-    run = subprocess.run(as_user(command, home), capture_output=True, text=True, cwd=ROOT, timeout=1500)
-    yield out, run
+    run_cgroup = sandbox.Cgroup.create(f"unprivileged-test-{os.getpid()}", RUN_CGROUP_LIMITS) \
+        if sandbox.running_as_root() else None
+    run = subprocess.run(_joining(run_cgroup) + as_user(command, home), capture_output=True, text=True, cwd=ROOT, timeout=1500)
+    yield out, run, run_cgroup
+    if run_cgroup:
+        run_cgroup.remove()
     shutil.rmtree(base, ignore_errors=True)
 
 
 def test_every_student_gets_the_exact_score_as_an_ordinary_user(graded):
-    out, run = graded
+    out, run, _ = graded
     assert run.returncode == 0, run.stderr[-3000:]
     assert "in a user namespace" in run.stdout, run.stdout  # the grader says what it enforces
     with open(out / "grades.csv") as f:
@@ -97,23 +109,56 @@ def _failures(out, student):
 
 
 def test_what_the_user_grades_belongs_to_the_user_and_nothing_survives(graded):
-    out, _ = graded
+    out, _, run_cgroup = graded
     assert {path.stat().st_uid for path in out.rglob("*")} == {USER}
-    # As root every process of `nobody` is this run's; an ordinary user runs other things too.
-    survivors = [p.name for p in os.scandir("/proc") if p.name.isdigit() and _owner(p.name) == USER
-                 and (sandbox.running_as_root() or str(out) in _cmdline(p.name))]
-    assert survivors == []
+    assert _survivors(out, run_cgroup) == {}
+
+
+def test_the_survivor_check_finds_the_runs_processes_and_only_those(graded):
+    """What made the check above fail in CI: tests/test_sandbox.py's sandboxes of `nobody`,
+    running beside it, were counted as this run's."""
+    out, _, run_cgroup = graded
+    hold = [sys.executable, "-c", "import sys, time; time.sleep(60)"]
+    another_tests = subprocess.Popen(as_user(hold, "/tmp"), start_new_session=True)
+    left_by_the_run = subprocess.Popen(_joining(run_cgroup) + as_user(hold + [str(out)], "/tmp"), start_new_session=True)
+    try:
+        time.sleep(1)  # both started
+        survivors = _survivors(out, run_cgroup, grace=0).values()
+        assert any(command.endswith(f"time.sleep(60) {out} ") for command in survivors), survivors
+        assert not any(command.endswith("time.sleep(60) ") for command in survivors), survivors
+    finally:
+        for process in (another_tests, left_by_the_run):
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+def _survivors(out, run_cgroup, grace=2.0):
+    """{pid: command line} of this run's processes still alive `grace` seconds after it returned
+    (a kernel killed as its grader exits takes a moment to go). As root, every process the run
+    started is in `run_cgroup`, which a process of `USER` cannot leave; other tests run processes
+    as `nobody` at the same time (tests/test_sandbox.py), so its uid alone does not say whose a
+    process is. An ordinary user runs other things too: their processes that name OUT."""
+    deadline = time.monotonic() + grace
+    while True:
+        if run_cgroup:
+            pids = (run_cgroup.folders[0] / "cgroup.procs").read_text().split()
+        else:
+            pids = [p.name for p in os.scandir("/proc") if p.name.isdigit() and _owner(p.name) == USER
+                    and str(out) in _cmdline(p.name)]
+        if not pids or time.monotonic() > deadline:
+            return {pid: _cmdline(pid).replace("\0", " ") for pid in pids}
+        time.sleep(0.1)
 
 
 def test_out_holds_no_file_larger_than_the_disk_quota(graded):
-    out, _ = graded
+    out, *_ = graded
     largest = max(path.stat().st_size for path in out.rglob("*") if path.is_file())
     assert largest < sandbox.Limits().disk_bytes
     assert sum(path.stat().st_size for path in out.rglob("*") if path.is_file()) < 200 * 2 ** 20
 
 
 def test_hostile_answers_found_nothing_to_use(graded):
-    out, _ = graded
+    out, *_ = graded
     for student in ("h20_reads_hidden_from_disk", "h21_writes_gradebook", "h23_network", "h33_reads_notes"):
         assert results(out, student)["score"] == EXPECTED[student], student
     assert not any(ROOT.glob(".venv/lib/python*/site-packages/zz_hostile.pth"))
