@@ -28,7 +28,7 @@ from nbgrader.preprocessors import (ClearHiddenTests, DeduplicateIds, Execute, N
                                     SaveAutoGrades)
 from traitlets import Bool, Integer, Unicode
 
-from . import hidden, oracles, probe, reference, sandbox
+from . import hidden, oracles, probe, reference, sandbox, warm
 
 
 class _SchemaCheckedOnce:
@@ -362,6 +362,25 @@ class ProbedExecute(Execute):
             if watch:
                 watch.cancel()
 
+    async def _async_poll_kernel_alive(self):
+        """nbclient looks whether the kernel lives once a second; here its end is waited for (a
+        pidfd becomes readable when the process ends: the warm kernel, or a cold kernel's sandbox),
+        so a kernel that dies in a cell costs milliseconds, not up to a second, before the cell is
+        scored and a new kernel starts. Still checked once a second, as nbclient does."""
+        provisioner = getattr(self.km, "provisioner", None)
+        ended = warm.pidfd(getattr(provisioner, "kernel_pid", None) or getattr(provisioner, "pid", None))
+        try:
+            while True:
+                await (_readable(ended, 1) if ended is not None else asyncio.sleep(1))
+                try:
+                    await self._async_check_alive()
+                except DeadKernelError:
+                    self.task_poll_for_reply.cancel()
+                    return
+        finally:
+            if ended is not None:
+                os.close(ended)
+
     async def _restart(self, cell_index):
         await ensure_async(self.km.restart_kernel(now=True))
         self._kernel_pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
@@ -500,6 +519,19 @@ def _cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+async def _readable(fd, seconds):
+    """Return when `fd` is readable or after `seconds`, whichever is first."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await asyncio.wait_for(ready, seconds)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(fd)
 
 
 CPU_POLL_SECONDS = 0.25

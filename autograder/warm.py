@@ -305,9 +305,11 @@ class ForkServer:
             self.process.wait()
 
 
-def _pidfd(pid):
+def pidfd(pid):
+    """A pidfd of process `pid` (readable once the process has ended), or None: no such process
+    (it ended already), or no pidfd on this system."""
     try:
-        return os.pidfd_open(pid)
+        return os.pidfd_open(pid) if pid else None
     except OSError:
         return None
 
@@ -352,7 +354,7 @@ class WarmProvisioner(LocalProvisioner):
             await asyncio.wait_for(super().wait(), timeout=10)
             return await super().launch_kernel(cmd, **kwargs)
         self.kernel_pid = reply["kernel"]
-        self._kernel = _pidfd(self.kernel_pid)
+        self._kernel = pidfd(self.kernel_pid)
         return connection
 
     def _kernel_ended(self):
