@@ -52,6 +52,24 @@ def test_grading_imports_no_rfc3987_grammar():
     assert run.stdout.strip() == "False"
 
 
+def test_grading_imports_no_setuptools_and_nbgraders_unzip_still_works(tmp_path):
+    """nbgrader.utils imports setuptools' archive functions for zip_collect (0.2 s of every run's
+    start-up, setuptools and pkg_resources): they are imported when first called, and then work."""
+    import zipfile
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("s01/1_rnn_cell_forward.ipynb", "{}")
+    code = ("import autograder.grade, autograder.__main__, sys\n"
+            "print('setuptools' in sys.modules, 'pkg_resources' in sys.modules)\n"
+            "from nbgrader.utils import unpack_archive\n"
+            f"unpack_archive({str(archive)!r}, {str(tmp_path / 'unpacked')!r})\n"
+            "print('setuptools' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "False", "True"]
+    assert (tmp_path / "unpacked" / "s01" / "1_rnn_cell_forward.ipynb").read_text() == "{}"
+
+
 def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monkeypatch):
     """Each nbgrader generate_assignment costs a second or more of every run: a later run with
     the same source (grading one more student) makes none; a changed source makes both the
