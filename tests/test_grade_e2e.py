@@ -149,6 +149,21 @@ def test_a_changed_submission_is_regraded(graded, tmp_path):
         {s: v for s, v in EXPECTED.items() if s != "s10_missing_notebook"}
 
 
+def test_a_student_removed_from_the_gradebook_is_graded_again(graded, tmp_path):
+    """A saved grading stands only while the gradebook still has the student's submission (an
+    instructor may remove it with nbgrader's API or a fresh gradebook): the rest are found in one
+    query for the whole class, not one a student."""
+    out = tmp_path / "out"
+    shutil.copytree(graded[0], out)
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}", COURSE_ID) as gb:
+        gb.remove_submission(ASSIGNMENT, "s03_tanh_twice")
+    run = grade(FIXTURES, out, "--workers", "1")
+    assert run.returncode == 0 and "Grading 1 of 16 submissions" in run.stdout, run.stdout
+    assert {s: float(r["score"]) for s, r in rows(out).items()} == EXPECTED
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}", COURSE_ID) as gb:
+        assert gb.find_submission(ASSIGNMENT, "s03_tanh_twice").score == EXPECTED["s03_tanh_twice"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["/nonexistent/class", "--out", "{tmp}/o"], "does not exist"),
     (["{tmp}/empty", "--out", "{tmp}/o"], "no submissions found"),

@@ -31,10 +31,8 @@ from pathlib import Path
 import sqlalchemy
 import sqlalchemy.exc
 
-from nbgrader.api import Gradebook, MissingEntry
-
 from .. import collect, hidden, late, reference, release, roster, sandbox
-from ..course import (CELL_TIMEOUT, COURSE_ID, ROOT, assignment_in, create_gradebook, generate_assignment,
+from ..course import (CELL_TIMEOUT, ROOT, assignment_in, create_gradebook, generate_assignment,
                       prefer_this_environment)
 from . import cluster, feedback, gradebook, lms, report, worker
 
@@ -201,18 +199,12 @@ def _stored_state(out, student):
         return {}
 
 
-def _still_good(db_url, assignment, student, state, key):
+def _still_good(in_gradebook, student, state, key):
     """Whether the saved grading `state` of `student` still stands: the same submission and
-    grader (`key`), graded fully, and the student still in the gradebook."""
+    grader (`key`), graded fully, and the student still in the gradebook (`in_gradebook`: the
+    ids of the assignment's submissions there)."""
     result = state.get("result")
-    if state.get("key") != key or result is None or not graded_fully(result):
-        return False
-    try:
-        with Gradebook(db_url, COURSE_ID) as gb:
-            gb.find_submission(assignment, student)
-    except MissingEntry:
-        return False
-    return True
+    return state.get("key") == key and result is not None and graded_fully(result) and student in in_gradebook
 
 
 def graded_fully(result):
@@ -441,14 +433,14 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
     key_base = fingerprint(course, timeout) + ("" if options.feedback == "now" else " feedback " + options.feedback) \
         + " key " + hashlib.sha256(key).hexdigest()
     keys = {s.student_id: record_key(key_base, s, known.get(s.student_id), options.due) for s in submissions}
-    todo = []
+    todo, in_gradebook = [], set(gradebook.students(db_url, assignment))
     for submission in submissions:
         state = _stored_state(out, submission.student_id)
         if submission.submitted_as == submission.student_id:
             # nbgrader's layout (OUT/course/submitted, where its exchange collects) knows the safe
             # id only: the name an earlier download gave is kept
             submission.submitted_as = (state.get("result") or {}).get("submitted_as", submission.student_id)
-        if not _still_good(db_url, assignment, submission.student_id, state, keys[submission.student_id]):
+        if not _still_good(in_gradebook, submission.student_id, state, keys[submission.student_id]):
             todo.append(submission)
     workers = workers or os.cpu_count() or 1
     problem = None if unsafe or scheduler else sandbox.namespaces_problem()
