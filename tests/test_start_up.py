@@ -70,6 +70,20 @@ def test_grading_imports_no_setuptools_and_nbgraders_unzip_still_works(tmp_path)
     assert (tmp_path / "unpacked" / "s01" / "1_rnn_cell_forward.ipynb").read_text() == "{}"
 
 
+def test_an_existing_gradebook_is_opened_without_importing_alembic(tmp_path):
+    """alembic (0.1 s to import) is needed only to stamp a new gradebook with nbgrader's newest
+    migration."""
+    code = ("import sys\nfrom autograder.course import create_gradebook\n"
+            f"create_gradebook('sqlite:///{tmp_path}/gradebook.db')\n"
+            "print('alembic' in sys.modules)\n"
+            "for name in [m for m in sys.modules if m.split('.')[0] == 'alembic']: del sys.modules[name]\n"
+            f"create_gradebook('sqlite:///{tmp_path}/gradebook.db')\n"
+            "print('alembic' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "False"]
+
+
 def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monkeypatch):
     """Each nbgrader generate_assignment costs a second or more of every run: a later run with
     the same source (grading one more student) makes none; a changed source makes both the
