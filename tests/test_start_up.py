@@ -46,10 +46,15 @@ def test_bad_metadata_fails_as_before():
 def test_grading_imports_no_rfc3987_grammar():
     """jsonschema builds rfc3987_syntax's grammar on import (a second of every run's start-up)
     for a format none of our schemas uses."""
-    code = "import autograder.grade, nbformat, sys; print('rfc3987_syntax' in sys.modules and " \
-           "sys.modules['rfc3987_syntax'] is not None)"
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert run.stdout.strip() == "False"
+    assert _printed_by("import autograder.grade, nbformat, sys; print('rfc3987_syntax' in sys.modules and "
+                       "sys.modules['rfc3987_syntax'] is not None)") == ["False"]
+
+
+def _printed_by(code):
+    """What Python `code`, run in a new process (nothing imported yet), prints: its words."""
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.split()
 
 
 def test_grading_imports_no_setuptools_and_nbgraders_unzip_still_works(tmp_path):
@@ -64,9 +69,7 @@ def test_grading_imports_no_setuptools_and_nbgraders_unzip_still_works(tmp_path)
             "from nbgrader.utils import unpack_archive\n"
             f"unpack_archive({str(archive)!r}, {str(tmp_path / 'unpacked')!r})\n"
             "print('setuptools' in sys.modules)\n")
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["False", "False", "True"]
+    assert _printed_by(code) == ["False", "False", "True"]
     assert (tmp_path / "unpacked" / "s01" / "1_rnn_cell_forward.ipynb").read_text() == "{}"
 
 
@@ -79,9 +82,7 @@ def test_an_existing_gradebook_is_opened_without_importing_alembic(tmp_path):
             "for name in [m for m in sys.modules if m.split('.')[0] == 'alembic']: del sys.modules[name]\n"
             f"create_gradebook('sqlite:///{tmp_path}/gradebook.db')\n"
             "print('alembic' in sys.modules)\n")
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["True", "False"]
+    assert _printed_by(code) == ["True", "False"]
 
 
 def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monkeypatch):
