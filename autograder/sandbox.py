@@ -47,6 +47,14 @@ FIRST_UID = 61000
 UID_LOCKS = Path("/run/autograder-sandbox-uids")
 BWRAP = "bwrap"
 INSIDE = "/run/autograder"  # in the sandbox: the submission (read-only), the probe, the requests
+
+
+def inside(work):
+    """Where the working folder `work` is in the sandbox: the same place for every run, so that a
+    traceback on a student's page names the assignment's folder, not where the instructor's OUT
+    is on the grading machine (nor a worker's folder, which made pages differ from run to run)."""
+    return f"/home/student/{Path(work).name}"
+
 WARM_PROVISIONER = "autograder-warm"  # warm.WarmProvisioner, by its entry point (pyproject.toml)
 
 
@@ -521,11 +529,11 @@ def bwrap_command(policy, work, command, source=lambda path: path):
     for path in policy["python"]:
         argv += ["--ro-bind", source(path), path]
     argv += ["--bind", source(policy["runtime"]), policy["runtime"],
-             "--size", str(limits["disk_bytes"]), "--tmpfs", work,
+             "--size", str(limits["disk_bytes"]), "--tmpfs", inside(work),
              "--ro-bind", source(work), f"{INSIDE}/submission",
              "--ro-bind", source(policy["lib"]), f"{INSIDE}/lib",
              "--ro-bind", source(policy["requests"]), f"{INSIDE}/requests",
-             "--chdir", work]
+             "--chdir", inside(work)]
     home = "/tmp/home"
     for name, value in {"HOME": home, "MPLCONFIGDIR": home, "IPYTHONDIR": f"{home}/.ipython", "TMPDIR": "/tmp",
                         "PYTHONPATH": f"{INSIDE}/lib", "AUTOGRADER_REQUESTS": f"{INSIDE}/requests",

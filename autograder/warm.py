@@ -78,15 +78,15 @@ def innermost(pid):
 
 # --- in the fork server's child: become a kernel of the holder's sandbox ---
 
-def _enter(holder, uid, cgroups):
+def _enter(holder, uid, cgroups, work):
     """Join the namespaces of process `holder` as the sandbox user (then with every capability
-    in its user namespace, until _drop_capabilities). Returns the holder's environment."""
+    in its user namespace, until _drop_capabilities), in its working folder `work` (the path in
+    the sandbox). Returns the holder's environment."""
     own_user = os.open(f"/proc/{holder}/ns/user", os.O_RDONLY)
     joined = [(os.open(f"/proc/{holder}/ns/{name}", os.O_RDONLY), kind) for name, kind in JOINED]
     root = os.open(f"/proc/{holder}/root", os.O_RDONLY)
     with open(f"/proc/{holder}/environ", "rb") as environ:
         env = dict(item.split(b"=", 1) for item in environ.read().split(b"\0") if b"=" in item)
-    work = os.readlink(f"/proc/{holder}/cwd")
     for folder in cgroups:  # as root: the sandbox's cgroup, for the kernel and all it starts
         with open(os.path.join(folder, "cgroup.procs"), "w") as procs:
             procs.write(str(os.getpid()))
@@ -154,7 +154,7 @@ def _child(request, report):
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        env = _enter(request["holder"], request["uid"], request["cgroups"])
+        env = _enter(request["holder"], request["uid"], request["cgroups"], request["work"])
         sandbox.set_limits(request["limits"], processes=True)
         _drop_capabilities()
         middle = os.fork()
@@ -335,7 +335,8 @@ class WarmProvisioner(LocalProvisioner):
         connection_file = cmd[cmd.index("-f", separator) + 1]
         if box.uid is not None:
             os.chown(connection_file, box.uid, box.uid)  # the kernel reads it as the sandbox user
-        holder_cmd = sandbox.holder_command(box.holder_policy, kwargs.get("cwd") or os.getcwd(), cmd[separator + 1])
+        work = kwargs.get("cwd") or os.getcwd()
+        holder_cmd = sandbox.holder_command(box.holder_policy, work, cmd[separator + 1])
         connection = await super().launch_kernel(holder_cmd, **dict(kwargs, stdout=subprocess.PIPE))
         ready = _read_all(self.process.stdout.fileno(), START_SECONDS, until=b"\n")
         self.process.stdout.close()
@@ -344,7 +345,7 @@ class WarmProvisioner(LocalProvisioner):
             if not ready.startswith(b"ready"):
                 raise RuntimeError("the kernel's sandbox did not start")
             reply = box.fork_server().fork(
-                holder=innermost(self.pid), uid=box.uid, arguments=cmd[cmd.index("ipykernel_launcher") + 1:],
+                holder=innermost(self.pid), uid=box.uid, work=sandbox.inside(work), arguments=cmd[cmd.index("ipykernel_launcher") + 1:],
                 cgroups=[str(folder) for folder in box.cgroup.folders] if box.cgroup else [],
                 limits=asdict(box.limits), lib=f"{sandbox.INSIDE}/lib")
         except (RuntimeError, OSError, ValueError) as error:

@@ -37,9 +37,10 @@ def kernels(warm=True):
         os.environ.pop("AUTOGRADER_KERNELS") if before is None else os.environ.update(AUTOGRADER_KERNELS=before)
 
 
-def run(box, *cells):
-    """What each cell printed (or its error's name), run in one kernel of `box`."""
-    work = Path(tempfile.mkdtemp(prefix="warm-work-"))
+def run(box, *cells, work=None):
+    """What each cell printed (or its error's name), run in one kernel of `box` (in `work`, else a
+    new folder)."""
+    work = work or Path(tempfile.mkdtemp(prefix="warm-work-"))
     (work / "given.txt").write_text("the submission's file")
     box.prepare(work)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
@@ -139,19 +140,37 @@ import json, os, resource, sys, threading
 import matplotlib
 print(json.dumps({"path": sys.path, "environment": sorted(os.environ), "threads": sorted(t.name.split("-")[-1] for t in threading.enumerate()),
                   "limits": [resource.getrlimit(getattr(resource, name)) for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_CORE")],
-                  "backend": matplotlib.get_backend(), "cwd": os.getcwd() == os.path.realpath("."),
+                  "backend": matplotlib.get_backend(), "cwd": [os.getcwd(), os.path.realpath(".")],
                   "history": get_ipython().history_manager.enabled, "main": sys.modules["__main__"].__name__,
                   "argv": sys.argv[1:2], "parent": os.getppid(), "home": os.path.expanduser("~")}, sort_keys=True))
 """
 
 
-def test_a_warm_kernel_is_a_cold_one():
+def test_a_warm_kernel_is_a_cold_one(tmp_path):
     """What a notebook can see of how its kernel started is the same, warm or cold."""
+    folders = {kind: tmp_path / kind / "rnn_cell" for kind in ("cold", "warm")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
     with kernels(warm=False) as box:
-        cold = json.loads(run(box, SAME)[0])
+        cold = json.loads(run(box, SAME, work=folders["cold"])[0])
     with kernels(warm=True) as box:
-        warm = json.loads(run(box, SAME)[0])
+        warm = json.loads(run(box, SAME, work=folders["warm"])[0])
     assert warm == cold
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_working_folder_is_at_the_same_place_in_every_sandbox_and_the_hosts_is_not_there(warm, tmp_path):
+    """A traceback on a student's page names the files of the working folder: it must not say where
+    the grader's folders are (nor differ from run to run with a worker's folder)."""
+    work = tmp_path / "OUT" / ".work" / "worker-x" / "autograded" / "s01" / "rnn_cell"
+    work.mkdir(parents=True)
+    (work / "given.txt").write_text("the submission's file")
+    with kernels(warm) as box:
+        seen = run(box, "import os; print(os.getcwd())", f"print(os.path.exists({str(work)!r}))",
+                   "print(open('given.txt').read())", "import traceback; print(__import__('os').path.abspath('x.py'))",
+                   work=work)
+    assert seen == ["/home/student/rnn_cell", "False", "the submission's file", "/home/student/rnn_cell/x.py"]
+    assert seen[0] == sandbox.inside(work)
 
 
 @pytest.mark.parametrize("warm", [True, False])
