@@ -239,11 +239,19 @@ def test_a_class_of_both_assignments_is_graded_each_in_its_folder_and_reported_t
     assert "s01_complete,39,39" in (out / "grades.csv").read_text()
 
 
+def _two_of_the_class(folder):
+    """Two students of the first assignment's class (its whole class is graded elsewhere: these
+    tests are about where a grading goes, which two show as well as sixteen)."""
+    return _course_class(folder, {"s01_complete": {"rnn_step_by_step": "s01_complete"},
+                                  "s03_tanh_twice": {"rnn_step_by_step": "s03_tanh_twice"}})
+
+
 def test_one_assignment_of_two_is_graded_by_name(tmp_path):
     out = tmp_path / "out"
-    run = grade(ROOT / "tests" / "fixtures" / "class", out, "--assignment", "rnn_step_by_step", "--workers", "2")
+    run = grade(_two_of_the_class(tmp_path / "class"), out, "--assignment", "rnn_step_by_step", "--workers", "2")
     assert run.returncode == 0, run.stderr
     assert results(out, "s01_complete")["score"] == 24  # the layout of one assignment: OUT itself
+    assert results(out, "s03_tanh_twice")["score"] == 22
 
 
 @pytest.mark.parametrize("args, says", [
@@ -336,7 +344,7 @@ def test_a_course_is_never_graded_into_one_assignments_out(tmp_path):
     """An OUT with one assignment's grading (and its hand grades) is not silently left for a new
     layout: grading both there is refused in one sentence."""
     out = tmp_path / "out"
-    assert grade(ROOT / "tests" / "fixtures" / "class", out, "--workers", "2").returncode == 0
+    assert grade(_two_of_the_class(tmp_path / "class"), out, "--workers", "2").returncode == 0
     submissions = _course_class(tmp_path / "submissions", {"s01": {"rnn_step_by_step": "s01_complete",
                                                                    LM: "s01_complete"}})
     run = grade(submissions, out)
