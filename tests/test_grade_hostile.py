@@ -21,7 +21,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import hidden, probe, sandbox
+from autograder import hidden, probe, sandbox, warm
 ASSIGNMENT = "rnn_step_by_step"  # the first assignment
 from tests import hostile
 from tests.helpers import RNN, ROOT, grade, graded_class, results
@@ -68,15 +68,8 @@ def test_no_process_a_submission_started_survives(graded):
     """The fork bomb's children, the endless loops, the sleepers: all gone."""
     out, _ = graded
 
-    def cwd(pid):
-        try:
-            return os.readlink(f"/proc/{pid}/cwd")
-        except OSError:
-            return ""
     pids = [p.name for p in os.scandir("/proc") if p.name.isdigit()]
-    # A sandbox's process is in its working folder, sandbox.inside(...) as the host reads it too.
-    places = (str(out), str(Path(sandbox.inside(out)).parent))
-    assert [pid for pid in pids if cwd(pid).startswith(places)] == []
+    assert [pid for pid in pids if _of_the_run(pid, out)] == []
     if AS_ROOT:  # a sandbox uid another test's grader holds right now is that grader's business
         def leftover(pid):
             try:
@@ -92,6 +85,44 @@ def test_no_process_a_submission_started_survives(graded):
             except (OSError, IndexError):
                 return None
         assert [pid for pid in pids if leftover(pid)] == []
+
+
+def _of_the_run(pid, out):
+    """Whether process `pid` is a kernel (or a process it started) of the grading into `out`: in a
+    folder of OUT (a kernel without the sandbox), or in a sandbox whose submission is a folder of
+    OUT. Its working folder, sandbox.inside(...), is the same in every sandbox, other tests' too:
+    the submission's mount names OUT (as a path of its file system, whose mount point may be an
+    ancestor of OUT)."""
+    try:
+        if os.readlink(f"/proc/{pid}/cwd").startswith(str(out)):
+            return True
+        mounts = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+    except OSError:
+        return False  # gone
+    folders = {f"/{out.relative_to(ancestor)}/" for ancestor in out.parents}
+    return any(fields[4] == f"{sandbox.INSIDE}/submission" and (fields[3] + "/").startswith(tuple(folders))
+               for fields in map(str.split, mounts))
+
+
+def test_the_survivor_check_tells_this_runs_sandboxes_from_another_tests(tmp_path):
+    """A kernel of this run is found; one of another test's grading at the same time (also in
+    /home/student/...) is not."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    ours, theirs = tmp_path / "out" / ".work" / "w" / "s" / "a", tmp_path / "other" / ".work" / "w" / "s" / "a"
+    processes = []
+    try:
+        for folder in (ours, theirs):
+            folder.mkdir(parents=True)
+            processes.append(subprocess.Popen(
+                ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(folder), f"{sandbox.INSIDE}/submission",
+                 "--tmpfs", sandbox.inside(folder), "--chdir", sandbox.inside(folder), "--", *sleeper]))
+        time.sleep(0.5)
+        sleepers = [str(warm.innermost(process.pid)) for process in processes]  # bwrap's child
+        assert [pid for pid in sleepers if _of_the_run(pid, tmp_path / "out")] == sleepers[:1]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
 
 
 def test_feedback_and_results_show_no_hidden_test(graded):
