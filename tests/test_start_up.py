@@ -1,6 +1,7 @@
 """What a grading run does once instead of again and again (issue 19): the metadata schema is
 checked once per process, and what is imported for nothing is not imported."""
 
+import shutil
 import subprocess
 import sys
 
@@ -95,6 +96,7 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
     real = grading.generate_assignment
     monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, assignment, timeout: (made.append(db_url),
                                                                                           real(root, db_url, assignment, timeout))[1])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # this test's alone
     course = grading.copy_source(tmp_path, SOURCE)
     db_url = f"sqlite:///{tmp_path / 'class.db'}"
     kept = tmp_path / ".registered" / "template_gradebook.db"
@@ -117,6 +119,50 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
               if kind == "grade"}
     assert points[(path.stem, "grade", cell.metadata.nbgrader.grade_id)] == cell.metadata.nbgrader.points
     assert register() == 0
+
+
+def _counting_generate_assignment(monkeypatch):
+    """The gradebooks nbgrader generate_assignment is run for, from now on."""
+    from autograder import grade as grading
+    made, real = [], grading.generate_assignment
+    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, assignment, timeout: (
+        made.append(db_url), real(root, db_url, assignment, timeout))[1])
+    return made
+
+
+def test_a_new_out_takes_the_template_another_out_registered(tmp_path, monkeypatch):
+    """A new OUT (each Gradescope submission's, a new batch's) with the source and grader of an
+    earlier run makes no nbgrader generate_assignment: the template comes from the user's cache,
+    and the class gradebook gets the same record of the assignment."""
+    from autograder import grade as grading
+    from autograder.grade import gradebook
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    made = _counting_generate_assignment(monkeypatch)
+    records = []
+    for out in (tmp_path / "first", tmp_path / "second"):
+        course = grading.copy_source(out, SOURCE)
+        db_url = f"sqlite:///{out / 'class.db'}"
+        grading.create_gradebook(db_url)
+        grading.register_assignment(course, db_url, out / "template.db", 5, kept=out / ".registered" / "t.db")
+        records.append(gradebook.assignment_record(db_url, ASSIGNMENT))
+    assert len(made) == 1 and records[0] == records[1] and records[0]
+    assert [p.name for p in (tmp_path / "cache" / "autograder" / "registered").iterdir()] == \
+        [grading.fingerprint(course, 5) + ".db"]  # whole files only, named by what they were made from
+    # Another timeout is another grading: not served from the cache.
+    grading.register_assignment(course, f"sqlite:///{tmp_path / 'third.db'}", tmp_path / "template.db", 7)
+    assert len(made) == 2
+
+
+def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path, monkeypatch):
+    """A user without a writable home (nobody's is /nonexistent) grades as before."""
+    from autograder import grade as grading
+    (tmp_path / "a file").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a file"))
+    made = _counting_generate_assignment(monkeypatch)
+    for out in (tmp_path / "first", tmp_path / "second"):
+        course = grading.copy_source(out, SOURCE)
+        grading.register_assignment(course, f"sqlite:///{out / 'class.db'}", out / "template.db", 5)
+    assert len(made) == 2 and (tmp_path / "second" / "template.db").stat().st_size > 0
 
 
 def _registered(tmp_path):
@@ -215,6 +261,7 @@ def test_a_kept_template_killed_while_being_replaced_is_not_used(tmp_path, monke
     real = grading.generate_assignment
     monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, assignment, timeout: (made.append(db_url),
                                                                                           real(root, db_url, assignment, timeout))[1])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # this test's alone
     course = grading.copy_source(tmp_path, SOURCE)
     kept = tmp_path / ".registered" / "template_gradebook.db"
 
@@ -240,7 +287,11 @@ def test_a_kept_template_killed_while_being_replaced_is_not_used(tmp_path, monke
         register("b.db")
     monkeypatch.setattr(grading.os, "replace", replace)
     path.write_text(original)
+    shutil.rmtree(tmp_path / "cache")  # (which holds the first source's template, named by its key)
     assert register("c.db") == 1  # the template made again, not the changed source's
+    from autograder.grade import gradebook
+    assert gradebook.assignment_record(f"sqlite:///{tmp_path / 'c.db'}", ASSIGNMENT) == \
+        gradebook.assignment_record(f"sqlite:///{tmp_path / 'a.db'}", ASSIGNMENT)
 
 
 def test_the_class_scores_in_one_query_are_each_students_scores(tmp_path):
