@@ -80,14 +80,21 @@ def gradescope_root(tmp_path_factory):
         os.chmod(root / "source" / name, 0o755)
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_VENV=str(base / "venv"))
+    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_VENV=str(base / "venv"), XDG_CACHE_HOME=str(base / "cache"))
     started = time.monotonic()
     setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], capture_output=True, text=True, env=env,
                            cwd=root, timeout=900)
     print(f"setup.sh took {time.monotonic() - started:.0f} s")
     assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-3000:]
     assert (base / "venv" / "bin" / "python").exists()
+    assert len(_prepared(env)) == 1, setup.stdout  # the assignment's template, for every run
     return root, env
+
+
+def _prepared(env):
+    """{template: when it was written} in the cache of registered templates setup.sh filled."""
+    return {path.name: path.stat().st_mtime_ns
+            for path in (Path(env["XDG_CACHE_HOME"]) / "autograder" / "registered").glob("*")}
 
 
 def run_autograder(root, env, student, folder):
@@ -125,7 +132,10 @@ def test_warm_kernels_start_where_the_grader_is_not_installed(gradescope_root):
 def test_run_autograder_gives_grades_scores_in_gradescopes_format(gradescope_root, tmp_path):
     root, env = gradescope_root
     schema = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    prepared = _prepared(env)
     on_gradescope = {student: run_autograder(root, env, student, folder) for student, folder in STUDENTS.items()}
+    # Each run took setup.sh's template: none made another (nbgrader generate_assignment, seconds each).
+    assert _prepared(env) == prepared
     for student, found in on_gradescope.items():
         schema.validate(found)
         assert found["score"] == EXPECTED[student], (student, found["output"])

@@ -36,4 +36,6 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$SOURCE/requirements.txt"
 "$VENV/bin/python" -c 'import nbgrader, numpy, autograder.course' 2>/dev/null || \
     PYTHONPATH="$SOURCE" "$VENV/bin/python" -c 'import nbgrader, numpy, autograder.course'
+# The assignment registered once, as each run registers it: the image keeps it in the cache.
+PYTHONPATH="$SOURCE" "$VENV/bin/python" -m autograder.gradescope.run --prepare
 echo "autograder ready: $VENV"
