@@ -365,14 +365,15 @@ def run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
           unsafe=False, source=None, due=None, late_policy=None, roster_path=None, uploads=None,
-          test_visibility=report.TEST_VISIBILITY, owners=frozenset(), feedback="now", key=None):
+          test_visibility=report.TEST_VISIBILITY, owners=frozenset(), feedback="now", key=None, figure=True):
     """Grade every submission of one assignment, whose source folder is `source` (default: the
     course's only assignment), in `submissions_path` into `out`; returns the grades.csv rows.
     `due` (an aware datetime) and `late_policy` (late.parse) set the assignment's due date and
     late policy, kept in OUT for later runs; `roster_path` is a roster CSV (roster.read);
     `uploads`, a collect.Collection to grade instead of reading `submissions_path` (Gradescope);
     `key`, the course's key that hidden inputs are drawn with (the Gradescope zip's; default: the
-    one in OUT/course, made by the first run: hidden.course_key).
+    one in OUT/course, made by the first run: hidden.course_key); `figure`: whether to draw
+    report.png (not for a Gradescope run, whose OUT is thrown away).
 
     Ctrl-C only asks to stop (KeyboardInterrupt is raised here, after the submissions under
     way are saved): raised inside nbgrader's or SQLAlchemy's code, it can be swallowed there
@@ -398,7 +399,7 @@ def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         return _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source,
-                      Options(due, late_policy, roster_path, uploads, test_visibility, owners, feedback, key))
+                      Options(due, late_policy, roster_path, uploads, test_visibility, owners, feedback, key, figure))
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -414,6 +415,7 @@ class Options:
     owners: frozenset = frozenset()   # the students of the course's other assignments (collect's `owners`)
     feedback: str = "now"             # "later": no feedback pages while grading (`autograder feedback` makes them)
     key: bytes | None = None          # the key hidden inputs are drawn with (None: OUT/course's own)
+    figure: bool = True               # report.png (matplotlib: a second of imports and drawing)
 
 
 def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
@@ -506,7 +508,8 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
         # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
         # Not sooner: the workers wait for the registration, which took 0.5 s instead of 0.07 s
         # with the import's thread holding the GIL beside it.
-        threading.Thread(target=report.import_matplotlib, daemon=True).start()
+        if options.figure:
+            threading.Thread(target=report.import_matplotlib, daemon=True).start()
 
     due_date = None
 
@@ -529,7 +532,7 @@ def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler
             run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready=register)
     shutil.rmtree(out / ".work", ignore_errors=True)
     _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
-    return write_reports(out, course, db_url, log, options.test_visibility)
+    return write_reports(out, course, db_url, log, options.test_visibility, options.figure)
 
 
 def record_key(key_base, submission, student, due):
@@ -624,8 +627,8 @@ def _link_feedback(out, course):
     feedback.place_mathjax(target)  # once for every page: feedback/<student>/<assignment>/../../mathjax
 
 
-def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VISIBILITY):
-    """grades.csv, results/, report.png and the summary, for every student of the gradebook
+def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VISIBILITY, figure=True):
+    """grades.csv, results/, report.png (if `figure`) and the summary, for every student of the gradebook
     (whichever run graded them), from the gradebook's scores (so a grade given in formgrader
     counts) and the messages kept from grading. Returns the grades.csv rows."""
     assignment = assignment_in(course / "source")
@@ -656,9 +659,10 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
         all_results.append(student_results)
     report.write_grades(out, rows, notebooks)
     lms.write(out, rows, gradebook.student_records(db_url), assignment)
-    report.plot(out, all_results, cells)
+    if figure:
+        report.plot(out, all_results, cells)
     log(report.summary_table(rows, notebooks, report.mistake_counts(all_results)))
-    log(f"Wrote {out}/grades.csv, results/, feedback/, report.png; gradebook: {db_url}")
+    log(f"Wrote {out}/grades.csv, results/, feedback/{', report.png' if figure else ''}; gradebook: {db_url}")
     return rows
 
 

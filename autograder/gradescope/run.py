@@ -105,7 +105,8 @@ def main(argv=None):
         grade(None, out, workers=1, timeout=settings.get("timeout", 60), uploads=uploads,
               source=ROOT / "source" / assignment,
               due=_when(due), late_policy=settings.get("late_policy", "none"),
-              test_visibility=settings.get("test_visibility", "after_due_date"), key=key)
+              test_visibility=settings.get("test_visibility", "after_due_date"), key=key,
+              feedback="later", figure=False)  # OUT is thrown away: only the results JSON is kept
         [submission] = uploads.submissions
         results = (out / "results" / f"{submission.student_id}.json").read_text()
     except SetupError as error:
