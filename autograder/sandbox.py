@@ -47,14 +47,6 @@ FIRST_UID = 61000
 UID_LOCKS = Path("/run/autograder-sandbox-uids")
 BWRAP = "bwrap"
 INSIDE = "/run/autograder"  # in the sandbox: the submission (read-only), the probe, the requests
-
-
-def inside(work):
-    """Where the working folder `work` is in the sandbox: the same place for every run, so that a
-    traceback on a student's page names the assignment's folder, not where the instructor's OUT
-    is on the grading machine (nor a worker's folder, which made pages differ from run to run)."""
-    return f"/home/student/{Path(work).name}"
-
 WARM_PROVISIONER = "autograder-warm"  # warm.WarmProvisioner, by its entry point (pyproject.toml)
 
 
@@ -484,6 +476,13 @@ if sys.argv[4:] == ["--hold"]:  # a warm kernel's holder: the sandbox is ready, 
         signal.pause()
 os.execv(sys.argv[3], sys.argv[3:])
 """
+
+
+def inside(work):
+    """Where the working folder `work` is in the sandbox: the same place for every run, so that a
+    traceback on a student's page names the assignment's folder, not where the instructor's OUT
+    is on the grading machine (nor a worker's folder, which made pages differ from run to run)."""
+    return f"/home/student/{Path(work).name}"
 
 
 def _limit(name, value):

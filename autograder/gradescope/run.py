@@ -17,7 +17,7 @@ from pathlib import Path
 from nbgrader.utils import parse_utc
 
 from .. import collect, hidden
-from ..course import ROOT, assignment_in
+from ..course import CELL_TIMEOUT, ROOT, assignment_in
 
 METADATA_LIMIT = 16 * 2**20   # bytes; a long history of previous submissions stays far under
 
@@ -64,7 +64,7 @@ def prepare(settings):
     try:
         course = copy_source(out, ROOT / "source" / assignment)
         register_assignment(course, f"sqlite:///{course / 'gradebook.db'}", out / "template.db",
-                            settings.get("timeout", 60))
+                            settings.get("timeout", CELL_TIMEOUT))
     finally:
         shutil.rmtree(out, ignore_errors=True)
     print(f"Registered {assignment} for every submission's run.")
@@ -102,7 +102,7 @@ def main(argv=None):
         return 2
     out = Path(tempfile.mkdtemp(prefix="gradescope-"))
     try:
-        grade(None, out, workers=1, timeout=settings.get("timeout", 60), uploads=uploads,
+        grade(None, out, workers=1, timeout=settings.get("timeout", CELL_TIMEOUT), uploads=uploads,
               source=ROOT / "source" / assignment,
               due=_when(due), late_policy=settings.get("late_policy", "none"),
               test_visibility=settings.get("test_visibility", "after_due_date"), key=key,
