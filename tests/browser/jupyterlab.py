@@ -120,9 +120,21 @@ class Notebook:
             time.sleep(0.2)
         raise TimeoutError("the notebook kept running")
 
-    def run_all(self):
+    def prompts(self):
+        """The input prompts of the code cells ("[ ]:", "[*]:", "[3]:")."""
+        return self.page.eval_on_selector_all(f"{PANEL} .jp-InputPrompt", "els => els.map(e => e.textContent)")
+
+    def run_all(self, timeout=120):
+        """Run All Cells, then wait until the run has begun (a prompt changed) and ended: on a loaded
+        machine the kernel may not have begun half a second after the click, and a notebook idle
+        for a second before its run looked like one that had run (a CI run found no error output)."""
+        before = self.prompts()
         self.menu("Run", "Run All Cells")
-        time.sleep(0.5)
+        deadline = time.monotonic() + timeout
+        while self.prompts() == before:
+            if time.monotonic() > deadline:
+                raise TimeoutError("Run All Cells did not begin")
+            time.sleep(0.1)
         self.wait_idle()
 
     def restart_and_run_all(self):
