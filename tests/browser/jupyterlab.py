@@ -124,23 +124,28 @@ class Notebook:
         """The input prompts of the code cells ("[ ]:", "[*]:", "[3]:")."""
         return self.page.eval_on_selector_all(f"{PANEL} .jp-InputPrompt", "els => els.map(e => e.textContent)")
 
-    def run_all(self, timeout=120):
-        """Run All Cells, then wait until the run has begun (a prompt changed) and ended: on a loaded
-        machine the kernel may not have begun half a second after the click, and a notebook idle
-        for a second before its run looked like one that had run (a CI run found no error output)."""
+    def run_all(self):
+        """Run All Cells, then wait until the run has begun and ended."""
+        self._ran(lambda: self.menu("Run", "Run All Cells"))
+
+    def restart_and_run_all(self):
+        def restart():
+            self.menu("Kernel", "Restart Kernel and Run All Cells…")
+            self.page.click(".jp-Dialog-button.jp-mod-accept")
+        self._ran(restart)
+
+    def _ran(self, start, timeout=120):
+        """Do `start`, then wait until the run has begun (a prompt changed: the new kernel counts from
+        1 again, and a cell waiting shows "[*]") and ended. A fixed wait was not enough: on a loaded
+        machine the kernel had not begun half a second after the click, and a notebook idle for a
+        second before its run looked like one that had run (a CI run found no error output)."""
         before = self.prompts()
-        self.menu("Run", "Run All Cells")
+        start()
         deadline = time.monotonic() + timeout
         while self.prompts() == before:
             if time.monotonic() > deadline:
-                raise TimeoutError("Run All Cells did not begin")
-            time.sleep(0.1)
-        self.wait_idle()
-
-    def restart_and_run_all(self):
-        self.menu("Kernel", "Restart Kernel and Run All Cells…")
-        self.page.click(".jp-Dialog-button.jp-mod-accept")
-        time.sleep(1.0)
+                raise TimeoutError("the run did not begin")
+            time.sleep(0.05)
         self.wait_idle()
 
     def errors(self):
