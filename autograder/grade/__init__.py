@@ -161,12 +161,13 @@ def register_assignment(course, db_url, template, timeout, late_policy="none", k
             shutil.copyfile(cached, template)
         else:
             _generate_assignment(course, f"sqlite:///{template.resolve()}", timeout)
-            _keep_whole(template, cached)
+            with contextlib.suppress(OSError):  # a user without a writable home grades without the cache
+                cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                _copy_whole(template, cached)
         if kept:  # the key last, each file whole (a run killed here leaves no key, or the old pair)
             kept.parent.mkdir(exist_ok=True)
             kept_key.unlink(missing_ok=True)
-            shutil.copyfile(template, kept.with_suffix(".new"))
-            os.replace(kept.with_suffix(".new"), kept)
+            _copy_whole(template, kept)
             kept_key.with_suffix(".newkey").write_text(key)
             os.replace(kept_key.with_suffix(".newkey"), kept_key)
     with gradebook.writing(db_url):
@@ -187,17 +188,16 @@ def registered_cache():
     return Path(home) / "autograder" / "registered"
 
 
-def _keep_whole(template, cached):
-    """Copy `template` to `cached` whole (a reader finds the whole file or none), if the cache
-    can be written at all (a user without a home grades without it)."""
-    part = cached.with_name(f"{cached.name}.{os.getpid()}.new")
+def _copy_whole(source, target):
+    """Copy `source` to `target` whole: a reader finds the whole file or the one before it."""
+    part = target.with_name(f"{target.name}.{os.getpid()}.new")
     try:
-        cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        shutil.copyfile(template, part)
-        os.replace(part, cached)
-    except OSError:
+        shutil.copyfile(source, part)
+        os.replace(part, target)
+    except BaseException:
         with contextlib.suppress(OSError):
             part.unlink(missing_ok=True)
+        raise
 
 
 def fingerprint(course, timeout):
