@@ -2,8 +2,9 @@
 the hostile corpus and students of the fixture class get their exact scores, nothing of the sandbox
 survives, and OUT holds no file larger than the sandbox's disk quota. Of the class, the students
 whose grading takes a path the corpus does not (a named mistake, a notebook that is not JSON, one
-missing, a duplicated cell that makes nbgrader fail the run): its endless loop and dead kernel are the corpus's h16 and h11-h13 too, and each waited
-out three 10 s timeouts or restarts here, a minute of the slowest setup of CI's run.
+missing, a duplicated cell that makes nbgrader fail the run): its endless loop and dead kernel are
+the corpus's h16 and h11-h13 too, and each waited out three 10 s timeouts or restarts here, a
+minute of the slowest setup of CI's run.
 
 As root (CI), the grader runs as `nobody`, the way it would run for a user without root: a first
 bwrap (root) gives the command a mount namespace in which folders `nobody` could not pass on the

@@ -92,10 +92,7 @@ def test_the_assignment_is_registered_again_only_when_it_changed(tmp_path, monke
     template and the class gradebook again, and the gradebook has the new points."""
     from autograder import grade as grading
     from autograder.grade import gradebook
-    made = []
-    real = grading.generate_assignment
-    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, assignment, timeout: (made.append(db_url),
-                                                                                          real(root, db_url, assignment, timeout))[1])
+    made = _counting_generate_assignment(monkeypatch)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # this test's alone
     course = grading.copy_source(tmp_path, SOURCE)
     db_url = f"sqlite:///{tmp_path / 'class.db'}"
@@ -257,10 +254,7 @@ def test_a_kept_template_killed_while_being_replaced_is_not_used(tmp_path, monke
     on the first source must not take that template for its own (its test cells would come back
     from the other source)."""
     from autograder import grade as grading
-    made = []
-    real = grading.generate_assignment
-    monkeypatch.setattr(grading, "generate_assignment", lambda root, db_url, assignment, timeout: (made.append(db_url),
-                                                                                          real(root, db_url, assignment, timeout))[1])
+    made = _counting_generate_assignment(monkeypatch)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # this test's alone
     course = grading.copy_source(tmp_path, SOURCE)
     kept = tmp_path / ".registered" / "template_gradebook.db"
