@@ -11,29 +11,18 @@ def main(argv=None):
     releasing.add_argument("--assignment", default=None, help="the assignment to release (default: every one)")
     grade = verbs.add_parser("grade", help="grade a class of submissions")
     grade.add_argument("submissions", help="folder in nbgrader's submitted layout, or a .zip of one")
-    grade.add_argument("--out", required=True, help="folder for grades.csv, results/, feedback/, report.png")
-    grade.add_argument("--workers", type=int, default=None, help="processes at once (default: CPU count)")
-    grade.add_argument("--timeout", type=positive, default=None, help="seconds a cell may run (default: 60)")
-    grade.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in OUT/course)")
     grade.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="grade on this Dask cluster (tcp://host:8786) instead of local worker processes")
-    grade.add_argument("--unsafe-no-sandbox", action="store_true",
-                       help="run student code without the sandbox (where Linux namespaces are not available): "
-                            "it can then read the solutions and change grades")
-    grade.add_argument("--assignment", default=None,
-                       help="the assignment to grade, a folder of source/ (default: every one; each into OUT/<assignment>/ "
-                            "when there are several)")
-    grade.add_argument("--source", default=None, metavar="FOLDER",
-                       help="an assignment's source notebooks, graded into OUT (default: source/<assignment>)")
-    grade.add_argument("--due", default=None, metavar="DATE",
-                       help="the due date, e.g. '2026-12-01 23:59 +01:00' (no zone: UTC); kept for later runs")
-    grade.add_argument("--late-policy", default=None, metavar="POLICY",
-                       help="none (default), zero, or a share of the score per hour or day late: 10%%/day, 2%%/hour")
-    grade.add_argument("--roster", default=None, metavar="CSV",
-                       help="the class: id, name, email, lms_id, extension_hours (fills nbgrader's student table)")
-    grade.add_argument("--feedback", choices=("now", "later"), default="now",
-                       help="make each student's feedback pages while grading (now, the default), or later, "
-                            "with `autograder feedback OUT` (grading then takes about a third less time)")
+    grading_options(grade)
+    serve = verbs.add_parser("serve", help="stay up and grade submissions as `submit` hands them in (into OUT, "
+                                           "as grade would), until Ctrl-C or SIGTERM")
+    grading_options(serve)
+    submitting = verbs.add_parser("submit", help="hand submissions to the service of `serve --out OUT` and wait "
+                                                 "for their scores")
+    submitting.add_argument("submissions", help="what grade takes: a folder of submissions, or a .zip of one")
+    submitting.add_argument("--out", required=True, help="the --out of the running `serve`")
+    submitting.add_argument("--wait", type=positive, default=3600, metavar="SECONDS",
+                            help="how long to wait for the scores (default: an hour)")
     from .gradescope import add_parser as add_gradescope
     add_gradescope(verbs)
     again = verbs.add_parser("report", help="rewrite grades.csv, results/ and report.png from the gradebook "
@@ -62,7 +51,10 @@ def main(argv=None):
     if args.verb == "report":
         from . import grade as grading
         return grading.report_main(args)
-    if args.verb == "grade":
+    if args.verb == "submit":
+        from . import submit
+        return submit.main(args)
+    if args.verb in ("grade", "serve"):
         from . import grade as grading
         from .course import CELL_TIMEOUT
         if args.workers is not None and args.workers < 1:
@@ -75,11 +67,39 @@ def main(argv=None):
                 late.parse(args.late_policy)
             except ValueError as error:
                 parser.error(str(error))
+        if args.verb == "serve":
+            from .grade import service
+            return service.main(args)
         return grading.main(args)
     if args.verb == "gradescope":
         from . import gradescope
         return gradescope.main(args)
     return 2
+
+
+def grading_options(parser):
+    """What `grade` and `serve` both take: where to, how to grade, and what is recorded with the grades."""
+    parser.add_argument("--out", required=True, help="folder for grades.csv, results/, feedback/, report.png")
+    parser.add_argument("--workers", type=int, default=None, help="processes at once (default: CPU count)")
+    parser.add_argument("--timeout", type=positive, default=None, help="seconds a cell may run (default: 60)")
+    parser.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: SQLite in OUT/course)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="run student code without the sandbox (where Linux namespaces are not available): "
+                             "it can then read the solutions and change grades")
+    parser.add_argument("--assignment", default=None,
+                        help="the assignment to grade, a folder of source/ (default: every one; each into "
+                             "OUT/<assignment>/ when there are several)")
+    parser.add_argument("--source", default=None, metavar="FOLDER",
+                        help="an assignment's source notebooks, graded into OUT (default: source/<assignment>)")
+    parser.add_argument("--due", default=None, metavar="DATE",
+                        help="the due date, e.g. '2026-12-01 23:59 +01:00' (no zone: UTC); kept for later runs")
+    parser.add_argument("--late-policy", default=None, metavar="POLICY",
+                        help="none (default), zero, or a share of the score per hour or day late: 10%%/day, 2%%/hour")
+    parser.add_argument("--roster", default=None, metavar="CSV",
+                        help="the class: id, name, email, lms_id, extension_hours (fills nbgrader's student table)")
+    parser.add_argument("--feedback", choices=("now", "later"), default="now",
+                        help="make each student's feedback pages while grading (now, the default), or later, "
+                             "with `autograder feedback OUT` (grading then takes about a third less time)")
 
 
 def positive(text):

@@ -32,7 +32,7 @@ from pathlib import Path
 import sqlalchemy
 import sqlalchemy.exc
 
-from .. import collect, hidden, late, reference, release, roster, sandbox
+from .. import collect, hidden, late, reference, release, roster, sandbox, submit
 from ..course import (CELL_TIMEOUT, ROOT, assignment_in, create_gradebook, generate_assignment,
                       prefer_this_environment)
 from . import cluster, feedback, gradebook, lms, report, worker
@@ -318,25 +318,35 @@ def _crashed(submission, assignment):
 RECORDED_AT_ONCE = 50
 
 
-def run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready=None):
-    """Grade `todo` with `workers` processes; a crashed pool is restarted once for what it left.
-    `ready()` runs here while the workers start (they take seconds to import nbgrader), before
-    the first submission is handed out. on_results([(submission, result)]) gets the results that
-    are in each time it is called: one when it keeps up, all those that came while it worked when
-    it does not (recorded in one transaction). When `stop` is set (Ctrl-C), the submissions under
-    way finish and are saved, the rest wait."""
-    for attempt in (1, 2):
-        # Forked workers start at once, with nbgrader already imported here; spawned ones take
-        # seconds each to import it. No thread runs in this process when they are forked.
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                              else "spawn")
-        left = []
-        with futures.ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=context,
-                                         initializer=worker.start, initargs=initargs) as pool:
-            if ready:
-                pool.submit(worker.started)  # the first job starts every worker process
-                ready()
-                ready = None
+class WorkerPool:
+    """`workers` grading processes (worker.py), each set up with `initargs`; a pool that crashed
+    is started again once for what it left. Kept between batches by `serve`."""
+
+    def __init__(self, workers, initargs):
+        self.workers, self.initargs, self._pool = workers, initargs, None
+
+    def _executor(self):
+        if self._pool is None:
+            # Forked workers start at once, with nbgrader already imported here; spawned ones take
+            # seconds each to import it. No thread runs in this process when they are forked.
+            context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                                  else "spawn")
+            self._pool = futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                     initializer=worker.start, initargs=self.initargs)
+        return self._pool
+
+    def start(self):
+        """Start the worker processes now (they take seconds to import nbgrader and start their
+        fork servers): the first job handed out starts them all."""
+        self._executor().submit(worker.started)
+
+    def grade(self, todo, on_results, progress, stop, crashed):
+        """Grade `todo`. on_results([(submission, result)]) gets the results that are in each time
+        it is called: one when it keeps up, all those that came while it worked when it does not
+        (recorded in one transaction). When `stop` is set (Ctrl-C), the submissions under way
+        finish and are saved, the rest wait (KeyboardInterrupt)."""
+        for attempt in (1, 2):
+            left, pool = [], self._executor()
             jobs = {pool.submit(worker.grade, submission): submission for submission in todo}
             pending = set(jobs)
             try:
@@ -356,11 +366,23 @@ def run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready
             except KeyboardInterrupt:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
-        if not left:
-            return
-        todo = left
-    on_results([(submission, crashed(submission)) for submission in todo])
-    progress.update(len(todo))
+            if not left:
+                return
+            self.close()
+            todo = left
+        on_results([(submission, crashed(submission)) for submission in todo])
+        progress.update(len(todo))
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def grade(submissions_path, out, workers=None, timeout=CELL_TIMEOUT, db_url=None, log=print, scheduler=None,
@@ -418,121 +440,173 @@ class Options:
     figure: bool = True               # report.png (matplotlib: a second of imports and drawing)
 
 
-def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
-    from tqdm import tqdm
+class Grading:
+    """One assignment graded into OUT: set up once (the course, the key hidden inputs are drawn
+    with, the gradebook), then batches of submissions, each student recorded as their result
+    comes in, then the reports. `grade` grades one batch; `serve` one per request."""
 
-    prefer_this_environment()
-    # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings; they say nothing to an instructor.
-    warnings.filterwarnings("ignore", category=sqlalchemy.exc.SAWarning)
-    out = Path(out).resolve()
-    writable(out)
-    course = copy_source(out, source)
-    # Made before any worker starts: every submission's hidden inputs are drawn with it.
-    key = hidden.course_key(course, options.key)
-    assignment = assignment_in(course / "source")
-    check_assignment(course / "source" / assignment, Path(source).resolve())
-    crashed = functools.partial(_crashed, assignment=assignment)
-    _link_feedback(out, course)
-    db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
-    check_database(db_url)
-    create_gradebook(db_url)  # once, locked: every later open finds the tables (nbgrader's would race)
-    template = out / ".work" / "template_gradebook.db"
-    template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
-    notebooks = collect.cell_ids(course / "source" / assignment)  # names, and cells to know them by
-    policy = options.late_policy or late_policy(course)
-    students = roster.read(options.roster_path) if options.roster_path else []
-    collection = options.uploads or collect.collect(submissions_path, assignment, notebooks,
-                                                    ungraded=UNGRADED_NOTEBOOKS, others=course_assignments(source),
-                                                    owners=options.owners)
-    collection.write_csv(out / "collection.csv")
-    log(f"Collected {len(collection.submissions)} students from {collection.summary()} (each file's fate: "
-        f"{out / 'collection.csv'}).")
-    submissions = list(collection.submissions)
-    known = roster.match(submissions, students)
-    for submission in submissions:
-        if submission.student_id not in known and (submission.name or submission.email or submission.lms_user_id):
-            first, last = roster.split_name(submission.name or "")
-            known[submission.student_id] = roster.Student(submission.student_id, first, last, submission.email,
-                                                          submission.lms_user_id)
-        note = set_aside_note(submission)
-        if note:
-            submission.notes.append(note)
-    kept_by_hand = _follow_source_change(out, course, db_url, submissions, notebooks, log)
-    # A student graded without pages is graded again by a run that makes them (and the other way);
-    # every student, under a new key (other hidden inputs).
-    key_base = fingerprint(course, timeout) + ("" if options.feedback == "now" else " feedback " + options.feedback) \
-        + " key " + hashlib.sha256(key).hexdigest()
-    keys = {s.student_id: record_key(key_base, s, known.get(s.student_id), options.due) for s in submissions}
-    todo, in_gradebook = [], set(gradebook.students(db_url, assignment))
-    for submission in submissions:
-        state = _stored_state(out, submission.student_id)
-        if submission.submitted_as == submission.student_id:
-            # nbgrader's layout (OUT/course/submitted, where its exchange collects) knows the safe
-            # id only: the name an earlier download gave is kept
-            submission.submitted_as = (state.get("result") or {}).get("submitted_as", submission.student_id)
-        if not _still_good(in_gradebook, submission.student_id, state, keys[submission.student_id]):
-            todo.append(submission)
-    workers = workers or os.cpu_count() or 1
-    problem = None if unsafe or scheduler else sandbox.namespaces_problem()
-    if problem:
-        raise SetupError(f"cannot sandbox student code: {problem}.")
-    if not scheduler:
-        log("Sandbox: " + (sandbox.UNSAFE_WARNING if unsafe else sandbox.describe_here()))
-    where = f"the Dask cluster at {scheduler}" if scheduler else f"{min(workers, max(len(todo), 1))} worker(s)"
-    log(f"Grading {len(todo)} of {len(submissions)} submissions with {where}; "
-        f"{len(submissions) - len(todo)} unchanged since the last run.")
+    def __init__(self, out, source, timeout, db_url, log, unsafe, options):
+        prefer_this_environment()
+        # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings; they say nothing to an instructor.
+        warnings.filterwarnings("ignore", category=sqlalchemy.exc.SAWarning)
+        self.out = out = Path(out).resolve()
+        writable(out)
+        self.source, self.timeout, self.log, self.unsafe, self.options = source, timeout, log, unsafe, options
+        self.course = course = copy_source(out, source)
+        # Made before any worker starts: every submission's hidden inputs are drawn with it.
+        key = hidden.course_key(course, options.key)
+        self.assignment = assignment = assignment_in(course / "source")
+        check_assignment(course / "source" / assignment, Path(source).resolve())
+        self.crashed = functools.partial(_crashed, assignment=assignment)
+        _link_feedback(out, course)
+        self.db_url = db_url = db_url or f"sqlite:///{(course / 'gradebook.db').resolve()}"
+        check_database(db_url)
+        create_gradebook(db_url)  # once, locked: every later open finds the tables (nbgrader's would race)
+        self.template = out / ".work" / "template_gradebook.db"
+        self.template.parent.mkdir(exist_ok=True)  # workers make their folders in it while the template is made
+        self.notebooks = collect.cell_ids(course / "source" / assignment)  # names, and cells to know them by
+        self.policy = options.late_policy or late_policy(course)
+        self.students = roster.read(options.roster_path) if options.roster_path else []
+        # A student graded without pages is graded again by a run that makes them (and the other way);
+        # every student, under a new key (other hidden inputs).
+        self.key_base = fingerprint(course, timeout) + \
+            ("" if options.feedback == "now" else " feedback " + options.feedback) + \
+            " key " + hashlib.sha256(key).hexdigest()
+        self.known, self.keys, self.kept_by_hand, self.due_date = {}, {}, [], None
 
-    def on_results(done):
-        """Record [(submission, result)] in one transaction, then write each student's files
-        and state (a kill before the commit: graded again on the next run)."""
-        entries = []
-        for submission, result in done:
-            result["submitted_as"] = submission.submitted_as
-            entries.append((result, _submitted_at(submission, due_date, result), known.get(submission.student_id)))
-        for first in range(0, len(entries), RECORDED_AT_ONCE):
-            gradebook.record_all(db_url, entries[first:first + RECORDED_AT_ONCE])
-        for submission, result in done:
-            if kept_by_hand:
-                gradebook.put_back(db_url, assignment, submission.student_id, kept_by_hand)
-            _save(out, course, submission, result, keys[submission.student_id], db_url,
-                  pages=options.feedback == "now")
+    def collected(self, submissions_path, uploads=None, csv_path=None):
+        """The submissions in `submissions_path` (or `uploads`), each with its notes; what the
+        roster and the LMS say of each student is kept for recording them."""
+        collection = uploads or collect.collect(submissions_path, self.assignment, self.notebooks,
+                                                ungraded=UNGRADED_NOTEBOOKS, others=course_assignments(self.source),
+                                                owners=self.options.owners)
+        csv_path = csv_path or self.out / "collection.csv"
+        collection.write_csv(csv_path)
+        self.log(f"Collected {len(collection.submissions)} students from {collection.summary()} (each file's "
+                 f"fate: {csv_path}).")
+        submissions = list(collection.submissions)
+        self.known.update(roster.match(submissions, self.students))
+        for submission in submissions:
+            if submission.student_id not in self.known and \
+                    (submission.name or submission.email or submission.lms_user_id):
+                first, last = roster.split_name(submission.name or "")
+                self.known[submission.student_id] = roster.Student(submission.student_id, first, last,
+                                                                   submission.email, submission.lms_user_id)
+            note = set_aside_note(submission)
+            if note:
+                submission.notes.append(note)
+        return submissions
 
-    def register():
-        register_assignment(course, db_url, template, timeout, policy,
-                            kept=out / ".registered" / "template_gradebook.db")
-        nonlocal due_date
+    def to_grade(self, submissions):
+        """Those of `submissions` whose saved grading does not stand (a new file, a new grader)."""
+        todo, in_gradebook = [], set(gradebook.students(self.db_url, self.assignment))
+        for submission in submissions:
+            student = submission.student_id
+            self.keys[student] = record_key(self.key_base, submission, self.known.get(student), self.options.due)
+            state = _stored_state(self.out, student)
+            if submission.submitted_as == student:
+                # nbgrader's layout (OUT/course/submitted, where its exchange collects) knows the safe
+                # id only: the name an earlier download gave is kept
+                submission.submitted_as = (state.get("result") or {}).get("submitted_as", student)
+            if not _still_good(in_gradebook, student, state, self.keys[student]):
+                todo.append(submission)
+        return todo
+
+    def check_sandbox(self, scheduler=None):
+        problem = None if self.unsafe or scheduler else sandbox.namespaces_problem()
+        if problem:
+            raise SetupError(f"cannot sandbox student code: {problem}.")
+        if not scheduler:
+            self.log("Sandbox: " + (sandbox.UNSAFE_WARNING if self.unsafe else sandbox.describe_here()))
+
+    def register(self):
+        """The assignment in the gradebook (and the template the workers copy), the due date, the roster."""
+        options = self.options
+        register_assignment(self.course, self.db_url, self.template, self.timeout, self.policy,
+                            kept=self.out / ".registered" / "template_gradebook.db")
         if options.due:
-            gradebook.set_due_date(db_url, assignment, options.due.astimezone(datetime.timezone.utc).replace(tzinfo=None))
-        due_date = gradebook.due_date(db_url, assignment)
-        gradebook.add_students(db_url, students)
+            gradebook.set_due_date(self.db_url, self.assignment,
+                                   options.due.astimezone(datetime.timezone.utc).replace(tzinfo=None))
+        self.due_date = gradebook.due_date(self.db_url, self.assignment)
+        gradebook.add_students(self.db_url, self.students)
         # Import matplotlib (for report.png) while the workers grade: this process waits anyway.
         # Not sooner: the workers wait for the registration, which took 0.5 s instead of 0.07 s
         # with the import's thread holding the GIL beside it.
         if options.figure:
             threading.Thread(target=report.import_matplotlib, daemon=True).start()
 
-    due_date = None
+    def record(self, done):
+        """Record [(submission, result)] in one transaction, then write each student's files
+        and state (a kill before the commit: graded again on the next run)."""
+        entries = []
+        for submission, result in done:
+            result["submitted_as"] = submission.submitted_as
+            entries.append((result, _submitted_at(submission, self.due_date, result),
+                            self.known.get(submission.student_id)))
+        for first in range(0, len(entries), RECORDED_AT_ONCE):
+            gradebook.record_all(self.db_url, entries[first:first + RECORDED_AT_ONCE])
+        for submission, result in done:
+            if self.kept_by_hand:
+                gradebook.put_back(self.db_url, self.assignment, submission.student_id, self.kept_by_hand)
+            _save(self.out, self.course, submission, result, self.keys[submission.student_id], self.db_url,
+                  pages=self.options.feedback == "now")
 
+    def initargs(self):
+        """What each worker process starts with (worker.start)."""
+        return (str(self.course / "source"), str(self.template), self.timeout, str(self.out / ".work"),
+                str(self.out / "logs" / "workers.log"), self.unsafe, self.options.feedback == "now")
+
+    def reports(self):
+        return write_reports(self.out, self.course, self.db_url, self.log, self.options.test_visibility,
+                             self.options.figure)
+
+
+def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
+    out = Path(out).resolve()
+    writable(out)
+    lock = submit.locked(out, shared=True)
+    if lock is None:
+        raise SetupError(f"{out} is served by `autograder serve`: hand the submissions to it with `python -m "
+                         f"autograder submit SUBMISSIONS --out {out}`, or stop it first.")
+    try:
+        return _grade_batch(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source,
+                            options)
+    finally:
+        os.close(lock)
+
+
+def _grade_batch(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
+    from tqdm import tqdm
+
+    run = Grading(out, source, timeout, db_url, log, unsafe, options)
+    submissions = run.collected(submissions_path, options.uploads)
+    run.kept_by_hand = _follow_source_change(run.out, run.course, run.db_url, submissions, run.notebooks, log)
+    todo = run.to_grade(submissions)
+    workers = workers or os.cpu_count() or 1
+    run.check_sandbox(scheduler)
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{min(workers, max(len(todo), 1))} worker(s)"
+    log(f"Grading {len(todo)} of {len(submissions)} submissions with {where}; "
+        f"{len(submissions) - len(todo)} unchanged since the last run.")
     if stop.is_set():
         raise KeyboardInterrupt
     if not todo:
-        register()
+        run.register()
     elif scheduler:
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
-            register()
-            data = cluster.bundle(course / "source", template)
-            cluster.run(todo, scheduler, data, timeout, on_results, progress, stop, crashed,
+            run.register()
+            data = cluster.bundle(run.course / "source", run.template)
+            cluster.run(todo, scheduler, data, timeout, run.record, progress, stop, run.crashed,
                         pages=options.feedback == "now")
     else:
-        workdir = out / ".work"
         tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked from this one
         with tqdm(total=len(todo), unit="student", disable=not sys.stderr.isatty(), file=sys.stderr) as progress:
-            initargs = (str(course / "source"), str(template), timeout, str(workdir), str(out / "logs" / "workers.log"),
-                        unsafe, options.feedback == "now")
-            run_pool(todo, workers, initargs, on_results, progress, stop, crashed, ready=register)
-    shutil.rmtree(out / ".work", ignore_errors=True)
-    _regrade_path(out).unlink(missing_ok=True)  # every student is graded under the new source
-    return write_reports(out, course, db_url, log, options.test_visibility, options.figure)
+            with WorkerPool(max(1, min(workers, len(todo))), run.initargs()) as pool:
+                pool.start()
+                run.register()  # while the workers start (they wait for the template)
+                pool.grade(todo, run.record, progress, stop, run.crashed)
+    shutil.rmtree(run.out / ".work", ignore_errors=True)
+    _regrade_path(run.out).unlink(missing_ok=True)  # every student is graded under the new source
+    return run.reports()
 
 
 def record_key(key_base, submission, student, due):
@@ -634,15 +708,33 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
     assignment = assignment_in(course / "source")
     cells = report.grade_cells(course / "source" / assignment)
     notebooks = sorted(p.stem for p in (course / "source" / assignment).glob("*.ipynb"))
+    rows, all_results = write_results(out, course, db_url, None, test_visibility)
+    report.write_grades(out, rows, notebooks)
+    lms.write(out, rows, gradebook.student_records(db_url), assignment)
+    if figure:
+        report.plot(out, all_results, cells)
+    log(report.summary_table(rows, notebooks, report.mistake_counts(all_results)))
+    log(f"Wrote {out}/grades.csv, results/, feedback/{', report.png' if figure else ''}; gradebook: {db_url}")
+    return rows
+
+
+def write_results(out, course, db_url, only=None, test_visibility=report.TEST_VISIBILITY):
+    """results/<student>.json of the students `only` names (None: every student of the
+    gradebook); returns their grades.csv rows and results."""
+    assignment = assignment_in(course / "source")
+    cells = report.grade_cells(course / "source" / assignment)
     rows, all_results = [], []
     policy = late.config(late_policy(course))
     # The class first: another run on the gradebook may record a student while these queries run,
     # and each later query sees every student this one saw.
     students = gradebook.students(db_url, assignment)
+    if only is not None:
+        wanted = set(only)
+        students = [student for student in students if student in wanted]
     # Penalties follow the scores of the moment (a hand grade changes what "zero" takes): those
     # of every student late, or with a penalty to undo, are assigned again first.
     lateness = gradebook.class_lateness(db_url, assignment)
-    penalised = [student for student, when in lateness.items() if when.seconds_late or when.penalty]
+    penalised = [student for student in students if lateness[student].seconds_late or lateness[student].penalty]
     for student in penalised:
         gradebook.assign_late_penalties(db_url, assignment, student, policy)
     if penalised:
@@ -657,13 +749,7 @@ def write_reports(out, course, db_url, log=print, test_visibility=report.TEST_VI
         report.write_results(out, student, student_results)
         rows.append(row)
         all_results.append(student_results)
-    report.write_grades(out, rows, notebooks)
-    lms.write(out, rows, gradebook.student_records(db_url), assignment)
-    if figure:
-        report.plot(out, all_results, cells)
-    log(report.summary_table(rows, notebooks, report.mistake_counts(all_results)))
-    log(f"Wrote {out}/grades.csv, results/, feedback/{', report.png' if figure else ''}; gradebook: {db_url}")
-    return rows
+    return rows, all_results
 
 
 def chosen_sources(assignment=None, source=None, sources=ROOT / "source"):

@@ -1,0 +1,111 @@
+"""`python -m autograder submit SUBMISSIONS --out OUT`: hand submissions to the grading service
+that `python -m autograder serve --out OUT` keeps up, and wait for their results.
+
+The service has imported everything, registered the assignment and started its workers (and
+their fork servers) once; a submission then costs only its grading. This side imports nothing
+of the grader's: it sends the path of the submissions (what `grade` takes: a folder, a .zip, an
+LMS download) over OUT's socket and prints each student's score and results file.
+
+OUT/.lock tells who works in OUT: `serve` holds it alone, each `grade` shares it, so that
+neither removes the other's workers' files.
+"""
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+SOCKET = "grader.sock"    # in OUT, the instructor's alone (0600)
+LOCK = ".lock"
+REQUEST_BYTES = 64 * 1024      # one JSON line from a client
+REPLY_BYTES = 16 * 2 ** 20     # one JSON line from the service
+WAIT_SECONDS = 3600            # default of --wait: a class of thousands takes long
+
+
+class NotServed(RuntimeError):
+    """No service answers at OUT."""
+
+
+def locked(out, shared):
+    """An open file holding OUT/.lock (shared: a `grade`; else `serve`, alone), or None when
+    the other kind holds it."""
+    fd = os.open(Path(out) / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def connect(out):
+    """A socket connected to OUT's service, by a path relative to OUT (a Unix socket's path
+    has at most 107 bytes; OUT's may have more)."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir(out)
+        client.connect(SOCKET)
+    except OSError as error:
+        client.close()
+        raise NotServed(f"no grading service answers at {out} ({error.strerror or error}): start one with "
+                        f"`python -m autograder serve --out {out}`.") from None
+    finally:
+        os.fchdir(here)
+        os.close(here)
+    return client
+
+
+def read_line(connection, limit, deadline):
+    """One line (without its newline) of at most `limit` bytes, before `deadline` (monotonic);
+    ValueError when it is longer, TimeoutError when it is late, EOFError when none comes."""
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no whole line in time")
+        connection.settimeout(left)
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise EOFError("the other side closed the connection")
+        data += chunk
+        if b"\n" not in data and len(data) > limit:
+            raise ValueError(f"a line longer than {limit} bytes")
+    line = data.partition(b"\n")[0]
+    if len(line) > limit:
+        raise ValueError(f"a line longer than {limit} bytes")
+    return line
+
+
+def submit(out, submissions, wait=WAIT_SECONDS):
+    """The service's reply for `submissions` (a path): {"students": [...]} or {"error": ...}."""
+    with connect(out) as client:
+        client.sendall(json.dumps({"submissions": str(Path(submissions).resolve())}).encode() + b"\n")
+        try:
+            return json.loads(read_line(client, REPLY_BYTES, time.monotonic() + wait))
+        except TimeoutError:
+            raise NotServed(f"the service at {out} did not answer in {wait} s; the submissions may still be "
+                            f"graded (see {Path(out) / 'results'}).") from None
+        except (EOFError, ConnectionError, ValueError):
+            raise NotServed(f"the service at {out} stopped before it answered: submit again.") from None
+
+
+def main(args):
+    out = Path(args.out).resolve()
+    if not Path(args.submissions).exists():
+        print(f"error: {args.submissions} does not exist: pass a folder or a .zip of submissions.", file=sys.stderr)
+        return 2
+    try:
+        reply = submit(out, args.submissions, args.wait)
+    except NotServed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if reply.get("error"):
+        print(f"error: {reply['error']}", file=sys.stderr)
+        return 2
+    for student in reply.get("students", []):
+        print(f"{student['student']}: {student['score']:g} of {student['max_score']:g} points; {student['results']}")
+    return 0

@@ -1,0 +1,182 @@
+"""`autograder serve` and `autograder submit`: grading that stays up (autograder/grade/service.py).
+
+One service for the module, as an instructor would run it: submissions handed in one by one and
+at once get the scores `grade` gives them, into the same OUT; what is not a submission, or not a
+request, is answered in one sentence and the service goes on; only the instructor may submit;
+`grade` does not run on a served OUT; SIGTERM writes the class's reports and leaves nothing."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import sample, submit
+
+from .helpers import ASSIGNMENT, ROOT, grade
+
+# Students whose paths differ: complete, a named mistake, a notebook that is not JSON, a missing one.
+STUDENTS = ("s01_complete", "s03_tanh_twice", "s09_invalid_json", "s10_missing_notebook")
+
+
+def submit_command(submissions, out, *extra):
+    return run([sys.executable, "-m", "autograder", "submit", str(submissions), "--out", str(out), *extra])
+
+
+def run(command):
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def as_nobody(command):
+    return run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command])
+
+
+def descendants(pid):
+    """Every process started by `pid`, and by those, now."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+@pytest.fixture(scope="module")
+def served():
+    base = Path(tempfile.mkdtemp(prefix="serve-", dir="/tmp"))
+    os.chmod(base, 0o755)  # another user reaches OUT: only the socket's mode keeps them out
+    expected = sample.write_class(base / "class", assignments=[ASSIGNMENT])[ASSIGNMENT]
+    for student in STUDENTS:  # each student alone, as each would submit
+        shutil.copytree(base / "class" / student, base / "alone" / student / student)
+    out, log = base / "OUT", base / "service.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--assignment",
+                                    ASSIGNMENT, "--workers", "2", "--timeout", "5"], cwd=ROOT,
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out / submit.SOCKET).exists():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    try:
+        yield {"out": out, "process": process, "base": base, "expected": expected, "log": log}
+    finally:
+        if process.poll() is None:
+            process.kill()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_each_submission_gets_the_score_of_the_sample_class_and_its_results_file(served):
+    out, alone = served["out"], served["base"] / "alone"
+    # two at once, two one after the other
+    both = [subprocess.Popen([sys.executable, "-m", "autograder", "submit", str(alone / student), "--out", str(out)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for student in STUDENTS[:2]]
+    answers = [process.communicate(timeout=300) for process in both]
+    assert [process.returncode for process in both] == [0, 0], answers
+    for student in STUDENTS[2:]:
+        answer = submit_command(alone / student, out)
+        assert answer.returncode == 0, answer.stderr
+        answers.append((answer.stdout, answer.stderr))
+    for student, (stdout, _) in zip(STUDENTS, answers):
+        results = out / "results" / f"{student}.json"
+        score = served["expected"][student]
+        assert stdout == f"{student}: {score:g} of 24 points; {results}\n"
+        assert json.loads(results.read_text())["score"] == score
+        assert (out / "feedback" / student / ASSIGNMENT).is_dir()
+        assert (out / "course" / "autograded" / student / ASSIGNMENT).is_dir()
+
+
+def test_a_submission_graded_before_is_not_graded_again(served):
+    out = served["out"]
+    again = submit_command(served["base"] / "alone" / STUDENTS[0], out)
+    assert again.returncode == 0 and again.stdout.startswith(f"{STUDENTS[0]}: 24 of 24 points;")
+    assert served["log"].read_text().splitlines()[-1].startswith("Graded 0 of 1 submissions")
+
+
+def test_what_is_not_a_submission_is_answered_in_one_sentence_and_the_service_goes_on(served, tmp_path):
+    out = served["out"]
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    answer = submit_command(empty, out)
+    assert answer.returncode == 2 and answer.stdout == ""
+    assert answer.stderr.startswith("error: ") and answer.stderr.count("\n") == 1
+    missing = submit_command(tmp_path / "absent", out)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    for request in (b"not json\n", b'{"submissions": "relative/path"}\n', b'["a list"]\n',
+                    b"x" * (submit.REQUEST_BYTES + 10)):
+        with submit.connect(out) as client:
+            client.sendall(request)
+            reply = submit.read_line(client, submit.REPLY_BYTES, time.monotonic() + 30)
+        assert json.loads(reply)["error"].startswith("the request is not one the service understands")
+    assert served["process"].poll() is None
+    assert submit_command(served["base"] / "alone" / STUDENTS[0], out).returncode == 0
+
+
+def test_a_line_is_read_within_its_size_and_its_deadline():
+    """What the service and the client read of each other: never more than a line's limit, never
+    longer than its deadline (a client that connects and says nothing is dropped)."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(b"abc\nrest")
+        assert submit.read_line(ours, 10, time.monotonic() + 5) == b"abc"
+        theirs.sendall(b"y" * 20)
+        with pytest.raises(ValueError):
+            submit.read_line(ours, 10, time.monotonic() + 5)
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            submit.read_line(ours, 10, time.monotonic() + 0.3)
+        assert time.monotonic() - start < 5
+        theirs.close()
+        with pytest.raises(EOFError):
+            submit.read_line(ours, 10, time.monotonic() + 5)
+
+
+def test_only_the_instructor_may_submit(served):
+    """The socket is the instructor's (0600): another user's request would have the service read
+    files with the instructor's rights."""
+    out = served["out"]
+    assert (out / submit.SOCKET).stat().st_mode & 0o777 == 0o600
+    if os.getuid() == 0:  # (as another user, the test can only check the socket's mode)
+        reach = as_nobody([sys.executable, "-c", f"import os; os.chdir({str(out)!r}); print(os.listdir())"])
+        assert reach.returncode == 0 and submit.SOCKET in reach.stdout
+        other = as_nobody([sys.executable, "-m", "autograder", "submit", str(served["base"] / "alone" / STUDENTS[0]),
+                           "--out", str(out)])
+        assert other.returncode == 2 and "Permission denied" in other.stderr
+
+
+def test_grade_does_not_run_on_a_served_out(served):
+    """grade's end removes OUT/.work, where the service's workers keep their files."""
+    out = served["out"]
+    graded = grade(served["base"] / "alone" / STUDENTS[0], out)
+    assert graded.returncode == 2
+    assert graded.stderr.startswith(f"error: {out} is served by `autograder serve`") and graded.stderr.count("\n") == 1
+    assert (out / ".work").is_dir()
+    assert submit_command(served["base"] / "alone" / STUDENTS[1], out).returncode == 0
+
+
+def test_sigterm_stops_the_service_with_the_class_reports_and_leaves_nothing(served):
+    out, process = served["out"], served["process"]
+    started = descendants(process.pid)
+    assert started, "the workers and their fork servers"
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert process.returncode == 0
+    with open(out / "grades.csv") as grades:
+        assert sorted(line.split(",")[0] for line in grades.read().splitlines()[1:]) == sorted(STUDENTS)
+    assert not (out / submit.SOCKET).exists() and not (out / ".work").exists()
+    time.sleep(1)
+    assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == []
+    answer = submit_command(served["base"] / "alone" / STUDENTS[0], out)
+    assert answer.returncode == 2 and "no grading service answers" in answer.stderr
