@@ -7,9 +7,11 @@ grades.csv, and instructor-side mistakes exit non-zero with a message.
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -198,3 +200,46 @@ def test_hidden_tests_name_the_mistakes_and_the_report_counts_them(graded):
             "the initial state a0 used at every step (1 student); "
             "time walked forwards in the backward pass (1 student); yt_pred computed from a_prev (1 student)"
             ) in run.stdout
+
+
+def test_a_student_graded_alone_by_the_service_in_parts_gets_what_the_class_run_gave(graded, tmp_path):
+    """`serve` grades a submission that comes alone in parts, one per idle worker (with three:
+    notebooks 1 and 2, 3, 4; worker.PartAutograde), then merges them. Notebook 3 loads the
+    functions answered in 1 and 2, which another worker grades at the same time. The results and
+    the pages must be those of the whole run: here the class's, graded whole by `grade`, against
+    copies of its students under new ids (the hidden inputs are drawn from the files, not the id).
+    A dead kernel, a duplicated cell (nbgrader fails the whole run, then grades one notebook at a
+    time), a missing notebook, a named mistake in notebook 4."""
+    out, _ = graded
+    served = tmp_path / "OUT"
+    shutil.copytree(out, served, symlinks=True)
+    students = ("s15_dead_kernel", "s13_duplicated_answer_cell", "s10_missing_notebook", "s16_lstm_dc_next_forgotten")
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(served), "--assignment",
+                                ASSIGNMENT, "--workers", "3", "--timeout", TIMEOUT], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while not (served / "grader.sock").exists():
+            assert process.poll() is None
+            time.sleep(0.1)
+        for student in students:
+            shutil.copytree(FIXTURES / student, tmp_path / student / f"{student}_alone")
+            run = subprocess.run([sys.executable, "-m", "autograder", "submit", str(tmp_path / student), "--out",
+                                  str(served)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+            assert run.returncode == 0, run.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    for student in students:
+        alone, whole = results(served, f"{student}_alone"), results(out, student)
+        assert alone.pop("execution_time") <= whole.pop("execution_time") + 2  # seconds: the parts at once
+        assert alone == whole, student
+        for page in sorted((out / "feedback" / student / ASSIGNMENT).glob("*.html")):
+            again = served / "feedback" / f"{student}_alone" / ASSIGNMENT / page.name
+            assert _words(again.read_text().replace(f"{student}_alone", student)) == _words(page.read_text()), again
+
+
+def _words(html):
+    """What a page shows, word by word, without the cells' prompts. Two whole runs differ there
+    too: where a kernel's output was cut into messages (each message is a block of its own), and
+    the execution count of a cell whose kernel died (measured: [ ] in one run of four)."""
+    return re.sub(r"In&nbsp;\[[^\]]*\]:", " ", re.sub(r"<[^>]+>", " ", html)).split()

@@ -73,7 +73,7 @@ def served():
         yield {"out": out, "process": process, "base": base, "expected": expected, "log": log}
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -166,6 +166,38 @@ def test_grade_does_not_run_on_a_served_out(served):
     assert submit_command(served["base"] / "alone" / STUDENTS[1], out).returncode == 0
 
 
+def test_a_service_killed_leaves_no_worker(tmp_path):
+    """SIGKILL gives the service no time to stop its workers (nor a grade's coordinator): they end
+    with it, and their fork servers with them, instead of waiting for jobs forever."""
+    out = tmp_path / "OUT"
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--assignment",
+                                ASSIGNMENT, "--workers", "2", "--timeout", "5"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / submit.SOCKET).exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        started = descendants(process.pid)
+        assert len(started) >= 4, "two workers and their fork servers"
+        process.kill()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while [pid for pid in started if _alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in started if _alive(pid)] == []
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _alive(pid):
+    """Whether `pid` runs (a zombie has ended: it only waits to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_sigterm_stops_the_service_with_the_class_reports_and_leaves_nothing(served):
     out, process = served["out"], served["process"]
     started = descendants(process.pid)
@@ -177,6 +209,6 @@ def test_sigterm_stops_the_service_with_the_class_reports_and_leaves_nothing(ser
         assert sorted(line.split(",")[0] for line in grades.read().splitlines()[1:]) == sorted(STUDENTS)
     assert not (out / submit.SOCKET).exists() and not (out / ".work").exists()
     time.sleep(1)
-    assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == []
+    assert [pid for pid in started if _alive(pid)] == []
     answer = submit_command(served["base"] / "alone" / STUDENTS[0], out)
     assert answer.returncode == 2 and "no grading service answers" in answer.stderr

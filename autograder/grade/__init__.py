@@ -318,6 +318,20 @@ def _crashed(submission, assignment):
 RECORDED_AT_ONCE = 50
 
 
+def merged(pieces):
+    """One submission's result from the results of its parts (each a dict as worker.grade returns)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    result = dict(pieces[0], notebooks={}, log="", seconds=max(piece["seconds"] for piece in pieces))
+    for piece in pieces:
+        result["notebooks"].update(piece["notebooks"])
+        result["log"] += piece["log"]
+        if piece.get("error"):
+            result["error"] = piece["error"]
+    result["notebooks"] = dict(sorted(result["notebooks"].items()))  # in the assignment's order, as a whole run's
+    return result
+
+
 class WorkerPool:
     """`workers` grading processes (worker.py), each set up with `initargs`; a pool that crashed
     is started again once for what it left. Kept between batches by `serve`."""
@@ -340,24 +354,32 @@ class WorkerPool:
         fork servers): the first job handed out starts them all."""
         self._executor().submit(worker.started)
 
-    def grade(self, todo, on_results, progress, stop, crashed):
+    def grade(self, todo, on_results, progress, stop, crashed, parts=None):
         """Grade `todo`. on_results([(submission, result)]) gets the results that are in each time
         it is called: one when it keeps up, all those that came while it worked when it does not
         (recorded in one transaction). When `stop` is set (Ctrl-C), the submissions under way
-        finish and are saved, the rest wait (KeyboardInterrupt)."""
+        finish and are saved, the rest wait (KeyboardInterrupt). `parts`: the notebooks of each
+        submission in parts, each graded by a worker of its own (worker.PartAutograde), then the
+        parts' results merged (None: each submission by one worker)."""
         for attempt in (1, 2):
-            left, pool = [], self._executor()
-            jobs = {pool.submit(worker.grade, submission): submission for submission in todo}
+            left, pool, pieces, shares = {}, self._executor(), {}, parts or [None]
+            jobs = {pool.submit(worker.grade, submission, part): submission for submission in todo for part in shares}
             pending = set(jobs)
             try:
                 while pending:
                     done, pending = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
                     results = []
                     for job in done:
+                        submission = jobs[job]
                         try:
-                            results.append((jobs[job], job.result()))
+                            piece = job.result()
                         except futures.process.BrokenProcessPool:
-                            left.append(jobs[job])
+                            left[submission.student_id] = submission
+                            continue
+                        got = pieces.setdefault(submission.student_id, [])
+                        got.append(piece)
+                        if len(got) == len(shares) and submission.student_id not in left:
+                            results.append((submission, merged(got)))
                     if results:
                         on_results(results)
                         progress.update(len(results))
@@ -369,7 +391,7 @@ class WorkerPool:
             if not left:
                 return
             self.close()
-            todo = left
+            todo = list(left.values())
         on_results([(submission, crashed(submission)) for submission in todo])
         progress.update(len(todo))
 

@@ -16,6 +16,7 @@ after the submissions under way are saved.
 
 import contextlib
 import datetime
+import itertools
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from . import (Grading, Options, SetupError, WorkerPool, _follow_source_change, 
 
 REQUEST_SECONDS = 10   # a client that connects and says nothing is dropped after this
 IDLE_SECONDS = 2       # the class's reports are written again once no request came for this long
+KERNEL_CELLS = 5       # a kernel's start and end cost about as much as five cells of this series
 
 
 class _Quiet:
@@ -67,10 +69,39 @@ def _listen(out):
     return listener
 
 
+def parts_of(costs, count):
+    """The notebooks {name: cost}, in order, cut into at most `count` consecutive parts whose
+    largest cost is least. Consecutive: a part's notebooks need those before them prepared
+    (worker.PartAutograde), and a series' later notebooks build on the earlier ones."""
+    names = list(costs)
+    count = min(count, len(names))
+    best = [names]
+    for cuts in itertools.combinations(range(1, len(names)), count - 1):
+        parts = [names[a:b] for a, b in zip((0, *cuts), (*cuts, len(names)))]
+        if max(_cost(part, costs) for part in parts) < max(_cost(part, costs) for part in best):
+            best = parts
+    return best
+
+
+def _cost(part, costs):
+    return sum(costs[name] for name in part)
+
+
+def notebook_costs(source):
+    """What grading each notebook of the assignment folder `source` costs, in cells: its code
+    cells, and a kernel's start, worth about KERNEL_CELLS cells here."""
+    costs = {}
+    for path in sorted(Path(source).glob("*.ipynb")):
+        cells = json.loads(path.read_text()).get("cells", [])
+        costs[path.stem] = KERNEL_CELLS + sum(cell.get("cell_type") == "code" for cell in cells)
+    return costs
+
+
 class Service:
     def __init__(self, run, workers, stop):
         self.run, self.stop = run, stop
         self.pool = WorkerPool(workers, run.initargs())
+        self.costs = notebook_costs(run.course / "source" / run.assignment)
         self.requests = 0
         self.reported = False  # whether the class's reports show every batch graded so far
 
@@ -126,7 +157,11 @@ class Service:
         todo = self.run.to_grade(submissions)
         try:
             if todo:
-                self.pool.grade(todo, self.run.record, _Quiet(), self.stop, self.run.crashed)
+                # Workers that would be idle grade parts of a submission (a student alone: its later
+                # notebooks while another worker grades the earlier ones).
+                share = self.pool.workers // len(todo)
+                parts = parts_of(self.costs, share) if share > 1 else None
+                self.pool.grade(todo, self.run.record, _Quiet(), self.stop, self.run.crashed, parts)
         except KeyboardInterrupt:
             for connection, _ in waiting:
                 self._answer(connection, {"error": "the service was stopped before it finished: submit again."})

@@ -11,8 +11,11 @@ it did not finish are autograded one at a time (nbgrader's --notebook), so a bro
 notebook costs its own points and no others.
 """
 
+import ctypes
 import logging
+import multiprocessing
 import os
+import signal
 import shutil
 import tempfile
 import time
@@ -23,11 +26,16 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import capture_log, temp_attrs
+from traitlets import List, Unicode
 
 from .. import collect, preprocessors, sandbox
 from ..course import COURSE_ID, assignment_in, nbgrader_config, prefer_this_environment
 from . import feedback
+
+PR_SET_PDEATHSIG = 1
 
 # Failures nbgrader reports in its log, and what they mean for the student.
 FAILURES = (
@@ -63,6 +71,33 @@ def failure_reason(name, result):
     return f"{name} could not be graded: {lines[-1][:200] if lines else 'nbgrader failed'}"
 
 
+class PartAutograde(Autograde):
+    """nbgrader's autograde of a part of a submission's notebooks, the others being graded by
+    other workers at the same time (a submission alone, while workers would be idle): those of
+    `part` are autograded, the others get nbgrader's first pass alone (cells as released, ids
+    made unique, outputs cleared: the notebook as it is about to be run), without being run or
+    recorded. So each kernel finds the earlier notebooks beside it, as in a whole run: a later
+    notebook loads the functions answered in them (rnn_utils.load_functions), from answer cells
+    that are the same either way."""
+
+    part = List(Unicode(), help="The names of the notebooks to run.")
+
+    def init_notebooks(self):
+        """Not the notebooks after the part's: no kernel of the part would find them."""
+        super().init_notebooks()
+        for assignment, found in self.assignments.items():
+            self.assignments[assignment] = [path for path in found if Path(path).stem <= max(self.part)]
+
+    def convert_single_notebook(self, notebook_filename):
+        self._runs = Path(notebook_filename).stem in self.part
+        super().convert_single_notebook(notebook_filename)
+
+    def _init_preprocessors(self):
+        super()._init_preprocessors()
+        if not self._sanitizing and not self._runs:
+            self.exporter._preprocessors = []
+
+
 class Worker:
     """A private nbgrader course in a temporary folder, reused for one submission after another."""
 
@@ -95,8 +130,11 @@ class Worker:
             shutil.rmtree(self.root / folder, ignore_errors=True)
         shutil.copyfile(self.template_db, self.db)
 
-    def grade(self, submission):
-        """Grade `submission`; never raises. Returns a dict (plain data, picklable)."""
+    def grade(self, submission, part=None):
+        """Grade `submission`; never raises. Returns a dict (plain data, picklable). `part`: the
+        names of the notebooks to grade (None: every one), the others being graded by other
+        workers at the same time (see PartAutograde): then no pages, which show the scores of
+        every notebook, and this worker's gradebook has the part's alone."""
         start = time.monotonic()
         student = submission.student_id
         result = {"student_id": student, "assignment": self.assignment, "notebooks": {},
@@ -108,13 +146,14 @@ class Worker:
             for name in self.notebooks:
                 data = files.get(f"{name}.ipynb")
                 problem = f"{name}.ipynb was not submitted" if data is None else read_problem(f"{name}.ipynb", data)
-                result["notebooks"][name] = {"problem": problem, "autograded": None, "feedback": None}
+                if part is None or name in part:
+                    result["notebooks"][name] = {"problem": problem, "autograded": None, "feedback": None}
                 if problem:
                     files.pop(f"{name}.ipynb", None)  # nbgrader then scores it as missing: zero
             collect.write(collect.Submission(student, files, submission.timestamp), submitted)
             gradable = [name for name, entry in result["notebooks"].items() if not entry["problem"]]
             if gradable:
-                self._autograde(student, "*", result)
+                self._autograde(student, "*", result, part)
                 for name in gradable:  # only when nbgrader failed the whole run
                     if not result["notebooks"][name]["autograded"]:
                         self._autograde(student, name, result)
@@ -122,7 +161,7 @@ class Worker:
                 with Gradebook(f"sqlite:///{self.db}", COURSE_ID) as gb:
                     gb.update_or_create_student(student)
                     gb.update_or_create_submission(self.assignment, student)
-            if self.feedback:
+            if self.feedback and part is None:
                 self._feedback(student, result)
         except Exception:  # the grader's own failure: reported, never fatal to the batch
             result["error"] = "internal grader error: " + traceback.format_exc().strip().splitlines()[-1]
@@ -133,13 +172,16 @@ class Worker:
     def _folder(self, kind, student):
         return self.root / kind / student / self.assignment
 
-    def _autograde(self, student, notebook_id, result):
-        """nbgrader autograde for one notebook or all ("*"); keeps every autograded notebook it made."""
-        self.coursedir.notebook_id = notebook_id
-        try:
-            graded = self.api.autograde(self.assignment, student, force=True, create=True)
-        finally:
-            self.coursedir.notebook_id = "*"
+    def _autograde(self, student, notebook_id, result, part=None):
+        """nbgrader autograde for one notebook or all ("*"; only those of `part` run, see
+        PartAutograde); keeps every autograded notebook of the result it made. As
+        NbGraderAPI.autograde runs it."""
+        with temp_attrs(self.coursedir, assignment_id=self.assignment, student_id=student, notebook_id=notebook_id):
+            app = (PartAutograde if part else Autograde)(coursedir=self.coursedir, parent=self.api)
+            app.force, app.create_student = True, True
+            if part:
+                app.part = list(part)
+            graded = capture_log(app)
         result["log"] += (graded.get("log", "") + graded.get("error", "")).replace(str(self.root), "course")
         for name, entry in result["notebooks"].items():
             path = self._folder("autograded", student) / f"{name}.ipynb"
@@ -177,6 +219,13 @@ def start(course_source, template_db, timeout, workdir, log_file=None, unsafe=Fa
     """Pool initializer. The worker's and its kernels' stdout and stderr (kernel start-up
     warnings, tracebacks) go to `log_file`, keeping the instructor's terminal quiet."""
     global _worker
+    # A worker ends with the process that forked it. Killed (SIGKILL, a crash), a coordinator left
+    # its workers waiting for jobs forever, and they take SIGTERM as it does: finish, then stop.
+    parent = multiprocessing.parent_process()  # None: not a pool's process (a test's, a script's)
+    if parent is not None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent.pid:  # it died before the line above
+            os._exit(1)
     if log_file:
         with open(log_file, "ab") as log:
             os.dup2(log.fileno(), 1)
@@ -189,5 +238,5 @@ def started():
     """A job that does nothing: handing it out starts the worker processes."""
 
 
-def grade(submission):
-    return _worker.grade(submission)
+def grade(submission, part=None):
+    return _worker.grade(submission, part)
