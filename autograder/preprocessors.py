@@ -113,6 +113,10 @@ class RestoreMissingCells(OverwriteCells):
         "This cell ({cell_id}) was missing from the submitted notebook (deleted, or added to the "
         "assignment later): the grader put it back.\n\n").tag(config=True)
 
+    def preprocess(self, nb, resources):
+        self._source_cells = None  # this notebook's, read once (one query, not one a cell)
+        return super().preprocess(nb, resources)
+
     def preprocess_cell(self, cell, resources, cell_index):
         self._as_released = self._is_as_released(cell)
         return super().preprocess_cell(cell, resources, cell_index)
@@ -123,15 +127,22 @@ class RestoreMissingCells(OverwriteCells):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id is None:
             return False
-        try:
-            source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
-        except MissingEntry:
+        if self._source_cells is None:
+            try:
+                notebook = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+            except MissingEntry:
+                return False
+            self._source_cells = {source.name: (source.cell_type, source.source) for source in notebook.source_cells}
+        if grade_id not in self._source_cells:
             return False
-        released = nbformat.v4.new_code_cell(source.source) if source.cell_type == "code" else \
-            nbformat.v4.new_markdown_cell(source.source)
+        cell_type, text = self._source_cells[grade_id]
+        # Not nbformat.v4.new_*_cell, which validates each new cell against the schema (a third
+        # of this check's time): checksums read the type, the source and nbgrader's metadata.
+        released = nbformat.from_dict({"cell_type": cell_type, "source": text, "metadata": {}, "outputs": [],
+                                       "execution_count": None})
         released.metadata["nbgrader"] = dict(cell.metadata.get("nbgrader", {}))
         ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(released)
-        return cell.cell_type == source.cell_type and utils.compute_checksum(cell) == utils.compute_checksum(released)
+        return cell.cell_type == cell_type and utils.compute_checksum(cell) == utils.compute_checksum(released)
 
     def report_change(self, name, attr, old, new):
         """nbgrader warns that a checksum changed for every test cell with hidden tests, untouched

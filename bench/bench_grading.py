@@ -12,8 +12,10 @@
 4. `python -m autograder grade --scheduler ADDRESS` on a local Dask cluster of N one-thread workers
    (`dask scheduler` and `dask worker --nworkers N`, as on a real cluster; start-up not timed);
 5. one submission's latency, command to results/<id>.json (and to the command's end): alone into
-   a new OUT, and one more student arriving in the OUT of the graded class (the other students
-   are not graded again).
+   a new OUT, one more student arriving in the OUT of the graded class (the other students
+   are not graded again), and `autograder submit` of one more student to `autograder serve`
+   running on the graded class's OUT (with --feedback now and later; the service grades a lone
+   submission in parts, one per worker).
 The class is autograder.sample's (16 students: typical mistakes and broken files) times --copies,
 under shuffled student ids: in a real class ids say nothing of the work, while the sample class
 numbers its slowest submissions (an endless loop, a dead kernel) last, so that with two workers
@@ -116,6 +118,42 @@ def to_results_file(submissions, out, student, timeout):
     return first or end, end
 
 
+def to_service(first, work, out, workers, timeout, *extra, tries=3):
+    """Seconds from `autograder submit` to OUT/results/<id>.json, and to the command's end, for one
+    submission after another into a service (`autograder serve`) on OUT: each a copy of `first`
+    under a new id; the medians of `tries`."""
+    service = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--workers",
+                                str(workers), "--timeout", str(timeout), "--assignment", ASSIGNMENT, *extra],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not (out / "grader.sock").exists():
+            if service.poll() is not None:
+                raise subprocess.CalledProcessError(service.returncode, service.args)
+            time.sleep(0.05)
+        time.sleep(2)  # the workers' fork servers ready
+        firsts, ends = [], []
+        for i in range(tries):
+            student = f"served_{out.name}_{i}"
+            shutil.copytree(first, work / student / student)
+            start = time.perf_counter()
+            command = subprocess.Popen([sys.executable, "-m", "autograder", "submit", str(work / student), "--out",
+                                        str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            results_file, seen = out / "results" / f"{student}.json", None
+            while command.poll() is None:
+                if seen is None and results_file.exists():
+                    seen = time.perf_counter() - start
+                time.sleep(0.005)
+            if command.returncode != 0:
+                raise subprocess.CalledProcessError(command.returncode, command.args)
+            ends.append(time.perf_counter() - start)
+            firsts.append(seen or ends[-1])
+            time.sleep(1)
+    finally:
+        service.terminate()
+        service.wait()
+    return sorted(firsts)[tries // 2], sorted(ends)[tries // 2]
+
+
 def ours(submissions, out, workers, timeout, *extra, env=None, label=None):
     return timed([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
                   "--workers", str(workers), "--timeout", str(timeout), *extra], label, cwd=ROOT, env=env)
@@ -190,11 +228,17 @@ def main():
         alone, alone_end = to_results_file(work / "alone", work / "outA", "latecomer", args.timeout)
         shutil.copytree(first, work / "submissions" / "latecomer")
         one_more, one_more_end = to_results_file(work / "submissions", work / "outN", "latecomer", args.timeout)
-        latency_right = scores(work / "outA")["latecomer"] == scores(work / "outN")["latecomer"] == \
-            scores(work / "outN")[first.name]
-        identical = scores(work / "out1") == {s: v for s, v in scores(work / "outN").items() if s != "latecomer"} \
-            == scores(work / "outD") == scores(work / "outL") == scores(work / "outC") \
-            == scores(work / "out2N")
+        served, served_end = to_service(first, work / "served", work / "outN", args.workers, args.timeout)
+        served_later, served_later_end = to_service(first, work / "served", work / "outL", args.workers,
+                                                    args.timeout, "--feedback", "later")
+        late = {student: score for out in ("outN", "outL") for student, score in scores(work / out).items()
+                if student == "latecomer" or student.startswith("served_")}
+        latency_right = set(late.values()) == {scores(work / "outA")["latecomer"]} == {scores(work / "outN")[first.name]}
+
+        def the_class(out):
+            return {student: score for student, score in scores(work / out).items() if student not in late}
+        identical = the_class("out1") == the_class("outN") == the_class("outD") == the_class("outL") \
+            == the_class("outC") == the_class("out2N")
         right = scores(work / "out1") == {s: f"{v:g}" for s, v in expected.items()}
     rows = [("plain nbgrader autograde", plain_autograde), ("plain nbgrader autograde + feedback", plain_total),
             ("autograder --workers 1", one), (f"autograder --workers {args.workers}", many),
@@ -208,7 +252,11 @@ def main():
         print(f"{name:38s} {seconds:8.1f} s  {seconds / n:6.2f} s/submission  {seconds / n / notebooks:5.2f} s/notebook")
     print(f"one submission alone, new OUT:          {alone:8.1f} s to its results file ({alone_end:.1f} s to the end)")
     print(f"one more submission, graded OUT:        {one_more:8.1f} s to its results file ({one_more_end:.1f} s to the "
-          f"end; its score as alone and as its twin's: {latency_right})")
+          f"end)")
+    print(f"one submission into a running service:  {served:8.1f} s to its results file ({served_end:.1f} s to the "
+          f"end of `submit`; `serve --workers {args.workers}` on the graded class, median of 3)")
+    print(f"  the same, serve --feedback later:     {served_later:8.1f} s ({served_later_end:.1f} s); every late "
+          f"submission's score as alone and as its twin's: {latency_right}")
     print(f"--workers 1 vs plain nbgrader (autograde + feedback): {plain_total / one:.2f}x "
           f"(>= 1 means no slower)")
     print(f"--workers 1 vs plain nbgrader autograde alone:        {plain_autograde / one:.2f}x")

@@ -99,10 +99,13 @@ def test_feedback_and_report(graded):
 
 
 def test_summary_table_and_quiet_logs(graded):
-    _, run = graded
+    out, run = graded
     assert "s03_tanh_twice" in run.stdout and "16 students, " in run.stdout
     assert run.stderr == "", "no log noise on the terminal"
     assert "14 fully graded" in run.stdout
+    # nbgrader warns that the checksum of every test cell with hidden tests changed (putting them
+    # back is what changes it): the student's log keeps only the cells that were edited
+    assert (out / "logs" / "s01_complete.log").read_text() == ""
 
 
 def test_gradebook_and_nbgrader_export_agree_with_grades_csv(graded):
