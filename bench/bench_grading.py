@@ -103,15 +103,21 @@ def plain_nbgrader(submissions, work, timeout):
 
 def to_results_file(submissions, out, student, timeout):
     """Seconds from the command to OUT/results/<student>.json, and to the command's end."""
+    return _timed_until(["grade", str(submissions), "--out", str(out), "--workers", "1", "--timeout", str(timeout)],
+                        out / "results" / f"{student}.json")
+
+
+def _timed_until(arguments, results_file):
+    """Seconds from `python -m autograder ARGUMENTS` to `results_file`, and to the command's end."""
+    results_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    command = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-                                "--workers", "1", "--timeout", str(timeout)], cwd=ROOT,
+    command = subprocess.Popen([sys.executable, "-m", "autograder", *arguments], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results_file, first = out / "results" / f"{student}.json", None
+    first = None
     while command.poll() is None:
         if first is None and results_file.exists():
             first = time.perf_counter() - start
-        time.sleep(0.01)
+        time.sleep(0.005)
     if command.returncode != 0:
         raise subprocess.CalledProcessError(command.returncode, command.args)
     end = time.perf_counter() - start
@@ -135,18 +141,10 @@ def to_service(first, work, out, workers, timeout, *extra, tries=3):
         for i in range(tries):
             student = f"served_{out.name}_{i}"
             shutil.copytree(first, work / student / student)
-            start = time.perf_counter()
-            command = subprocess.Popen([sys.executable, "-m", "autograder", "submit", str(work / student), "--out",
-                                        str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            results_file, seen = out / "results" / f"{student}.json", None
-            while command.poll() is None:
-                if seen is None and results_file.exists():
-                    seen = time.perf_counter() - start
-                time.sleep(0.005)
-            if command.returncode != 0:
-                raise subprocess.CalledProcessError(command.returncode, command.args)
-            ends.append(time.perf_counter() - start)
-            firsts.append(seen or ends[-1])
+            seen, end = _timed_until(["submit", str(work / student), "--out", str(out)],
+                                     out / "results" / f"{student}.json")
+            firsts.append(seen)
+            ends.append(end)
             time.sleep(1)
     finally:
         service.terminate()
