@@ -99,22 +99,26 @@ def create_gradebook(db_url):
     process: nbgrader runs `alembic heads` in a subprocess for it, seconds of start-up on
     every new gradebook. An existing gradebook is left to nbgrader's own checks.
     Under the gradebook's writer lock: two runs starting at once on a new database would
-    both find no tables and both create them (the second fails on a duplicate table)."""
+    both find no tables and both create them (the second fails on a duplicate table). The
+    course's row too, new gradebook or not: nbgrader's Gradebook adds it when it is missing,
+    and two runs opening their first Gradebook at once both added it (the second failed)."""
     import sqlalchemy
-    from nbgrader.api import Base
+    from nbgrader.api import Base, Course
     from .grade.gradebook import writing
     engine = sqlalchemy.create_engine(db_url)
     try:
         with writing(db_url), engine.begin() as connection:
-            if sqlalchemy.inspect(connection).get_table_names():
-                return
-            # imported only for a new gradebook: alembic's import is 0.1 s of every run's start-up
-            from alembic.script import ScriptDirectory
-            from nbgrader import dbutil
-            Base.metadata.create_all(connection)
-            connection.execute(sqlalchemy.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-            connection.execute(sqlalchemy.text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
-                               {"head": ScriptDirectory(dbutil.ALEMBIC_DIR).get_current_head()})
+            if not sqlalchemy.inspect(connection).get_table_names():
+                # imported only for a new gradebook: alembic's import is 0.1 s of every run's start-up
+                from alembic.script import ScriptDirectory
+                from nbgrader import dbutil
+                Base.metadata.create_all(connection)
+                connection.execute(sqlalchemy.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+                connection.execute(sqlalchemy.text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
+                                   {"head": ScriptDirectory(dbutil.ALEMBIC_DIR).get_current_head()})
+            course = Course.__table__
+            if connection.execute(sqlalchemy.select(course.c.id).where(course.c.id == COURSE_ID)).first() is None:
+                connection.execute(course.insert().values(id=COURSE_ID))
     finally:
         engine.dispose()
 

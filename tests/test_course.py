@@ -36,3 +36,30 @@ def test_create_gradebook_leaves_an_existing_one_alone(tmp_path):
     create_gradebook(url)
     with Gradebook(url, COURSE_ID) as gb:
         assert [s.id for s in gb.students] == ["kept"]
+
+
+def courses(db_url):
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.connect() as connection:
+        found = sorted(connection.execute(sqlalchemy.text("SELECT id FROM course")).scalars())
+    engine.dispose()
+    return found
+
+
+def test_create_gradebook_adds_the_course_row_under_its_lock(tmp_path):
+    """nbgrader's Gradebook adds the course's row when it is missing: two runs opening their
+    first Gradebook at once on a new gradebook both added it, and one failed (CI, PostgreSQL:
+    'duplicate key value violates unique constraint course_pkey'). create_gradebook adds it,
+    under the writer lock, to a new gradebook and to one made without it."""
+    new = f"sqlite:///{tmp_path / 'new.db'}"
+    create_gradebook(new)
+    assert courses(new) == [COURSE_ID]
+    older = f"sqlite:///{tmp_path / 'older.db'}"
+    create_gradebook(older)
+    engine = sqlalchemy.create_engine(older)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DELETE FROM course"))
+    engine.dispose()
+    create_gradebook(older)
+    create_gradebook(older)  # and once only
+    assert courses(older) == [COURSE_ID]
