@@ -62,8 +62,8 @@ def connect(out):
 def read_line(connection, limit, deadline):
     """One line (without its newline) of at most `limit` bytes, before `deadline` (monotonic);
     ValueError when it is longer, TimeoutError when it is late, EOFError when none comes."""
-    data = b""
-    while b"\n" not in data:
+    data = bytearray()
+    while True:
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("no whole line in time")
@@ -71,13 +71,12 @@ def read_line(connection, limit, deadline):
         chunk = connection.recv(65536)
         if not chunk:
             raise EOFError("the other side closed the connection")
-        data += chunk
-        if b"\n" not in data and len(data) > limit:
+        end = chunk.find(b"\n")
+        data += chunk if end < 0 else chunk[:end]
+        if len(data) > limit:
             raise ValueError(f"a line longer than {limit} bytes")
-    line = data.partition(b"\n")[0]
-    if len(line) > limit:
-        raise ValueError(f"a line longer than {limit} bytes")
-    return line
+        if end >= 0:
+            return bytes(data)
 
 
 def submit(out, submissions, wait=WAIT_SECONDS):
