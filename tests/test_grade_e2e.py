@@ -212,11 +212,11 @@ def test_a_student_graded_alone_by_the_service_in_parts_gets_what_the_class_run_
     the pages must be those of the whole run: here the class's, graded whole by `grade`, against
     copies of its students under new ids (the hidden inputs are drawn from the files, not the id).
     A dead kernel, a duplicated cell (nbgrader fails the whole run, then grades one notebook at a
-    time), a missing notebook, a named mistake in notebook 4."""
+    time), a named mistake in notebook 4."""
     out, _ = graded
     served = tmp_path / "OUT"
     shutil.copytree(out, served, symlinks=True)
-    students = ("s15_dead_kernel", "s13_duplicated_answer_cell", "s10_missing_notebook", "s16_lstm_dc_next_forgotten")
+    students = ("s15_dead_kernel", "s13_duplicated_answer_cell", "s16_lstm_dc_next_forgotten")
     process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(served), "--assignment",
                                 ASSIGNMENT, "--workers", "3", "--timeout", TIMEOUT], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
