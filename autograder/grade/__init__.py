@@ -465,14 +465,14 @@ class Options:
 class Grading:
     """One assignment graded into OUT: set up once (the course, the key hidden inputs are drawn
     with, the gradebook), then batches of submissions, each student recorded as their result
-    comes in, then the reports. `grade` grades one batch; `serve` one per request."""
+    comes in, then the reports. `grade` grades one batch; `serve` one per request. `out` is made
+    and writable (`writable`: the callers lock a file in it first)."""
 
     def __init__(self, out, source, timeout, db_url, log, unsafe, options):
         prefer_this_environment()
         # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings; they say nothing to an instructor.
         warnings.filterwarnings("ignore", category=sqlalchemy.exc.SAWarning)
         self.out = out = Path(out).resolve()
-        writable(out)
         self.source, self.timeout, self.log, self.unsafe, self.options = source, timeout, log, unsafe, options
         self.course = course = copy_source(out, source)
         # Made before any worker starts: every submission's hidden inputs are drawn with it.
