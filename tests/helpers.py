@@ -80,6 +80,14 @@ def assert_same_tree(committed, fresh, remedy):
     assert not stale, f"{committed} is stale, run `{remedy}`: {stale}"
 
 
+def process_state(pid):
+    """The state letter of process `pid` ("R", "S", "Z" for a zombie...), or None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def stop(process, timeout=30):
     """Terminate a server a test started, killing it if it does not stop within `timeout`."""
     process.terminate()

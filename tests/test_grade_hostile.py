@@ -24,7 +24,7 @@ import pytest
 from autograder import hidden, probe, sandbox, warm
 ASSIGNMENT = "rnn_step_by_step"  # the first assignment
 from tests import hostile
-from tests.helpers import RNN, ROOT, grade, graded_class, results
+from tests.helpers import RNN, ROOT, grade, graded_class, process_state, results
 
 FIXTURES = ROOT / "tests" / "fixtures" / "hostile"
 AS_ROOT = sandbox.running_as_root()
@@ -77,13 +77,7 @@ def test_no_process_a_submission_started_survives(graded):
             except OSError:
                 return False  # gone
             return (sandbox.FIRST_UID <= uid < sandbox.FIRST_UID + 1000 and not sandbox.uid_in_use(uid)
-                    and state(pid) not in (None, "Z"))
-
-        def state(pid):
-            try:
-                return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                return None
+                    and process_state(pid) not in (None, "Z"))
         assert [pid for pid in pids if leftover(pid)] == []
 
 

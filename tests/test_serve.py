@@ -20,7 +20,7 @@ import pytest
 
 from autograder import sample, submit
 
-from .helpers import ASSIGNMENT, ROOT, grade
+from .helpers import ASSIGNMENT, ROOT, grade, process_state
 
 # Students whose paths differ: complete, a named mistake, a notebook that is not JSON, a missing one.
 STUDENTS = ("s01_complete", "s03_tanh_twice", "s09_invalid_json", "s10_missing_notebook")
@@ -192,10 +192,7 @@ def test_a_service_killed_leaves_no_worker(tmp_path):
 
 def _alive(pid):
     """Whether `pid` runs (a zombie has ended: it only waits to be reaped)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
+    return process_state(pid) not in (None, "Z")
 
 
 def test_sigterm_stops_the_service_with_the_class_reports_and_leaves_nothing(served):
