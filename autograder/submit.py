@@ -59,32 +59,50 @@ def connect(out):
     return client
 
 
-def read_line(connection, limit, deadline):
-    """One line (without its newline) of at most `limit` bytes, before `deadline` (monotonic);
-    ValueError when it is longer, TimeoutError when it is late, EOFError when none comes."""
-    data = bytearray()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no whole line in time")
-        connection.settimeout(left)
-        chunk = connection.recv(65536)
-        if not chunk:
-            raise EOFError("the other side closed the connection")
-        end = chunk.find(b"\n")
-        data += chunk if end < 0 else chunk[:end]
-        if len(data) > limit:
+class Lines:
+    """The lines that come on a socket, each read with a limit and a deadline. What comes after a
+    line in the same chunk is kept for the next one (the service's two replies can come at once)."""
+
+    def __init__(self, connection):
+        self.connection, self.rest = connection, bytearray()
+
+    def read(self, limit, deadline):
+        """One line (without its newline) of at most `limit` bytes, before `deadline` (monotonic);
+        ValueError when it is longer, TimeoutError when it is late, EOFError when none comes."""
+        data, self.rest = self.rest, bytearray()
+        end = data.find(b"\n")
+        while end < 0:
+            if len(data) > limit:
+                raise ValueError(f"a line longer than {limit} bytes")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no whole line in time")
+            self.connection.settimeout(left)
+            chunk = self.connection.recv(65536)
+            if not chunk:
+                raise EOFError("the other side closed the connection")
+            end = chunk.find(b"\n")
+            if end >= 0:
+                end += len(data)
+            data += chunk
+        if end > limit:
             raise ValueError(f"a line longer than {limit} bytes")
-        if end >= 0:
-            return bytes(data)
+        self.rest = data[end + 1:]
+        return bytes(data[:end])
 
 
 def submit(out, submissions, wait=WAIT_SECONDS):
-    """The service's reply for `submissions` (a path): {"students": [...]} or {"error": ...}."""
+    """The service's replies for `submissions` (a path), as they come: {"students": [...],
+    "pages": "coming"} once the results files are written, then {"pages": "made"} once the
+    feedback pages are; or {"error": ...}."""
+    deadline = time.monotonic() + wait
     with connect(out) as client:
         client.sendall(json.dumps({"submissions": str(Path(submissions).resolve())}).encode() + b"\n")
+        reply, lines = {"pages": "coming"}, Lines(client)
         try:
-            return json.loads(read_line(client, REPLY_BYTES, time.monotonic() + wait))
+            while reply.get("pages") == "coming":
+                reply = json.loads(lines.read(REPLY_BYTES, deadline))
+                yield reply
         except TimeoutError:
             raise NotServed(f"the service at {out} did not answer in {wait} s; the submissions may still be "
                             f"graded (see {Path(out) / 'results'}).") from None
@@ -98,13 +116,15 @@ def main(args):
         print(f"error: {args.submissions} does not exist: pass a folder or a .zip of submissions.", file=sys.stderr)
         return 2
     try:
-        reply = submit(out, args.submissions, args.wait)
+        # Each score as soon as it is known; the command ends once the feedback pages are made too.
+        for reply in submit(out, args.submissions, args.wait):
+            if reply.get("error"):
+                print(f"error: {reply['error']}", file=sys.stderr)
+                return 2
+            for student in reply.get("students", []):
+                print(f"{student['student']}: {student['score']:g} of {student['max_score']:g} points; "
+                      f"{student['results']}", flush=True)
     except NotServed as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if reply.get("error"):
-        print(f"error: {reply['error']}", file=sys.stderr)
-        return 2
-    for student in reply.get("students", []):
-        print(f"{student['student']}: {student['score']:g} of {student['max_score']:g} points; {student['results']}")
     return 0

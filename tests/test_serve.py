@@ -118,7 +118,7 @@ def test_what_is_not_a_submission_is_answered_in_one_sentence_and_the_service_go
                     b"x" * (submit.REQUEST_BYTES + 10)):
         with submit.connect(out) as client:
             client.sendall(request)
-            reply = submit.read_line(client, submit.REPLY_BYTES, time.monotonic() + 30)
+            reply = submit.Lines(client).read(submit.REPLY_BYTES, time.monotonic() + 30)
         assert json.loads(reply)["error"].startswith("the request is not one the service understands")
     assert served["process"].poll() is None
     assert submit_command(served["base"] / "alone" / STUDENTS[0], out).returncode == 0
@@ -126,21 +126,30 @@ def test_what_is_not_a_submission_is_answered_in_one_sentence_and_the_service_go
 
 def test_a_line_is_read_within_its_size_and_its_deadline():
     """What the service and the client read of each other: never more than a line's limit, never
-    longer than its deadline (a client that connects and says nothing is dropped)."""
+    longer than its deadline (a client that connects and says nothing is dropped), and nothing
+    lost of a line that came in the same chunk as the one before."""
     ours, theirs = socket.socketpair()
     with ours, theirs:
+        lines = submit.Lines(ours)
         theirs.sendall(b"abc\nrest")
-        assert submit.read_line(ours, 10, time.monotonic() + 5) == b"abc"
+        assert lines.read(10, time.monotonic() + 5) == b"abc"
+        theirs.sendall(b"\nfirst\nsecond\n")
+        assert lines.read(10, time.monotonic() + 5) == b"rest"
+        assert lines.read(10, time.monotonic() + 5) == b"first"
+        assert lines.read(10, time.monotonic() + 5) == b"second"
         theirs.sendall(b"y" * 20)
         with pytest.raises(ValueError):
-            submit.read_line(ours, 10, time.monotonic() + 5)
+            lines.read(10, time.monotonic() + 5)
+        theirs.sendall(b"y" * 20 + b"\n")
+        with pytest.raises(ValueError):
+            submit.Lines(ours).read(10, time.monotonic() + 5)
         start = time.monotonic()
         with pytest.raises(TimeoutError):
-            submit.read_line(ours, 10, time.monotonic() + 0.3)
+            submit.Lines(ours).read(10, time.monotonic() + 0.3)
         assert time.monotonic() - start < 5
         theirs.close()
         with pytest.raises(EOFError):
-            submit.read_line(ours, 10, time.monotonic() + 5)
+            submit.Lines(ours).read(10, time.monotonic() + 5)
 
 
 def test_only_the_instructor_may_submit(served):
@@ -164,6 +173,33 @@ def test_grade_does_not_run_on_a_served_out(served):
     assert graded.stderr.startswith(f"error: {out} is served by `autograder serve`") and graded.stderr.count("\n") == 1
     assert (out / ".work").is_dir()
     assert submit_command(served["base"] / "alone" / STUDENTS[1], out).returncode == 0
+
+
+def test_the_results_come_before_the_pages_and_a_kill_between_them_grades_again(served):
+    """A submission graded alone (in parts) gets its results at once, and its feedback pages from
+    the class gradebook after: the service says so twice. Until the pages are made the student's
+    state owes them, so that a service killed between the two grades the student again."""
+    out, student = served["out"], STUDENTS[1]
+    state = out / ".state" / f"{student}.json"
+    state.unlink()  # graded again, alone
+    with submit.connect(out) as client:
+        client.sendall(json.dumps({"submissions": str(served["base"] / "alone" / student)}).encode() + b"\n")
+        lines = submit.Lines(client)
+        first = json.loads(lines.read(submit.REPLY_BYTES, time.monotonic() + 300))
+        assert first["pages"] == "coming" and first["students"][0]["score"] == served["expected"][student]
+        assert json.loads((out / "results" / f"{student}.json").read_text())["score"] == served["expected"][student]
+        assert json.loads(lines.read(submit.REPLY_BYTES, time.monotonic() + 300)) == {"pages": "made"}
+    pages = out / "feedback" / student / ASSIGNMENT
+    names = sorted(path.stem + ".html" for path in (ROOT / "source" / ASSIGNMENT).glob("*.ipynb"))
+    assert sorted(page.name for page in pages.glob("*.html")) == names
+    saved = json.loads(state.read_text())
+    assert "pages_owed" not in saved
+    # killed after the results, before the pages
+    shutil.rmtree(pages)
+    state.write_text(json.dumps(dict(saved, pages_owed=True)))
+    again = submit_command(served["base"] / "alone" / student, out)
+    assert again.returncode == 0 and served["log"].read_text().splitlines()[-1].startswith("Graded 1 of 1")
+    assert sorted(page.name for page in pages.glob("*.html")) == names
 
 
 def test_a_service_killed_leaves_no_worker(tmp_path):

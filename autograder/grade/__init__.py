@@ -232,7 +232,8 @@ def _still_good(in_gradebook, student, state, key):
     grader (`key`), graded fully, and the student still in the gradebook (`in_gradebook`: the
     ids of the assignment's submissions there)."""
     result = state.get("result")
-    return state.get("key") == key and result is not None and graded_fully(result) and student in in_gradebook
+    return state.get("key") == key and result is not None and graded_fully(result) and student in in_gradebook \
+        and not state.get("pages_owed")
 
 
 def graded_fully(result):
@@ -253,9 +254,11 @@ def _link_or_copy(source, target):
         shutil.copy2(source, target)
 
 
-def _save(out, course, submission, result, key, db_url=None, pages=True):
+def _save(out, course, submission, result, key, db_url=None, pages=True, owed=False):
     """Write one student's files, then the state that lets a later run skip them (last, atomically).
-    `pages`: every notebook gets its feedback page now (False: `grade --feedback later`)."""
+    `pages`: every notebook gets its feedback page now (False: `grade --feedback later`, or `owed`:
+    made by make_owed_pages once the results are out; until then, a later run grades the student
+    again)."""
     student, assignment = submission.student_id, result["assignment"]
     graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     collect.write(submission, course / "submitted" / student / assignment)
@@ -300,8 +303,27 @@ def _save(out, course, submission, result, key, db_url=None, pages=True):
     (out / "logs").mkdir(exist_ok=True)
     (out / "logs" / f"{student}.log").write_text(result.get("log", ""))
     state = {"key": key, "result": {k: v for k, v in result.items() if k != "log"}}
+    if owed:
+        state["pages_owed"] = True
     for entry in state["result"]["notebooks"].values():
         entry.pop("feedback", None)
+    _write_state(out, student, state)
+
+
+def make_owed_pages(out, course, db_url, student):
+    """The feedback pages that _save left `owed` for `student`, made now with nbgrader's
+    generate_feedback; then the state no longer owes them."""
+    state = _stored_state(out, student)
+    if not state.pop("pages_owed", False):
+        return
+    made = feedback.generate(course, db_url, student)
+    if not made["success"]:
+        with open(out / "logs" / f"{student}.log", "a") as log:
+            log.write(made.get("log", "") + made.get("error", ""))
+    _write_state(out, student, state)
+
+
+def _write_state(out, student, state):
     path = _state_path(out, student)
     path.parent.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
@@ -557,9 +579,10 @@ class Grading:
         if options.figure:
             threading.Thread(target=report.import_matplotlib, daemon=True).start()
 
-    def record(self, done):
+    def record(self, done, pages_owed=False):
         """Record [(submission, result)] in one transaction, then write each student's files
-        and state (a kill before the commit: graded again on the next run)."""
+        and state (a kill before the commit: graded again on the next run). `pages_owed`: the
+        feedback pages are made later, by make_owed_pages (with --feedback now)."""
         entries = []
         for submission, result in done:
             result["submitted_as"] = submission.submitted_as
@@ -570,8 +593,9 @@ class Grading:
         for submission, result in done:
             if self.kept_by_hand:
                 gradebook.put_back(self.db_url, self.assignment, submission.student_id, self.kept_by_hand)
+            pages = self.options.feedback == "now"
             _save(self.out, self.course, submission, result, self.keys[submission.student_id], self.db_url,
-                  pages=self.options.feedback == "now")
+                  pages=pages and not pages_owed, owed=pages and pages_owed)
 
     def initargs(self):
         """What each worker process starts with (worker.start)."""

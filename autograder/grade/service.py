@@ -4,8 +4,9 @@
 the workers and their fork servers (seconds, before the first notebook runs). The service pays
 once, then grades what `python -m autograder submit SUBMISSIONS --out OUT` hands it, as `grade`
 would grade it into the same OUT (the same collection, sandbox, gradebook, files and results),
-and answers with each student's score and results file. The class's reports (grades.csv, the
-LMS files, report.png) are written again once it has been idle for a moment, and when it stops.
+and answers with each student's score and results file, then again once their feedback pages
+are made. The class's reports (grades.csv, the LMS files, report.png) are written again once it
+has been idle for a moment, and when it stops.
 
 The socket, OUT/grader.sock, is made 0600 and only the instructor (or root) may connect: a
 request names files the service reads with the instructor's rights. A request is one JSON line
@@ -16,6 +17,7 @@ after the submissions under way are saved.
 
 import contextlib
 import datetime
+import functools
 import itertools
 import json
 import os
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from .. import collect, roster, submit
 from . import (Grading, Options, SetupError, WorkerPool, _follow_source_change, _regrade_path, chosen_sources,
-               write_results, writable)
+               make_owed_pages, write_results, writable)
 
 REQUEST_SECONDS = 10   # a client that connects and says nothing is dropped after this
 IDLE_SECONDS = 2       # the class's reports are written again once no request came for this long
@@ -112,7 +114,7 @@ class Service:
             if _peer_uid(connection) not in (os.getuid(), 0):
                 self._answer(connection, {"error": "only the instructor who started the service may submit to it."})
                 return None
-            line = submit.read_line(connection, submit.REQUEST_BYTES, time.monotonic() + REQUEST_SECONDS)
+            line = submit.Lines(connection).read(submit.REQUEST_BYTES, time.monotonic() + REQUEST_SECONDS)
             request = json.loads(line)
             path = request["submissions"] if isinstance(request, dict) else None
             if not isinstance(path, str) or not os.path.isabs(path):
@@ -140,18 +142,20 @@ class Service:
         return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{self.requests}"
 
     @staticmethod
-    def _answer(connection, reply):
+    def _answer(connection, reply, last=True):
         try:
             connection.settimeout(REQUEST_SECONDS)
             connection.sendall(json.dumps(reply).encode()[:submit.REPLY_BYTES - 1] + b"\n")
         except OSError:
             pass  # the client went away: its results are in OUT all the same
         finally:
-            connection.close()
+            if last:
+                connection.close()
 
     def grade(self, waiting):
         """Grade the submissions of the clients `waiting` [(connection, submissions)] as one batch,
-        then answer each with its students' scores and results files."""
+        then answer each with its students' scores and results files; then make the pages still
+        owed (a submission graded in parts) and answer again."""
         start = time.monotonic()
         submissions = [submission for _, batch in waiting for submission in batch]
         todo = self.run.to_grade(submissions)
@@ -161,7 +165,10 @@ class Service:
                 # notebooks while another worker grades the earlier ones).
                 share = self.pool.workers // len(todo)
                 parts = parts_of(self.costs, share) if share > 1 else None
-                self.pool.grade(todo, self.run.record, _Quiet(), self.stop, self.run.crashed, parts)
+                # Parts make no pages (each shows the scores of the whole submission): they are
+                # made from the class gradebook, after the clients have their results.
+                record = functools.partial(self.run.record, pages_owed=parts is not None)
+                self.pool.grade(todo, record, _Quiet(), self.stop, self.run.crashed, parts)
         except KeyboardInterrupt:
             for connection, _ in waiting:
                 self._answer(connection, {"error": "the service was stopped before it finished: submit again."})
@@ -175,7 +182,11 @@ class Service:
                 {"student": s.student_id, "score": rows[s.student_id]["score"],
                  "max_score": rows[s.student_id]["max_score"],
                  "results": str(self.run.out / "results" / f"{s.student_id}.json")}
-                for s in batch if s.student_id in rows]})
+                for s in batch if s.student_id in rows], "pages": "coming"}, last=False)
+        for student in students:
+            make_owed_pages(self.run.out, self.run.course, self.run.db_url, student)
+        for connection, _ in waiting:
+            self._answer(connection, {"pages": "made"})
         self.run.log(f"Graded {len(todo)} of {len(submissions)} submissions in {time.monotonic() - start:.1f} s: "
                      + ", ".join(f"{s}: {rows[s]['score']:g}" for s in students if s in rows))
 
