@@ -107,6 +107,9 @@ def submit(out, submissions, wait=WAIT_SECONDS):
             raise NotServed(f"the service at {out} did not answer in {wait} s; the submissions may still be "
                             f"graded (see {Path(out) / 'results'}).") from None
         except (EOFError, ConnectionError, ValueError):
+            if "students" in reply:  # the results are written; the pages are owed
+                raise NotServed(f"the service at {out} stopped before it made the feedback pages: submit again, "
+                                f"and it grades the submissions again with their pages.") from None
             raise NotServed(f"the service at {out} stopped before it answered: submit again.") from None
 
 

@@ -5,6 +5,7 @@ at once get the scores `grade` gives them, into the same OUT; what is not a subm
 request, is answered in one sentence and the service goes on; only the instructor may submit;
 `grade` does not run on a served OUT; SIGTERM writes the class's reports and leaves nothing."""
 
+import argparse
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -150,6 +152,32 @@ def test_a_line_is_read_within_its_size_and_its_deadline():
         theirs.close()
         with pytest.raises(EOFError):
             submit.Lines(ours).read(10, time.monotonic() + 5)
+
+
+def test_a_service_that_stops_between_the_results_and_the_pages_is_reported(tmp_path, capsys):
+    """`submit` prints each score as it comes; a service that ends before the pages says why the
+    command fails (exit 2): the scores are in, the pages are not, and submitting again makes them."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / submit.SOCKET))
+    listener.listen(1)
+
+    def service():
+        connection = listener.accept()[0]
+        submit.Lines(connection).read(submit.REQUEST_BYTES, time.monotonic() + 30)
+        connection.sendall(json.dumps({"students": [{"student": "s01", "score": 24, "max_score": 24,
+                                                     "results": "OUT/results/s01.json"}],
+                                       "pages": "coming"}).encode() + b"\n")
+        connection.close()
+    thread = threading.Thread(target=service)
+    thread.start()
+    try:
+        code = submit.main(argparse.Namespace(out=str(tmp_path), submissions=str(tmp_path), wait=30))
+    finally:
+        thread.join(timeout=30)
+        listener.close()
+    printed = capsys.readouterr()
+    assert code == 2 and printed.out == "s01: 24 of 24 points; OUT/results/s01.json\n"
+    assert "stopped before it made the feedback pages: submit again" in printed.err and printed.err.count("\n") == 1
 
 
 def test_only_the_instructor_may_submit(served):
