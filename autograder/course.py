@@ -43,11 +43,6 @@ def nbgrader_config(root=ROOT, db_url=None, timeout=CELL_TIMEOUT, late_policy="n
     c.ProbedExecute.cell_cpu_seconds = 2 * timeout
     c.IgnorePattern.pattern = WARNING_PATTERN
     c.IgnorePattern.enabled = True
-    # nbconvert validates the notebook against nbformat's schema after each preprocessor of a
-    # pipeline (five or seven here, twice a notebook: 0.3-1 ms each, 25 ms a submission); once,
-    # after the last, rejects the same notebooks (what a pipeline gets was validated: the
-    # submission by the worker, then by the pass before).
-    c.Exporter.optimistic_validation = True
     # Configure nbgrader's pipelines with our fixes (autograder/preprocessors.py), not a fork:
     # - DeduplicateIds turns a duplicated cell into one its own schema check rejects;
     # - OverwriteCells scores a missing test cell 0; RestoreMissingCells puts it back and runs it;
