@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder import sample, submit
@@ -228,6 +229,48 @@ def test_the_results_come_before_the_pages_and_a_kill_between_them_grades_again(
     again = submit_command(served["base"] / "alone" / student, out)
     assert again.returncode == 0 and served["log"].read_text().splitlines()[-1].startswith("Graded 1 of 1")
     assert sorted(page.name for page in pages.glob("*.html")) == names
+
+
+def test_a_part_nbgrader_fails_is_graded_again_with_the_earlier_notebooks_beside(tmp_path):
+    """A submission alone is graded in parts (char_language_model with two workers: notebook 1,
+    then notebooks 2 and 3). A test cell of notebook 2 marked as an answer makes nbgrader fail the
+    part as a whole (the checksum of a locked cell). The part is then graded one notebook at a
+    time, as a whole run would be, and notebook 3, which loads notebook 1's answers, still finds
+    notebook 1 beside it: notebook 2 scores 0, notebook 3 keeps every point, and its page shows
+    where its functions came from, not a LookupError that tells the student to restore cells they
+    never changed (its tests call notebook 1's functions through the grader either way)."""
+    assignment = "char_language_model"
+    sample.write_class(tmp_path / "class", assignments=[assignment])
+    student = tmp_path / "alone" / "s01_complete"
+    shutil.copytree(tmp_path / "class" / "s01_complete", student / "s01_complete")
+    path = student / "s01_complete" / assignment / "2_sampling.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")
+         and not cell.metadata.nbgrader.get("solution")).metadata.nbgrader["solution"] = True
+    nbformat.write(notebook, path)
+    out = tmp_path / "OUT"
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--assignment",
+                                assignment, "--workers", "2", "--timeout", "5"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / submit.SOCKET).exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        answer = submit_command(student, out)
+        assert answer.returncode == 0, answer.stderr
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    tests = json.loads((out / "results" / "s01_complete.json").read_text())["tests"]
+    scores = {}
+    for test in tests:
+        got, most = scores.get(test["tags"][0], (0, 0))
+        scores[test["tags"][0]] = (got + test["score"], most + test["max_score"])
+    assert scores["2_sampling"][0] == 0 and scores["1_loss_and_clipping"][0] == scores["1_loss_and_clipping"][1] > 0
+    assert scores["3_training"][0] == scores["3_training"][1] > 0, [t for t in tests if t["tags"] == ["3_training"]]
+    page = (out / "feedback" / "s01_complete" / assignment / "3_training.html").read_text()
+    assert "LookupError" not in page and "temporal_softmax_loss: from 1_loss_and_clipping.ipynb" in page
 
 
 def test_a_service_killed_leaves_no_worker(tmp_path):

@@ -154,9 +154,11 @@ class Worker:
             gradable = [name for name, entry in result["notebooks"].items() if not entry["problem"]]
             if gradable:
                 self._autograde(student, "*", result, part)
-                for name in gradable:  # only when nbgrader failed the whole run
-                    if not result["notebooks"][name]["autograded"]:
-                        self._autograde(student, name, result)
+                failed = [name for name in gradable if not result["notebooks"][name]["autograded"]]
+                if failed and part:  # nbgrader failed the whole run, and so removed every notebook
+                    self._prepare_earlier(student, part, files)
+                for name in failed:
+                    self._autograde(student, name, result)
             else:  # nothing for nbgrader to grade: the submission alone, for the feedback's scores (all 0)
                 with Gradebook(f"sqlite:///{self.db}", COURSE_ID) as gb:
                     gb.update_or_create_student(student)
@@ -189,6 +191,18 @@ class Worker:
                 entry["autograded"] = path.read_text()
         if notebook_id != "*" and not graded["success"]:
             result["notebooks"][notebook_id]["problem"] = failure_reason(f"{notebook_id}.ipynb", graded)
+
+    def _prepare_earlier(self, student, part, files):
+        """Before the notebooks of `part` are autograded one at a time: each submitted notebook
+        before them, as PartAutograde leaves it, one at a time (one nbgrader fails is left out).
+        So each kernel finds beside it the earlier notebooks that a whole run's own one-at-a-time
+        retries leave there (a later notebook loads their answers: rnn_utils.load_functions)."""
+        for name in self.notebooks:
+            if name < min(part) and f"{name}.ipynb" in files:
+                with temp_attrs(self.coursedir, assignment_id=self.assignment, student_id=student, notebook_id=name):
+                    app = PartAutograde(coursedir=self.coursedir, parent=self.api, part=list(part))
+                    app.force, app.create_student = True, True
+                    capture_log(app)
 
     def _feedback(self, student, result):
         """nbgrader generate_feedback for every autograded notebook, in one run."""
