@@ -41,6 +41,23 @@ def as_nobody(command):
     return run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command])
 
 
+def start_service(out, assignment=ASSIGNMENT, output=subprocess.DEVNULL, log=None):
+    """`serve --out OUT` of `assignment` with two workers, once its socket is there (its output
+    to `output`; `log`: the file it is, shown when the service does not start)."""
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--assignment",
+                                assignment, "--workers", "2", "--timeout", "5"], cwd=ROOT,
+                               stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    try:
+        while not (out / submit.SOCKET).exists():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text() if log else ""
+            time.sleep(0.1)
+    except AssertionError:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    return process
+
+
 def descendants(pid):
     """Every process started by `pid`, and by those, now."""
     found, todo = [], [pid]
@@ -65,13 +82,7 @@ def served():
         shutil.copytree(base / "class" / student, base / "alone" / student / student)
     out, log = base / "OUT", base / "service.log"
     with open(log, "w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--assignment",
-                                    ASSIGNMENT, "--workers", "2", "--timeout", "5"], cwd=ROOT,
-                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not (out / submit.SOCKET).exists():
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
+        process = start_service(out, output=output, log=log)
     try:
         yield {"out": out, "process": process, "base": base, "expected": expected, "log": log}
     finally:
@@ -249,14 +260,8 @@ def test_a_part_nbgrader_fails_is_graded_again_with_the_earlier_notebooks_beside
          and not cell.metadata.nbgrader.get("solution")).metadata.nbgrader["solution"] = True
     nbformat.write(notebook, path)
     out = tmp_path / "OUT"
-    process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--assignment",
-                                assignment, "--workers", "2", "--timeout", "5"], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = start_service(out, assignment)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / submit.SOCKET).exists():
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
         answer = submit_command(student, out)
         assert answer.returncode == 0, answer.stderr
     finally:
@@ -277,14 +282,8 @@ def test_a_service_killed_leaves_no_worker(tmp_path):
     """SIGKILL gives the service no time to stop its workers (nor a grade's coordinator): they end
     with it, and their fork servers with them, instead of waiting for jobs forever."""
     out = tmp_path / "OUT"
-    process = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--out", str(out), "--assignment",
-                                ASSIGNMENT, "--workers", "2", "--timeout", "5"], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = start_service(out)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / submit.SOCKET).exists():
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
         started = descendants(process.pid)
         assert len(started) >= 4, "two workers and their fork servers"
         process.kill()
