@@ -159,6 +159,7 @@ class Service:
         start = time.monotonic()
         submissions = [submission for _, batch in waiting for submission in batch]
         todo = self.run.to_grade(submissions)
+        owed = []  # the students whose pages are made after the answer
         try:
             if todo:
                 # Workers that would be idle grade parts of a submission (a student alone: its later
@@ -168,6 +169,7 @@ class Service:
                 # Parts make no pages (each shows the scores of the whole submission): they are
                 # made from the class gradebook, after the clients have their results.
                 record = functools.partial(self.run.record, pages_owed=parts is not None)
+                owed = [submission.student_id for submission in todo] if parts else []
                 self.pool.grade(todo, record, _Quiet(), self.stop, self.run.crashed, parts)
         except KeyboardInterrupt:
             for connection, _ in waiting:
@@ -183,7 +185,7 @@ class Service:
                  "max_score": rows[s.student_id]["max_score"],
                  "results": str(self.run.out / "results" / f"{s.student_id}.json")}
                 for s in batch if s.student_id in rows], "pages": "coming"}, last=False)
-        for student in students:
+        for student in owed:
             make_owed_pages(self.run.out, self.run.course, self.run.db_url, student)
         for connection, _ in waiting:
             self._answer(connection, {"pages": "made"})
