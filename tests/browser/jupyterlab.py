@@ -101,15 +101,24 @@ class Notebook:
         self.page.click(f".lm-Menu-itemLabel:text-is('{item}')")
 
     def wait_idle(self, timeout=120):
-        """Until the kernel is idle and no cell is running or queued ("[*]")."""
+        """Until the kernel is connected and idle and no cell is running or queued ("[*]").
+
+        The toolbar's indicator alone is not enough: it says "idle" while the notebook has no
+        kernel yet ("No Kernel | Initializing" in the status bar), for over a second on a loaded
+        machine, and a Run All clicked then clears the prompts without running a cell (a CI run
+        failed so: "the run did not begin"). The status bar's kernel item says "| Idle" only once
+        the kernel is connected."""
         deadline = time.monotonic() + timeout
         quiet_since = None
         while time.monotonic() < deadline:
             busy = self.page.evaluate("""(panel) => {
                 const prompts = [...document.querySelectorAll(panel + ' .jp-InputPrompt')].map(e => e.textContent);
                 const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+                const kernel = [...document.querySelectorAll('.jp-StatusBar-TextItem')]
+                    .map(e => e.textContent.trim()).find(t => t.includes(' | '));
                 return prompts.some(t => t.includes('*')) ||
-                       !status || status.getAttribute('data-status') !== 'idle';
+                       !status || status.getAttribute('data-status') !== 'idle' ||
+                       !kernel || !kernel.endsWith('| Idle');
             }""", PANEL)
             if busy:
                 quiet_since = None
