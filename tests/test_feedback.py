@@ -15,6 +15,7 @@ tests/browser/test_feedback_view.py.
 """
 
 import html
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import hidden
+from autograder import hidden, submit
 from autograder.course import COURSE_ID
 from tests.helpers import ASSIGNMENT, RNN, ROOT, SOURCE, grade, read
 
@@ -188,9 +189,24 @@ def test_feedback_later_grades_the_same_and_makes_the_same_pages_when_asked(tmp_
     assert run.returncode == 0, run.stderr
     assert (later / "grades.csv").read_text() == (now / "grades.csv").read_text()
     assert not list((later / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
-    made = subprocess.run([sys.executable, "-m", "autograder", "feedback", str(later)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
-    assert made.returncode == 0 and "of 4 students" in made.stdout, made.stderr
+    # A service killed between a student's score and pages left the state owing them: the pages
+    # made here pay the debt, and the next run serves the student from the cache again. Not while
+    # a service runs on OUT (it holds the lock, and owns the states).
+    state = later / ".state" / "s01_complete.json"
+    state.write_text(json.dumps(dict(json.loads(state.read_text()), pages_owed=True)))
+
+    def feedback():
+        made = subprocess.run([sys.executable, "-m", "autograder", "feedback", str(later)], capture_output=True,
+                              text=True, cwd=ROOT, timeout=300)
+        assert made.returncode == 0 and "of 4 students" in made.stdout, made.stderr
+    service = submit.locked(later, shared=False)
+    try:
+        feedback()
+    finally:
+        os.close(service)
+    assert json.loads(state.read_text())["pages_owed"]
+    feedback()
+    assert "pages_owed" not in json.loads(state.read_text())
 
     def text(path):
         return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", path.read_text())))

@@ -313,14 +313,21 @@ def _save(out, course, submission, result, key, db_url=None, pages=True, owed=Fa
 def make_owed_pages(out, course, db_url, student):
     """The feedback pages that _save left `owed` for `student`, made now with nbgrader's
     generate_feedback; then the state no longer owes them."""
-    state = _stored_state(out, student)
-    if not state.pop("pages_owed", False):
+    if not _stored_state(out, student).get("pages_owed"):
         return
     made = feedback.generate(course, db_url, student)
     if not made["success"]:
         with open(out / "logs" / f"{student}.log", "a") as log:
             log.write(made.get("log", "") + made.get("error", ""))
-    _write_state(out, student, state)
+    _pages_made(out, student)
+
+
+def _pages_made(out, student):
+    """`student`'s state no longer owes feedback pages (they were made, by make_owed_pages or
+    `autograder feedback`): a later run serves the student from the cache again."""
+    state = _stored_state(out, student)
+    if state.pop("pages_owed", False):
+        _write_state(out, student, state)
 
 
 def _write_state(out, student, state):
@@ -955,7 +962,17 @@ def feedback_main(args):
         for one, db_url in graded_outs(out, args.db):
             course = one / "course"
             students = gradebook.students(db_url, assignment_in(course / "source"))
-            failed = make_pages(course, db_url, students, args.workers or os.cpu_count() or 1)
+            # The states are changed only when no `grade` or service runs on OUT (a service makes
+            # the pages it owes itself); the pages are made either way.
+            lock = submit.locked(one, shared=False)
+            try:
+                failed = make_pages(course, db_url, students, args.workers or os.cpu_count() or 1)
+                if lock is not None:
+                    for student in set(students) - set(failed):
+                        _pages_made(one, student)
+            finally:
+                if lock is not None:
+                    os.close(lock)
             print(f"Wrote the feedback pages of {len(students) - len(failed)} students in {one / 'feedback'}"
                   + (f"; nbgrader failed for {', '.join(failed)} (see its log above)" if failed else "") + ".")
     except SetupError as error:
