@@ -242,6 +242,28 @@ def test_the_results_come_before_the_pages_and_a_kill_between_them_grades_again(
     assert sorted(page.name for page in pages.glob("*.html")) == names
 
 
+def test_the_graders_own_failure_is_answered_and_the_service_goes_on(served):
+    """A failure of the grader, not of a submission (here the states' folder cannot be written, as
+    on a full disk), while a batch is recorded: its client is told in one sentence, and the service
+    grades the same submission once the cause is mended."""
+    out, student = served["out"], STUDENTS[0]
+    (out / ".state").mkdir(exist_ok=True)
+    (out / ".state" / f"{student}.json").unlink(missing_ok=True)  # graded anew
+    (out / ".state").rename(out / ".state-kept")
+    (out / ".state").write_text("not a folder")
+    try:
+        failed = submit_command(served["base"] / "alone" / student, out)
+    finally:
+        (out / ".state").unlink()
+        (out / ".state-kept").rename(out / ".state")
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1, failed.stderr
+    assert failed.stderr.startswith("error: the grader failed while grading or recording these submissions")
+    assert served["process"].poll() is None
+    again = submit_command(served["base"] / "alone" / student, out)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{student}: {served['expected'][student]:g} of ")
+
+
 def test_a_part_nbgrader_fails_is_graded_again_with_the_earlier_notebooks_beside(tmp_path):
     """A submission alone is graded in parts (char_language_model with two workers: notebook 1,
     then notebooks 2 and 3). A test cell of notebook 2 marked as an answer makes nbgrader fail the

@@ -417,6 +417,10 @@ class WorkerPool:
             except KeyboardInterrupt:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
+            except Exception:
+                for job in pending:  # on_results failed: the jobs not begun are not needed (serve goes on)
+                    job.cancel()
+                raise
             if not left:
                 return
             self.close()

@@ -158,9 +158,9 @@ class Service:
         owed (a submission graded in parts) and answer again."""
         start = time.monotonic()
         submissions = [submission for _, batch in waiting for submission in batch]
-        todo = self.run.to_grade(submissions)
         owed = []  # the students whose pages are made after the answer
         try:
+            todo = self.run.to_grade(submissions)
             if todo:
                 # Workers that would be idle grade parts of a submission (a student alone: its later
                 # notebooks while another worker grades the earlier ones).
@@ -171,13 +171,23 @@ class Service:
                 record = functools.partial(self.run.record, pages_owed=parts is not None)
                 owed = [submission.student_id for submission in todo] if parts else []
                 self.pool.grade(todo, record, _Quiet(), self.stop, self.run.crashed, parts)
+            students = [submission.student_id for submission in submissions]
+            rows, _ = write_results(self.run.out, self.run.course, self.run.db_url, students,
+                                    self.run.options.test_visibility)
         except KeyboardInterrupt:
             for connection, _ in waiting:
                 self._answer(connection, {"error": "the service was stopped before it finished: submit again."})
             raise
-        students = [submission.student_id for submission in submissions]
-        rows, _ = write_results(self.run.out, self.run.course, self.run.db_url, students,
-                                self.run.options.test_visibility)
+        except Exception as error:
+            # The grader's own failure (the gradebook unreachable, the disk full), not a
+            # submission's: what was not saved is graded again when submitted again (a student's
+            # state is written last), and the service goes on for the next clients.
+            self.run.log(f"Could not grade or record a batch: {traceback.format_exc()}")
+            for connection, _ in waiting:
+                self._answer(connection, {"error": f"the grader failed while grading or recording these submissions "
+                                                   f"({type(error).__name__}: {error}); nothing of them is lost: "
+                                                   f"submit again once the service's log shows the cause mended."})
+            return
         rows = {row["student_id"]: row for row in rows}
         for connection, batch in waiting:
             self._answer(connection, {"students": [
@@ -185,8 +195,16 @@ class Service:
                  "max_score": rows[s.student_id]["max_score"],
                  "results": str(self.run.out / "results" / f"{s.student_id}.json")}
                 for s in batch if s.student_id in rows], "pages": "coming"}, last=False)
-        for student in owed:
-            make_owed_pages(self.run.out, self.run.course, self.run.db_url, student)
+        try:
+            for student in owed:
+                make_owed_pages(self.run.out, self.run.course, self.run.db_url, student)
+        except Exception as error:  # as above; the states still owe the pages
+            self.run.log(f"Could not make the feedback pages of a batch: {traceback.format_exc()}")
+            for connection, _ in waiting:
+                self._answer(connection, {"error": f"the grader failed while making the feedback pages "
+                                                   f"({type(error).__name__}: {error}): submit again, and the "
+                                                   f"submissions are graded again with their pages."})
+            return
         for connection, _ in waiting:
             self._answer(connection, {"pages": "made"})
         self.run.log(f"Graded {len(todo)} of {len(submissions)} submissions in {time.monotonic() - start:.1f} s: "
@@ -200,7 +218,10 @@ class Service:
                 first = listener.accept()[0]
             except TimeoutError:
                 if not self.reported and time.monotonic() - idle_since > IDLE_SECONDS:
-                    self.run.reports()
+                    try:
+                        self.run.reports()
+                    except Exception:  # as in grade: the service goes on; tried again after the next batch
+                        self.run.log(f"Could not write the class's reports: {traceback.format_exc()}")
                     self.reported = True
                 continue
             connections = [first]
@@ -222,6 +243,7 @@ class Service:
                 self.reported = False
                 self.grade(batch)
                 waiting = later
+            idle_since = time.monotonic()
             idle_since = time.monotonic()
 
 
