@@ -82,7 +82,7 @@ postgres:
 ## test: every test (unit, release checks, nbval on source/ and notebooks/, the browser tests when
 ## Chromium is there; -rs prints why a test was skipped)
 test: venv sandbox browser postgres
-	$(BIN)/python -m pytest -n 2 --dist loadfile -rs tests source notebooks \
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rs tests source notebooks \
 		--nbval --nbval-current-env --nbval-cell-timeout=300
 
 ## test-browser: the release in JupyterLab in headless Chromium, as a student (screenshots in build/browser/)

@@ -56,3 +56,11 @@ def test_the_pins_resolve_on_the_lowest_and_the_newest_python(python, tmp_path):
 def test_the_makefile_asks_for_the_python_the_pins_need():
     floor = tuple(int(part) for part in FLOOR.split("."))
     assert f"sys.version_info < {floor}" in (ROOT / "Makefile").read_text()
+
+
+def test_the_longest_test_modules_still_run_first():
+    """conftest.LONGEST_FIRST names files: a module renamed or removed would silently fall back to
+    xdist's order (collection order, since `make test` turns xdist's reordering off)."""
+    import conftest
+    assert all((ROOT / path).is_file() for path in conftest.LONGEST_FIRST), conftest.LONGEST_FIRST
+    assert "--no-loadscope-reorder" in (ROOT / "Makefile").read_text()
