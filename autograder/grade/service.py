@@ -244,7 +244,6 @@ class Service:
                 self.grade(batch)
                 waiting = later
             idle_since = time.monotonic()
-            idle_since = time.monotonic()
 
 
 def serve(out, source, workers, timeout, db_url, log, unsafe, options):
