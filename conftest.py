@@ -14,9 +14,10 @@ if ROOT not in paths:
 # hostile corpus 266, unprivileged 221, gradescope 177, assignments 149, student view 133, postgres
 # 115, term 103, feedback 99, e2e 99, vs nbgrader 90, cluster 76, environment 64). `make test` runs
 # the modules in this order (--no-loadscope-reorder: xdist would start the modules with the most
-# tests first), so that no long module begins last and runs alone while the other worker idles.
-# The two corpus runs are first and third: xdist hands each worker two modules at the start, so
-# both land on the first worker, one after the other, never side by side (h35's 2.5 GiB).
+# tests first), so that no long module begins last and runs alone while the other worker idles
+# (measured: the run's wall was 54% of the two workers' work in xdist's order, 51% in this one).
+# xdist gives a worker its next module when two of its tests are left, so which modules run side
+# by side still varies.
 LONGEST_FIRST = ["tests/test_grade_hostile.py", "tests/test_gradescope.py", "tests/test_grade_unprivileged.py",
                  "tests/test_assignments.py", "tests/browser/test_student_view.py", "tests/test_postgres.py",
                  "tests/test_term.py", "tests/test_feedback.py", "tests/test_grade_e2e.py",
