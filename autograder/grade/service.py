@@ -152,6 +152,16 @@ class Service:
             if last:
                 connection.close()
 
+    def _grader_failed(self, waiting, doing, remedy):
+        """The grader's own failure while `doing` (the gradebook unreachable, the disk full), not a
+        submission's: the traceback to the service's log, one sentence to each client `waiting`;
+        the service goes on for the next clients."""
+        error = sys.exc_info()[1]
+        self.run.log(f"The grader failed while {doing}: {traceback.format_exc()}")
+        for connection, _ in waiting:
+            self._answer(connection, {"error": f"the grader failed while {doing} ({type(error).__name__}: {error}); "
+                                               f"{remedy}"})
+
     def grade(self, waiting):
         """Grade the submissions of the clients `waiting` [(connection, submissions)] as one batch,
         then answer each with its students' scores and results files; then make the pages still
@@ -178,15 +188,10 @@ class Service:
             for connection, _ in waiting:
                 self._answer(connection, {"error": "the service was stopped before it finished: submit again."})
             raise
-        except Exception as error:
-            # The grader's own failure (the gradebook unreachable, the disk full), not a
-            # submission's: what was not saved is graded again when submitted again (a student's
-            # state is written last), and the service goes on for the next clients.
-            self.run.log(f"Could not grade or record a batch: {traceback.format_exc()}")
-            for connection, _ in waiting:
-                self._answer(connection, {"error": f"the grader failed while grading or recording these submissions "
-                                                   f"({type(error).__name__}: {error}); nothing of them is lost: "
-                                                   f"submit again once the service's log shows the cause mended."})
+        except Exception:
+            # What was not saved is graded again when submitted again: a student's state is written last.
+            self._grader_failed(waiting, "grading or recording these submissions", "nothing of them is lost: "
+                                "submit again once the service's log shows the cause mended.")
             return
         rows = {row["student_id"]: row for row in rows}
         for connection, batch in waiting:
@@ -198,12 +203,9 @@ class Service:
         try:
             for student in owed:
                 make_owed_pages(self.run.out, self.run.course, self.run.db_url, student)
-        except Exception as error:  # as above; the states still owe the pages
-            self.run.log(f"Could not make the feedback pages of a batch: {traceback.format_exc()}")
-            for connection, _ in waiting:
-                self._answer(connection, {"error": f"the grader failed while making the feedback pages "
-                                                   f"({type(error).__name__}: {error}): submit again, and the "
-                                                   f"submissions are graded again with their pages."})
+        except Exception:  # the states still owe the pages
+            self._grader_failed(waiting, "making the feedback pages", "submit again, and the submissions are "
+                                "graded again with their pages.")
             return
         for connection, _ in waiting:
             self._answer(connection, {"pages": "made"})
