@@ -313,19 +313,21 @@ def _save(out, course, submission, result, key, db_url=None, pages=True, owed=Fa
 def make_owed_pages(out, course, db_url, student):
     """The feedback pages that _save left `owed` for `student`, made now with nbgrader's
     generate_feedback; then the state no longer owes them."""
-    if not _stored_state(out, student).get("pages_owed"):
+    state = _stored_state(out, student)
+    if not state.get("pages_owed"):
         return
     made = feedback.generate(course, db_url, student)
     if not made["success"]:
         with open(out / "logs" / f"{student}.log", "a") as log:
             log.write(made.get("log", "") + made.get("error", ""))
-    _pages_made(out, student)
+    _pages_made(out, student, state)
 
 
-def _pages_made(out, student):
-    """`student`'s state no longer owes feedback pages (they were made, by make_owed_pages or
-    `autograder feedback`): a later run serves the student from the cache again."""
-    state = _stored_state(out, student)
+def _pages_made(out, student, state=None):
+    """`student`'s state (read here when not given) no longer owes feedback pages (they were
+    made, by make_owed_pages or `autograder feedback`): a later run serves the student from the
+    cache again."""
+    state = _stored_state(out, student) if state is None else state
     if state.pop("pages_owed", False):
         _write_state(out, student, state)
 
