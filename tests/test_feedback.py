@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -170,6 +171,49 @@ def test_a_grading_that_crashed_still_gives_every_notebook_a_page(out, tmp_path)
         assert "This notebook could not be graded: the grading process crashed on this submission." in words, name
         assert re.search(rf"{name}</a></td>\s*<td>0 / \d+</td>", text)
     assert (folder / "images").is_dir() and (folder / "timestamp.txt").is_file()
+
+
+def test_a_students_pages_are_written_by_one_grader_at_a_time(out, tmp_path):
+    """`autograder feedback OUT` beside a service (or another grader) writing the same student's
+    files: nbgrader's generate_feedback starts by removing the student's feedback folder, so two at
+    once failed one time in eight and could leave the student without pages. Each waits for the
+    other: while the test holds the student's files as a grader writing them would, `feedback` makes
+    everyone else's pages, and the student's once they are let go; so does the service's step that
+    makes owed pages."""
+    import threading
+    from autograder.grade import make_owed_pages, student_files_locked
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, symlinks=True)
+    waiting, other = copy / "feedback" / "s01_complete" / ASSIGNMENT, copy / "feedback" / "s03_tanh_twice" / ASSIGNMENT
+    for html_file in [*waiting.glob("*.html"), *other.glob("*.html")]:
+        html_file.unlink()
+    with student_files_locked(copy, "s01_complete"):
+        made = subprocess.Popen([sys.executable, "-m", "autograder", "feedback", str(copy), "--workers", "2"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while len(list(other.glob("*.html"))) < len(NOTEBOOKS) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sorted(p.stem for p in other.glob("*.html")) == NOTEBOOKS
+            time.sleep(0.5)
+            assert made.poll() is None and not list(waiting.glob("*.html"))
+        except BaseException:
+            made.kill()
+            raise
+    stdout, stderr = made.communicate(timeout=120)
+    assert made.returncode == 0 and "of 5 students" in stdout, stderr
+    assert sorted(p.stem for p in waiting.glob("*.html")) == NOTEBOOKS
+
+    state = copy / ".state" / "s01_complete.json"
+    state.write_text(json.dumps(dict(json.loads(state.read_text()), pages_owed=True)))
+    db_url = f"sqlite:///{copy / 'course' / 'gradebook.db'}"
+    owed = threading.Thread(target=make_owed_pages, args=(copy, copy / "course", db_url, "s01_complete"))
+    with student_files_locked(copy, "s01_complete"):
+        owed.start()
+        time.sleep(1)
+        assert owed.is_alive() and json.loads(state.read_text())["pages_owed"]
+    owed.join(120)
+    assert not owed.is_alive() and "pages_owed" not in json.loads(state.read_text())
 
 
 def test_feedback_later_grades_the_same_and_makes_the_same_pages_when_asked(tmp_path):

@@ -15,6 +15,7 @@ import concurrent.futures as futures
 import contextlib
 import dataclasses
 import datetime
+import fcntl
 import functools
 import hashlib
 import json
@@ -24,8 +25,9 @@ import secrets
 import shutil
 import signal
 import sys
-import threading
 import tempfile
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -219,6 +221,35 @@ def _state_path(out, student):
     return out / ".state" / f"{student}.json"
 
 
+LOCKS = ".locks"           # OUT/.locks/<student>: see student_files_locked
+FILES_LOCK_SECONDS = 300  # far more than a student's pages take: only a stuck grader makes the wait end
+
+
+@contextlib.contextmanager
+def student_files_locked(out, student, seconds=FILES_LOCK_SECONDS):
+    """Held while a grader writes `student`'s graded files in OUT (autograded notebooks, feedback
+    pages, state): a service's and a `feedback` run's, or two `grade` runs', one after the other.
+    Together, nbgrader's generate_feedback (which starts by removing the student's feedback folder)
+    failed one time in eight and could leave the student without pages. Past `seconds`, the files
+    are written without it."""
+    folder = out / LOCKS
+    folder.mkdir(exist_ok=True)
+    fd = os.open(folder / student, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _stored_state(out, student):
     """What the last grading of `student` saved in OUT/.state ({} when nothing was)."""
     try:
@@ -259,6 +290,11 @@ def _save(out, course, submission, result, key, db_url=None, pages=True, owed=Fa
     `pages`: every notebook gets its feedback page now (False: `grade --feedback later`, or `owed`:
     made by make_owed_pages once the results are out; until then, a later run grades the student
     again)."""
+    with student_files_locked(out, submission.student_id):
+        _save_files(out, course, submission, result, key, db_url, pages, owed)
+
+
+def _save_files(out, course, submission, result, key, db_url, pages, owed):
     student, assignment = submission.student_id, result["assignment"]
     graded_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     collect.write(submission, course / "submitted" / student / assignment)
@@ -313,14 +349,15 @@ def _save(out, course, submission, result, key, db_url=None, pages=True, owed=Fa
 def make_owed_pages(out, course, db_url, student):
     """The feedback pages that _save left `owed` for `student`, made now with nbgrader's
     generate_feedback; then the state no longer owes them."""
-    state = _stored_state(out, student)
-    if not state.get("pages_owed"):
-        return
-    made = feedback.generate(course, db_url, student)
-    if not made["success"]:
-        with open(out / "logs" / f"{student}.log", "a") as log:
-            log.write(made.get("log", "") + made.get("error", ""))
-    _pages_made(out, student, state)
+    with student_files_locked(out, student):
+        state = _stored_state(out, student)
+        if not state.get("pages_owed"):
+            return
+        made = feedback.generate(course, db_url, student)
+        if not made["success"]:
+            with open(out / "logs" / f"{student}.log", "a") as log:
+                log.write(made.get("log", "") + made.get("error", ""))
+        _pages_made(out, student, state)
 
 
 def _pages_made(out, student, state=None):
@@ -991,11 +1028,17 @@ def make_pages(course, db_url, students, workers):
     """nbgrader's generate_feedback for each of `students`, `workers` at a time; returns the ids of
     those it failed for."""
     with futures.ProcessPoolExecutor(max_workers=max(1, min(workers, len(students) or 1))) as pool:
-        made = list(pool.map(feedback.generate, [course] * len(students), [db_url] * len(students), students))
+        made = list(pool.map(_generate_locked, [course] * len(students), [db_url] * len(students), students))
     for result in made:
         if not result["success"]:
             print(result.get("log", "") + result.get("error", ""), file=sys.stderr)
     return [student for student, result in zip(students, made) if not result["success"]]
+
+
+def _generate_locked(course, db_url, student):
+    """feedback.generate, while no other grader writes the student's files (course: OUT/course)."""
+    with student_files_locked(Path(course).parent, student):
+        return feedback.generate(course, db_url, student)
 
 
 def graded_outs(out, db=None):
