@@ -51,9 +51,12 @@ demo: release sandbox
 	@echo "Look at build/demo/out/: grades.csv and report.png (the course), and each assignment's <assignment>/:" \
 		"grades.csv, results/, feedback/, report.png, course/ (nbgrader's gradebook)"
 
-## bench: time plain nbgrader vs --workers 1 vs --workers N (by hand; prints ratios)
+## bench: time plain nbgrader vs --workers 1 vs --workers N (by hand; prints ratios), then
+## (as root: it needs a cgroup) where a notebook's CPU time goes
 bench: venv
 	$(BIN)/python bench/bench_grading.py
+	@if [ "$$(id -u)" = 0 ]; then $(BIN)/python bench/bench_cpu.py --workers 2; \
+	else echo "bench/bench_cpu.py skipped: it needs root (a cgroup of its own)"; fi
 
 # $(call apt-install,PACKAGE,CHECK,WITHOUT): when CHECK fails, install Debian's PACKAGE (as root, with
 # apt-get); else, or when that fails, say what happens WITHOUT it. Never fails the build.
