@@ -33,6 +33,7 @@ import fcntl
 import json
 import multiprocessing.util
 import os
+import re
 import resource
 import shutil
 import signal
@@ -166,6 +167,62 @@ class Cgroup:
                     time.sleep(0.02)
 
 
+RUNTIME_PARENT, RUNTIME_PREFIX = "/tmp", "ag-kernels-"
+# What a sandbox of process PID leaves behind: /tmp/ag-kernels-PID-xxxx, and as root its cgroups,
+# autograder-PID-ag-kernels-... (before the eighth session, the runtime folder's name had no PID).
+LEFTOVER_RUNTIME = re.compile(RUNTIME_PREFIX + r"(\d+)-\w+")
+LEFTOVER_CGROUP = re.compile(r"autograder-(\d+)-" + RUNTIME_PREFIX + r"[\w-]+")
+
+
+def _ended(pid):
+    """Whether process `pid` has ended: it does not exist, or only waits to be reaped (a zombie,
+    which a container's first process may never reap)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):  # unreadable: it exists
+        return False
+
+
+def remove_leftovers():
+    """Remove what the sandboxes of killed processes left (SIGKILL, the OOM killer: no finalizer
+    of theirs ran): their runtime folders in /tmp, and as root their cgroups, which the kernel
+    keeps until removed (a hundred and more of each on a machine whose tests kill graders). Only
+    this user's, only of processes that have ended; a cgroup still holding a process stays."""
+    for entry in os.scandir(RUNTIME_PARENT):
+        found = LEFTOVER_RUNTIME.fullmatch(entry.name)
+        if found and _ended(int(found[1])):
+            try:
+                if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.geteuid():
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:
+                pass
+    if not running_as_root():
+        return
+    try:
+        own = _own_cgroups()
+    except OSError:
+        return
+    base = Path("/sys/fs/cgroup")
+    parents = [base / own.get("", "/").lstrip("/")] if (base / "cgroup.controllers").exists() else \
+        [base / controller / own[controller].lstrip("/") for controller in ("memory", "pids", "cpuacct")
+         if controller in own]
+    for parent in parents:
+        try:
+            children = [entry.name for entry in os.scandir(parent) if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for name in children:
+            found = LEFTOVER_CGROUP.fullmatch(name)
+            if found and _ended(int(found[1])):
+                try:
+                    (parent / name).rmdir()
+                except OSError:  # a process is still in it, or it went meanwhile
+                    pass
+
+
 class Sandbox:
     """Everything one worker needs to start sandboxed kernels, and to clean up after them."""
 
@@ -174,8 +231,9 @@ class Sandbox:
         self.limits = limits or Limits()
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
+        remove_leftovers()
         # Connection files and IPC sockets, in a short path: a socket path has at most 107 bytes.
-        self.runtime = Path(tempfile.mkdtemp(prefix="ag-kernels-", dir="/tmp"))
+        self.runtime = Path(tempfile.mkdtemp(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-", dir=RUNTIME_PARENT))
         # Removed when this process exits: by atexit in a main process, and also in a forked
         # pool worker, which leaves by os._exit and runs multiprocessing's finalizers only.
         multiprocessing.util.Finalize(self, shutil.rmtree, (str(self.runtime), True), exitpriority=1)

@@ -58,3 +58,29 @@ def test_numpy_in_a_kernel_is_the_same_size_on_any_machine():
     report = "import numpy, re; print(*re.findall(r'Threads:\\s+(\\d+)', open('/proc/self/status').read()))"
     run = subprocess.run(sandboxed(folder, report), capture_output=True, text=True, timeout=60)
     assert run.stdout.split() == ["1"], run.stderr
+
+
+def test_what_a_killed_grader_left_is_removed_by_the_next():
+    """A grader killed with SIGKILL (or by the OOM killer) runs no finalizer: its runtime folder in
+    /tmp stays, and as root its cgroups, which the kernel keeps until removed (this machine had 139
+    of each, from the tests that kill graders). The next sandbox removes them: only this user's, only
+    of processes that have ended, only a cgroup with no process left."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    left = Path(tempfile.mkdtemp(prefix=f"{sandbox.RUNTIME_PREFIX}{ended.pid}-", dir=sandbox.RUNTIME_PARENT))
+    (left / "kernel-1.json").write_text("{}")
+    running = Path(tempfile.mkdtemp(prefix=f"{sandbox.RUNTIME_PREFIX}{os.getpid()}-", dir=sandbox.RUNTIME_PARENT))
+    root = sandbox.running_as_root()
+    cgroups = {pid: sandbox.Cgroup.create(f"autograder-{pid}-{sandbox.RUNTIME_PREFIX}{pid}-test", sandbox.Limits())
+               for pid in (ended.pid, os.getpid())} if root else {}
+    try:
+        sandbox.remove_leftovers()
+        assert not left.exists() and running.exists()
+        if root:
+            assert cgroups[ended.pid] and cgroups[os.getpid()], "root makes cgroups here"
+            assert not [f for f in cgroups[ended.pid].folders if f.exists()]
+            assert all(f.exists() for f in cgroups[os.getpid()].folders)
+    finally:
+        running.rmdir()
+        for cgroup in cgroups.values():
+            cgroup and cgroup.remove()

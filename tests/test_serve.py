@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import sample, submit
+from autograder import sample, sandbox, submit
 
 from .helpers import ASSIGNMENT, ROOT, grade, process_state
 
@@ -314,6 +314,17 @@ def test_a_service_killed_leaves_no_worker(tmp_path):
         while [pid for pid in started if _alive(pid)] and time.monotonic() < deadline:
             time.sleep(0.1)
         assert [pid for pid in started if _alive(pid)] == []
+        # Nor can they remove their runtime folders (and as root their cgroups): the next sandbox does.
+        def left():
+            found = []
+            for pid in started:
+                found += Path(sandbox.RUNTIME_PARENT).glob(f"{sandbox.RUNTIME_PREFIX}{pid}-*")
+                if sandbox.running_as_root():
+                    found += Path("/sys/fs/cgroup").glob(f"**/autograder-{pid}-{sandbox.RUNTIME_PREFIX}*")
+            return found
+        assert len(left()) >= 2
+        sandbox.remove_leftovers()
+        assert left() == []
     finally:
         os.killpg(process.pid, signal.SIGKILL)
 
