@@ -6,8 +6,8 @@ their fork servers) once; a submission then costs only its grading. This side im
 of the grader's: it sends the path of the submissions (what `grade` takes: a folder, a .zip, an
 LMS download) over OUT's socket and prints each student's score and results file.
 
-OUT/.lock tells who works in OUT: `serve` holds it alone, each `grade` shares it, so that
-neither removes the other's workers' files.
+OUT/.lock tells who works in OUT: a `serve` or a `grade` holds it alone, so that none removes
+another's workers' files (OUT/.work) or sets up OUT's course beside it.
 """
 
 import fcntl
@@ -29,12 +29,12 @@ class NotServed(RuntimeError):
     """No service answers at OUT."""
 
 
-def locked(out, shared):
-    """An open file holding OUT/.lock (shared: a `grade`; else `serve`, alone), or None when
-    the other kind holds it."""
+def locked(out):
+    """An open file holding OUT/.lock alone, or None when a `grade`, a `serve` (or `feedback`,
+    for a moment) holds it."""
     fd = os.open(Path(out) / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
-        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None

@@ -185,6 +185,25 @@ def test_instructor_mistakes_exit_nonzero_with_a_message(tmp_path, args, message
     assert run.returncode == 2 and message in run.stderr, run.stderr
 
 
+def test_a_second_grade_on_the_same_out_is_refused_while_the_first_runs(tmp_path):
+    """Two `grade` runs on one OUT set up the same course and template gradebook, and the first to
+    end removes OUT/.work, where the other's workers keep their courses: run at once into a new
+    OUT, one of them stopped with nbgrader's traceback ("attempt to write a readonly database").
+    While a grade holds OUT (here the test, as a running grade does), another says so in one
+    sentence, exit 2, and leaves OUT as it was."""
+    from autograder import submit
+    out = tmp_path / "o"
+    out.mkdir()
+    running = submit.locked(out)
+    try:
+        run = grade(FIXTURES, out)
+    finally:
+        os.close(running)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"error: another `grade` is running on {out}: run this one again once it has ended")
+    assert not {"course", ".work", ".state", "grades.csv"} & {p.name for p in out.iterdir()}
+
+
 def test_hidden_tests_name_the_mistakes_and_the_report_counts_them(graded):
     out, run = graded
     named = {"s03_tanh_twice": ("rnn_cell_backward_values", "tanh applied twice"),

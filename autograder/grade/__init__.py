@@ -660,10 +660,13 @@ class Grading:
 def _grade(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source, options):
     out = Path(out).resolve()
     writable(out)
-    lock = submit.locked(out, shared=True)
-    if lock is None:
+    lock = submit.locked(out)
+    if lock is None and (out / submit.SOCKET).exists():
         raise SetupError(f"{out} is served by `autograder serve`: hand the submissions to it with `python -m "
                          f"autograder submit SUBMISSIONS --out {out}`, or stop it first.")
+    if lock is None:  # two runs set up the same course and template gradebook, and the first to end removed .work
+        raise SetupError(f"another `grade` is running on {out}: run this one again once it has ended (nothing of "
+                         f"either is lost), or grade into another --out.")
     try:
         return _grade_batch(submissions_path, out, workers, timeout, db_url, log, stop, scheduler, unsafe, source,
                             options)
@@ -1005,17 +1008,7 @@ def feedback_main(args):
         for one, db_url in graded_outs(out, args.db):
             course = one / "course"
             students = gradebook.students(db_url, assignment_in(course / "source"))
-            # The states are changed only when no `grade` or service runs on OUT (a service makes
-            # the pages it owes itself); the pages are made either way.
-            lock = submit.locked(one, shared=False)
-            try:
-                failed = make_pages(course, db_url, students, args.workers or os.cpu_count() or 1)
-                if lock is not None:
-                    for student in set(students) - set(failed):
-                        _pages_made(one, student)
-            finally:
-                if lock is not None:
-                    os.close(lock)
+            failed = make_pages(course, db_url, students, args.workers or os.cpu_count() or 1)
             print(f"Wrote the feedback pages of {len(students) - len(failed)} students in {one / 'feedback'}"
                   + (f"; nbgrader failed for {', '.join(failed)} (see its log above)" if failed else "") + ".")
     except SetupError as error:
@@ -1036,9 +1029,16 @@ def make_pages(course, db_url, students, workers):
 
 
 def _generate_locked(course, db_url, student):
-    """feedback.generate, while no other grader writes the student's files (course: OUT/course)."""
-    with student_files_locked(Path(course).parent, student):
-        return feedback.generate(course, db_url, student)
+    """feedback.generate, while no other grader writes the student's files (course: OUT/course).
+    Made from the notebooks the student's state was saved with, the pages pay what the state owes
+    (a service killed between a student's score and pages; a service running makes them itself,
+    under the same lock, unless they are made already)."""
+    out = Path(course).parent
+    with student_files_locked(out, student):
+        made = feedback.generate(course, db_url, student)
+        if made["success"]:
+            _pages_made(out, student)
+        return made
 
 
 def graded_outs(out, db=None):

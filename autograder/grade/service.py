@@ -252,7 +252,7 @@ def serve(out, source, workers, timeout, db_url, log, unsafe, options):
     """Set up OUT as `grade` does, then grade what clients submit until SIGTERM or Ctrl-C."""
     out = Path(out).resolve()
     writable(out)
-    lock = submit.locked(out, shared=False)
+    lock = submit.locked(out)
     if lock is None:
         raise SetupError(f"{out} is being graded or served already: wait until it is done, or stop it.")
     stop = threading.Event()
