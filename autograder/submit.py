@@ -30,8 +30,7 @@ class NotServed(RuntimeError):
 
 
 def locked(out):
-    """An open file holding OUT/.lock alone, or None when a `grade`, a `serve` (or `feedback`,
-    for a moment) holds it."""
+    """An open file holding OUT/.lock alone, or None when a `grade` or a `serve` holds it."""
     fd = os.open(Path(out) / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

