@@ -203,7 +203,7 @@ def remove_leftovers():
         return
     try:
         own = _own_cgroups()
-    except OSError:
+    except (OSError, ValueError):
         return
     base = Path("/sys/fs/cgroup")
     parents = [base / own.get("", "/").lstrip("/")] if (base / "cgroup.controllers").exists() else \
