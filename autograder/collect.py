@@ -40,7 +40,7 @@ from typing import Callable
 
 from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 
-from . import spreadsheet
+from . import atomic, spreadsheet
 from nbgrader.utils import parse_utc
 
 MEMBER_LIMIT = 64 * 2**20      # bytes of one file, in a zip or a folder
@@ -128,7 +128,7 @@ class Collection:
         path = Path(path)
         if path.is_dir():
             path = path / "collection.csv"
-        with open(path, "w", newline="", encoding="utf-8") as out:
+        with atomic.replacing(path) as new, open(new, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(["path", "student_id", "submitted_as", "used_as", "reason"])
             for e in self.entries:

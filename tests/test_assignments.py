@@ -4,6 +4,7 @@ graded alone or together, a new one added without touching any other file."""
 import csv
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -237,6 +238,22 @@ def test_a_class_of_both_assignments_is_graded_each_in_its_folder_and_reported_t
                            cwd=ROOT, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "s01_complete,39,39" in (out / "grades.csv").read_text()
+    # ... each of them whole, by a new file renamed over the old: a reader that has the old one open (a
+    # spreadsheet, an LMS upload, Gradescope's harness) reads all of it, never a file cut short
+    one = out / "rnn_step_by_step"
+    files = [out / "grades.csv", out / "report.png", one / "grades.csv", one / "report.png", one / "collection.csv",
+             one / "results" / "s01_complete.json", one / "lms" / "canvas.csv", one / "lms" / "moodle.csv"]
+    held = [open(path, "rb") for path in files]
+    try:
+        assert subprocess.run([sys.executable, "-m", "autograder", "report", str(out)], capture_output=True,
+                              cwd=ROOT, timeout=300).returncode == 0
+        assert grade(submissions, out).returncode == 0  # nothing to grade again: collection.csv and the reports
+        for path, old in zip(files, held):
+            assert os.fstat(old.fileno()).st_ino != path.stat().st_ino, path
+    finally:
+        for old in held:
+            old.close()
+    assert not list(out.rglob("*.part"))
 
 
 def _two_of_the_class(folder):

@@ -16,7 +16,7 @@ import csv
 import io
 from pathlib import Path
 
-from .. import spreadsheet
+from .. import atomic, spreadsheet
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["First name", "Last name", "ID number", "Email address"]
@@ -44,6 +44,6 @@ def write(out, rows, students, assignment):
         moodle_out.writerow(spreadsheet.row([first or row["submitted_as"], last, row["student_id"],
                                              record.get("email") or "", score]))
     paths = folder / "canvas.csv", folder / "moodle.csv"
-    paths[0].write_text(canvas.getvalue(), encoding="utf-8")
-    paths[1].write_text(moodle.getvalue(), encoding="utf-8")
+    atomic.write_text(paths[0], canvas.getvalue())
+    atomic.write_text(paths[1], moodle.getvalue())
     return paths

@@ -15,7 +15,7 @@ import nbformat
 from nbgrader import utils
 
 from ..gradescope import TEST_VISIBILITY   # each test's visibility on Gradescope
-from .. import spreadsheet
+from .. import atomic, spreadsheet
 from ..course import assignment_in
 from .gradebook import Score
 
@@ -206,7 +206,7 @@ def mistake_counts(all_results):
 def write_results(out, student_id, results):
     path = Path(out) / "results" / f"{student_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1) + "\n")
+    atomic.write_text(path, json.dumps(results, indent=1) + "\n")
 
 
 def write_grades(out, rows, notebooks):
@@ -217,7 +217,7 @@ def write_grades(out, rows, notebooks):
     for row in sorted(rows, key=lambda r: r["student_id"]):
         writer.writerow({key: spreadsheet.cell(_number(row.get(key, 0.0))) if isinstance(row.get(key), str)
                          else _number(row.get(key, 0.0)) for key in columns})
-    (Path(out) / "grades.csv").write_text(buffer.getvalue())
+    atomic.write_text(Path(out) / "grades.csv", buffer.getvalue())
 
 
 def _number(value):
@@ -246,7 +246,8 @@ def _figure(out, classes):
     for row, (title, all_results, cells) in zip(axes, classes):
         _draw(row, all_results, cells, title)
     fig.tight_layout()
-    fig.savefig(Path(out) / "report.png", dpi=100, metadata={"Software": None})
+    with atomic.replacing(Path(out) / "report.png") as new:
+        fig.savefig(new, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
 
 
@@ -327,7 +328,7 @@ def write_course(out, classes):
         line = table[student]
         writer.writerow({**line, "student_id": spreadsheet.cell(student), "score": _number(line["score"]),
                          "max_score": _number(line["max_score"])})
-    (Path(out) / "grades.csv").write_text(buffer.getvalue())
+    atomic.write_text(Path(out) / "grades.csv", buffer.getvalue())
     _figure(out, [(f"{name}\n", graded.results, graded.cells) for name, graded in classes.items()])
 
 
