@@ -314,7 +314,8 @@ def test_a_service_killed_leaves_no_worker(tmp_path):
         while [pid for pid in started if _alive(pid)] and time.monotonic() < deadline:
             time.sleep(0.1)
         assert [pid for pid in started if _alive(pid)] == []
-        # Nor can they remove their runtime folders (and as root their cgroups): the next sandbox does.
+        # Nor can they remove their runtime folders (and as root their cgroups): the next sandbox does (here,
+        # or one that another test starts meanwhile: so what is left is not counted before).
         def left():
             found = []
             for pid in started:
@@ -322,7 +323,6 @@ def test_a_service_killed_leaves_no_worker(tmp_path):
                 if sandbox.running_as_root():
                     found += Path("/sys/fs/cgroup").glob(f"**/autograder-{pid}-{sandbox.RUNTIME_PREFIX}*")
             return found
-        assert len(left()) >= 2
         sandbox.remove_leftovers()
         assert left() == []
     finally:
