@@ -306,6 +306,10 @@ def test_a_service_killed_leaves_no_worker(tmp_path):
     out = tmp_path / "OUT"
     process = start_service(out)
     try:
+        # The socket can come before the second worker has started its fork server.
+        deadline = time.monotonic() + 60
+        while len(descendants(process.pid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
         started = descendants(process.pid)
         assert len(started) >= 4, "two workers and their fork servers"
         process.kill()
