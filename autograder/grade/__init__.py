@@ -34,7 +34,7 @@ from pathlib import Path
 import sqlalchemy
 import sqlalchemy.exc
 
-from .. import collect, hidden, late, reference, release, roster, sandbox, submit
+from .. import atomic, collect, hidden, late, reference, release, roster, sandbox, submit
 from ..course import (CELL_TIMEOUT, ROOT, assignment_in, create_gradebook, generate_assignment,
                       prefer_this_environment)
 from . import cluster, feedback, gradebook, lms, report, worker
@@ -372,9 +372,7 @@ def _pages_made(out, student, state=None):
 def _write_state(out, student, state):
     path = _state_path(out, student)
     path.parent.mkdir(exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
-        json.dump(state, tmp)
-    os.replace(tmp.name, path)
+    atomic.write_text(path, json.dumps(state), mode=0o600)  # it holds the autograded notebooks
 
 
 def _crashed(submission, assignment):
