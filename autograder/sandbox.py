@@ -108,6 +108,31 @@ def _own_cgroups():
     return found
 
 
+V1_CONTROLLERS = ("memory", "pids", "cpuacct")  # the folders of a cgroup v1, in this order
+
+
+def _cgroup_parents():
+    """(version, the folders of this process's own cgroup: v2 one; v1 one for each of
+    V1_CONTROLLERS); OSError, KeyError or ValueError where /proc/self/cgroup does not say."""
+    own = _own_cgroups()
+    base = Path("/sys/fs/cgroup")
+    if (base / "cgroup.controllers").exists():  # v2 alone
+        return 2, [base / own[""].lstrip("/")]
+    return 1, [base / controller / own[controller].lstrip("/") for controller in V1_CONTROLLERS]
+
+
+def cpu_seconds_in(folder, version):
+    """CPU time used by every process that has been in the cgroup `folder` (v2's, or v1's
+    cpuacct folder), or None if unreadable."""
+    try:
+        if version == 2:
+            stat = dict(line.split() for line in (folder / "cpu.stat").read_text().splitlines())
+            return int(stat["usage_usec"]) / 1e6
+        return int((folder / "cpuacct.usage").read_text()) / 1e9
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 class Cgroup:
     """A cgroup for one worker's kernels (one at a time): memory, process count and CPU time for
     the sandbox as a whole. `folders` are what the launcher joins (v2: one; v1: memory, pids and
@@ -120,10 +145,9 @@ class Cgroup:
     def create(cls, name, limits):
         """The cgroup, or None where this process may not make one (not root, no controller)."""
         try:
-            own = _own_cgroups()
-            base = Path("/sys/fs/cgroup")
-            if (base / "cgroup.controllers").exists():  # v2 alone
-                parent = base / own[""].lstrip("/")
+            version, parents = _cgroup_parents()
+            if version == 2:
+                parent = parents[0]
                 if not {"memory", "pids"} <= set((parent / "cgroup.subtree_control").read_text().split()):
                     return None
                 folder = parent / name
@@ -132,9 +156,7 @@ class Cgroup:
                 (folder / "memory.swap.max").write_text("0") if (folder / "memory.swap.max").exists() else None
                 (folder / "pids.max").write_text(str(limits.processes))
                 return cls([folder], 2)
-            memory = base / "memory" / own["memory"].lstrip("/") / name
-            pids = base / "pids" / own["pids"].lstrip("/") / name
-            cpu = base / "cpuacct" / own["cpuacct"].lstrip("/") / name
+            memory, pids, cpu = (parent / name for parent in parents)
             for folder in (memory, pids, cpu):
                 folder.mkdir(exist_ok=True)
             (memory / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
@@ -145,15 +167,14 @@ class Cgroup:
         except (OSError, KeyError, ValueError):
             return None
 
+    @property
+    def cpu_folder(self):
+        """The folder that accounts the CPU time (v1: cpuacct's)."""
+        return self.folders[0] if self.version == 2 else self.folders[V1_CONTROLLERS.index("cpuacct")]
+
     def cpu_seconds(self):
         """CPU time used by every process that has been in this cgroup, or None if unreadable."""
-        try:
-            if self.version == 2:
-                stat = dict(line.split() for line in (self.folders[0] / "cpu.stat").read_text().splitlines())
-                return int(stat["usage_usec"]) / 1e6
-            return int((self.folders[2] / "cpuacct.usage").read_text()) / 1e9
-        except (OSError, KeyError, ValueError, IndexError):
-            return None
+        return cpu_seconds_in(self.cpu_folder, self.version)
 
     def remove(self):
         for folder in self.folders:
@@ -202,13 +223,9 @@ def remove_leftovers():
     if not running_as_root():
         return
     try:
-        own = _own_cgroups()
-    except (OSError, ValueError):
+        _, parents = _cgroup_parents()
+    except (OSError, KeyError, ValueError):
         return
-    base = Path("/sys/fs/cgroup")
-    parents = [base / own.get("", "/").lstrip("/")] if (base / "cgroup.controllers").exists() else \
-        [base / controller / own[controller].lstrip("/") for controller in ("memory", "pids", "cpuacct")
-         if controller in own]
     for parent in parents:
         try:
             children = [entry.name for entry in os.scandir(parent) if entry.is_dir(follow_symlinks=False)]

@@ -60,16 +60,6 @@ def _kind(pid, command_pid):
     return "fork servers" if b"autograder.warm" in words else "workers"
 
 
-def _cgroup_cpu(folder, version):
-    try:
-        if version == 2:
-            stat = dict(line.split() for line in (folder / "cpu.stat").read_text().splitlines())
-            return int(stat["usage_usec"]) / 1e6
-        return int((folder / "cpuacct.usage").read_text()) / 1e9
-    except (OSError, KeyError, ValueError):
-        return None
-
-
 def measured(command, cgroup, version):
     """Run `command` in `cgroup`; returns (wall seconds, total CPU, {kind: CPU seconds})."""
     seen = {}           # (pid, start): (kind, CPU seconds when last seen)
@@ -80,7 +70,7 @@ def measured(command, cgroup, version):
     while process.poll() is None:
         for child in cgroup.iterdir():
             if child.is_dir() and child.name.startswith("autograder-"):
-                used = _cgroup_cpu(child, version)
+                used = sandbox.cpu_seconds_in(child, version)
                 if used is not None:
                     kernels[child.name] = max(used, kernels.get(child.name, 0.0))
         try:
@@ -102,7 +92,7 @@ def measured(command, cgroup, version):
     parts = collections.Counter({"kernels": sum(kernels.values())})
     for kind, cpu in seen.values():
         parts[kind] += cpu
-    return wall, _cgroup_cpu(cgroup, version), parts
+    return wall, sandbox.cpu_seconds_in(cgroup, version), parts
 
 
 def own_cgroup(name):
@@ -111,7 +101,7 @@ def own_cgroup(name):
     if cgroup is None:
         print("error: this benchmark needs a cgroup of its own: run it as root.", file=sys.stderr)
         sys.exit(2)
-    return cgroup, (cgroup.folders[0] if cgroup.version == 2 else cgroup.folders[2]), cgroup.version
+    return cgroup, cgroup.cpu_folder, cgroup.version
 
 
 def main():
